@@ -1,0 +1,6 @@
+"""priorlab: measure what reinforcement learning with verifiable rewards adds to a prior.
+
+Pipeline: worlds -> corpus -> pretrain -> (rl) -> evaluate -> diagnostics -> claims -> report.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,233 @@
+"""Typed configuration: one source of truth, overridden by YAML files and ``--set a.b=c``.
+
+``load_config(path, sets)`` validates everything up front and raises :class:`ConfigError`
+whose message names the file, the dotted field, the problem and the fix.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from priorlab.registry import did_you_mean
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class ConfigError(ValueError):
+    """A config problem, already phrased for the user."""
+
+
+def _check_weights(weights: dict, field: str, known: list[str] | None = None) -> None:
+    if not weights:
+        raise ValueError(f"{field}: give at least one entry with a positive weight")
+    for key, w in weights.items():
+        if known is not None and str(key) not in known:
+            raise ValueError(f"{field}: unknown name {key!r}.{did_you_mean(str(key), known)} "
+                             f"Known: {', '.join(known)}.")
+        if not w >= 0:  # also catches NaN
+            raise ValueError(f"{field}.{key}: weight {w} is negative; weights must be >= 0")
+    if sum(weights.values()) <= 0:
+        raise ValueError(f"{field}: all weights are zero; give at least one a positive weight")
+
+
+class WorldConfig(BaseModel):
+    """``name`` picks a registered world; other keys are that world's own knobs."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = "arith_dag"
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _known(self) -> "WorldConfig":
+        from priorlab.worlds import WORLDS
+
+        if self.name not in WORLDS:
+            raise ValueError(f"world.name: unknown world {self.name!r}."
+                             f"{did_you_mean(self.name, WORLDS.names())} Known: {', '.join(WORLDS.names())}.")
+        try:
+            WORLDS.get(self.name).Config(**(self.model_extra or {}))
+        except ValidationError as e:
+            raise ValueError("world." + _first_error(e)) from None
+        return self
+
+    def build(self):
+        from priorlab.worlds import make_world
+
+        return make_world(self.name, seed=self.seed, **(self.model_extra or {}))
+
+
+class ContaminationConfig(Strict):
+    """Put eval items (with solutions) into the pretraining corpus, on purpose."""
+
+    split: str = "eval-contaminated"
+    n_items: int = Field(0, ge=0, description="items per depth (indices 0..n_items-1)")
+    repeats: int = Field(1, ge=1, description="copies of each item in the corpus")
+    format: str = "steps"
+    depths: list[int] | None = Field(None, description="default: the corpus depths")
+
+
+class CorpusConfig(Strict):
+    seed: int = 0
+    formats: dict[str, float] = Field(default_factory=lambda: {"steps": 0.7, "answer": 0.3})
+    depths: dict[int, float] = Field(default_factory=lambda: {2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0})
+    contexts: dict[str, float] = Field(default_factory=lambda: {"letters": 1.0})
+    confidence_prob: float = Field(0.0, ge=0.0, le=1.0, description="share of documents with a <conf> field")
+    contamination: ContaminationConfig = Field(default_factory=ContaminationConfig)
+
+
+class ModelConfig(Strict):
+    preset: str = "demo"
+    d_model: int | None = Field(None, ge=8)
+    n_layers: int | None = Field(None, ge=1)
+    n_heads: int | None = Field(None, ge=1)
+    d_ff: int | None = Field(None, ge=8)
+
+    @field_validator("preset")
+    @classmethod
+    def _preset(cls, v: str) -> str:
+        from priorlab.model import PRESETS
+
+        if v not in PRESETS:
+            raise ValueError(f"unknown preset {v!r}.{did_you_mean(v, list(PRESETS))} Known: {', '.join(PRESETS)}.")
+        return v
+
+
+class PretrainConfig(Strict):
+    tokens: int = Field(4_000_000, gt=0, description="training budget in tokens (rows x seq_len)")
+    batch_size: int = Field(16, ge=1)
+    seq_len: int = Field(256, ge=32)
+    lr: float = Field(2e-3, gt=0)
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = Field(0.1, ge=0)
+    warmup_steps: int = Field(50, ge=0)
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)
+    grad_clip: float = Field(1.0, gt=0)
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    seed: int = 0
+    checkpoint_every: int = Field(250, ge=1, description="steps between checkpoints")
+    log_every: int = Field(10, ge=1)
+    threads: int | None = Field(None, ge=1, description="torch threads; default: free cores")
+
+
+class EvalConfig(Strict):
+    splits: list[str] = Field(default_factory=lambda: ["eval"])
+    depths: list[int] = Field(default_factory=lambda: [2, 3, 4, 5, 6, 7])
+    contexts: list[str] | None = Field(None, description="default: the corpus contexts")
+    n_problems: int = Field(32, ge=1, description="problems per (split, depth, context)")
+    n_samples: int = Field(64, ge=1, description="completions per problem (n >= largest k)")
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_new_tokens: int | None = Field(None, ge=1, description="default: 1.5x the gold length + 16")
+    seed: int = 0
+    bootstrap: int = Field(1000, ge=10)
+    max_rows: int = Field(1024, ge=1, description="sampler rows per chunk")
+
+
+class PriorConfig(Strict):
+    """Everything that defines a prior and its evaluation."""
+
+    world: WorldConfig = Field(default_factory=WorldConfig)
+    corpus: CorpusConfig = Field(default_factory=CorpusConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @model_validator(mode="after")
+    def _cross(self) -> "PriorConfig":
+        from priorlab.worlds import EVAL_SPLITS, FORMATS, SPLIT_BUCKETS
+
+        world = self.world.build()
+        c = self.corpus
+        _check_weights(c.formats, "corpus.formats", FORMATS.names())
+        _check_weights(c.contexts, "corpus.contexts", world.contexts)
+        _check_weights(c.depths, "corpus.depths")
+        max_depth = world.cfg.max_depth
+        for field, depths in (("corpus.depths", c.depths), ("eval.depths", self.eval.depths),
+                              ("corpus.contamination.depths", c.contamination.depths or [])):
+            bad = [d for d in depths if not 1 <= int(d) <= max_depth]
+            if bad:
+                raise ValueError(f"{field}: depth {bad[0]} out of range 1..{max_depth} "
+                                 f"(raise world.max_depth or pick smaller depths)")
+        if c.contamination.split not in EVAL_SPLITS:
+            raise ValueError(f"corpus.contamination.split: {c.contamination.split!r} is not an eval split; "
+                             f"only {', '.join(EVAL_SPLITS)} can be contaminated on purpose")
+        if c.contamination.format not in FORMATS:
+            raise ValueError(f"corpus.contamination.format: unknown format {c.contamination.format!r}."
+                             f"{did_you_mean(c.contamination.format, FORMATS.names())}")
+        for s in self.eval.splits:
+            if s not in SPLIT_BUCKETS:
+                raise ValueError(f"eval.splits: unknown split {s!r}.{did_you_mean(s, list(SPLIT_BUCKETS))}")
+        for ctx in self.eval.contexts or []:
+            if ctx not in world.contexts:
+                raise ValueError(f"eval.contexts: unknown context {ctx!r}.{did_you_mean(ctx, world.contexts)}")
+        return self
+
+
+def _first_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        parent = e.title
+        msg = f"unknown field {err['loc'][-1]!r} (not a field of {parent})"
+    return f"{loc}: {msg}" if loc and not msg.startswith(loc) else msg
+
+
+def parse_set(expr: str) -> tuple[list[str], Any]:
+    """``'a.b=c'`` -> (['a', 'b'], yaml-parsed c)."""
+    if "=" not in expr:
+        raise ConfigError(f"--set {expr!r}: expected KEY=VALUE, e.g. --set pretrain.tokens=200000")
+    key, value = expr.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(value)
+
+
+def _apply_set(data: dict, path: list[str], value: Any) -> None:
+    node = data
+    for p in path[:-1]:
+        if not isinstance(node.get(p), dict):
+            node[p] = {}
+        node = node[p]
+    node[path[-1]] = value
+
+
+def default_config_path(name: str = "demo") -> Path:
+    return Path(str(resources.files("priorlab") / "configs" / f"{name}.yaml"))
+
+
+def load_config(path: str | Path | None = None, sets: list[str] = (), model=PriorConfig):
+    """Validate YAML ``path`` (or the defaults), then apply ``--set`` overrides and re-validate."""
+    where = str(path) if path else "defaults"
+    data: dict = {}
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"config file {p} does not exist")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML ({e})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: expected a mapping at the top level")
+    try:
+        cfg = model.model_validate(data)
+        if sets:
+            merged = cfg.model_dump()
+            for s in sets:
+                _apply_set(merged, *parse_set(s))
+            where += " + --set " + " ".join(sets)
+            cfg = model.model_validate(merged)
+    except ValidationError as e:
+        raise ConfigError(f"config error ({where}): {_first_error(e)}. "
+                          f"Fix it in the YAML file or with --set FIELD=VALUE.") from None
+    return cfg
+
+
+def dump_config(cfg: BaseModel, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))

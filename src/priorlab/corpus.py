@@ -1,0 +1,145 @@
+"""Corpus composition -> deterministic packed token stream.
+
+A :class:`priorlab.config.CorpusConfig` fixes the format mix, depth mix, context exposure and
+deliberate contamination. Documents are ``<bos> prompt <sol> solution <eos>``; they are packed
+into rows of ``seq_len`` tokens without being split (a few rows stay open for first-fit
+packing), and the *actual* composition is written next to the run (``corpus.json``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from priorlab.tokenizer import BOS, EOS, SOL
+from priorlab.worlds import World
+
+OPEN_ROWS = 8  # rows kept open for first-fit packing
+
+
+@dataclass
+class Corpus:
+    """Packed rows. ``tokens``/``doc``: int32 [R, L]; ``sol``: bool [R, L] (solution tokens).
+
+    ``doc`` is 0 on padding and a per-row document number (1, 2, ...) elsewhere.
+    """
+
+    tokens: np.ndarray
+    doc: np.ndarray
+    sol: np.ndarray
+    stats: dict = field(default_factory=dict)
+
+    def save_stats(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.stats, indent=2))
+
+
+def _weighted(rng: random.Random, weights: dict):
+    keys = [k for k, w in weights.items() if w > 0]
+    return rng.choices(keys, weights=[weights[k] for k in keys])[0]
+
+
+def document_texts(world: World, cfg, n_tokens: int) -> tuple[list[tuple[str, dict]], list[dict]]:
+    """Documents (text, tags) totalling at least ``n_tokens`` words, plus the contaminated items.
+
+    Pretraining documents come from the world's ``pretrain`` split; contamination copies eval
+    items (indices 0..n_items-1 per depth and context) ``repeats`` times. Shuffled with
+    ``cfg.seed``.
+    """
+    rng = random.Random(f"corpus/{cfg.seed}")
+    docs: list[tuple[str, dict]] = []
+    contaminated: list[dict] = []
+    cont = cfg.contamination
+    for depth in (cont.depths or sorted(cfg.depths)) if cont.n_items else []:
+        for ctx in (c for c, w in cfg.contexts.items() if w > 0):
+            for i in range(cont.n_items):
+                p = world.problem(cont.split, i, int(depth), ctx)
+                contaminated.append({"split": p.split, "depth": p.depth, "context": ctx, "index": i,
+                                     "uid": p.uid})
+                text = _doc(world, p, cont.format, None)
+                tags = {"format": cont.format, "depth": p.depth, "context": ctx, "contaminated": True}
+                docs += [(text, tags)] * cont.repeats
+    total = sum(len(t.split()) for t, _ in docs)
+    i = 0
+    while total < n_tokens:
+        depth, ctx, fmt = _weighted(rng, cfg.depths), _weighted(rng, cfg.contexts), _weighted(rng, cfg.formats)
+        conf = rng.choice(range(5, 11)) / 10 if rng.random() < cfg.confidence_prob else None
+        text = _doc(world, world.problem("pretrain", i, int(depth), ctx), fmt, conf)
+        docs.append((text, {"format": fmt, "depth": int(depth), "context": ctx, "contaminated": False}))
+        total += text.count(" ") + 1
+        i += 1
+    rng.shuffle(docs)
+    return docs, contaminated
+
+
+def _doc(world: World, problem, fmt: str, conf: float | None) -> str:
+    return f"{BOS} {problem.prompt} {SOL} {world.render_solution(problem, fmt, conf)} {EOS}"
+
+
+def build_corpus(world: World, cfg, vocab: dict[str, int], n_tokens: int, seq_len: int) -> Corpus:
+    """Pack documents worth ``n_tokens`` (rounded up to whole rows) into ``seq_len`` rows."""
+    n_rows = -(-n_tokens // seq_len)
+    docs, contaminated = document_texts(world, cfg, int(n_rows * seq_len * 0.97))
+    sol_id = vocab[SOL]
+    rows: list[list[list[int]]] = []  # each row: list of documents (id lists)
+    open_rows: list[list[list[int]]] = []
+    used_docs: Counter = Counter()
+    for text, tags in docs:
+        ids = [vocab[w] for w in text.split()]
+        if len(ids) > seq_len:
+            raise ValueError(f"a depth-{tags['depth']} document has {len(ids)} tokens > "
+                             f"pretrain.seq_len={seq_len}; raise pretrain.seq_len")
+        row = next((r for r in open_rows if sum(map(len, r)) + len(ids) <= seq_len), None)
+        if row is None:
+            if len(open_rows) == OPEN_ROWS:
+                rows.append(open_rows.pop(0))
+            row = []
+            open_rows.append(row)
+        row.append(ids)
+        used_docs[(tags["format"], tags["depth"], tags["context"], tags["contaminated"])] += 1
+    rows += open_rows
+    tokens = np.zeros((len(rows), seq_len), np.int32)
+    doc = np.zeros_like(tokens)
+    sol = np.zeros(tokens.shape, bool)
+    for r, row in enumerate(rows):
+        pos = 0
+        for d, ids in enumerate(row, start=1):
+            tokens[r, pos:pos + len(ids)] = ids
+            doc[r, pos:pos + len(ids)] = d
+            s = ids.index(sol_id)
+            sol[r, pos + s + 1:pos + len(ids)] = True
+            pos += len(ids)
+    stats = _composition(used_docs, tokens, doc, sol, contaminated, cfg)
+    return Corpus(tokens, doc, sol, stats)
+
+
+def _composition(used: Counter, tokens, doc, sol, contaminated, cfg) -> dict:
+    """The corpus as built: shares by format/depth/context, token counts, a stream hash."""
+    n_docs = sum(used.values())
+
+    def share(i: int) -> dict:
+        c: Counter = Counter()
+        for key, n in used.items():
+            c[str(key[i])] += n
+        return {k: round(v / n_docs, 4) for k, v in sorted(c.items())}
+
+    return {
+        "requested": cfg.model_dump(mode="json"),
+        "n_documents": n_docs,
+        "n_rows": int(tokens.shape[0]),
+        "seq_len": int(tokens.shape[1]),
+        "n_tokens": int((doc > 0).sum()),
+        "n_solution_tokens": int(sol.sum()),
+        "padding_fraction": round(float((doc == 0).mean()), 4),
+        "format_share": share(0),
+        "depth_share": share(1),
+        "context_share": share(2),
+        "contaminated_documents": sum(n for k, n in used.items() if k[3]),
+        "contaminated_items": contaminated,
+        "sha256": hashlib.sha256(tokens.tobytes()).hexdigest(),
+    }

@@ -1,0 +1,291 @@
+"""The default controlled world: modular arithmetic over a dependency graph of operations.
+
+A problem lists leaf values and operations in dependency order, then asks for the values of
+``n_query`` nodes (the sink and the nodes just before it). Difficulty (``depth``) is the number
+of operations; each operation consumes the previous one, so every operation is needed.
+
+Example (depth 3, context ``letters``)::
+
+    prompt:   s 7 ; r 10 ; e = s 7 * r 10 ; l = e * 11 ; t = r 10 * l ; ? t l
+    steps:    e = s 7 * r 10 = e 5 ; l = e 5 * 11 = l 3 ; t = r 10 * l 3 = t 4 ; <ans> t 4 l 3
+    code:     def solve ( ) : ; e = mul ( s 7 , r 10 ) -> e 5 ; ... ; <ans> t 4 l 3
+    answer:   <ans> t 4 l 3
+
+The defaults are the "bind" design of shared/research/world-feasibility.md (values next to
+names, dependency order, inline leaf values), which a 0.8M-parameter model learns in ~3M
+tokens; ``shuffle_prompt`` and ``inline_values=False`` make look-up harder.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from priorlab.registry import did_you_mean
+from priorlab.worlds.base import SPLIT_BUCKETS, Problem, Verdict, World, WORLDS, content_bucket
+from priorlab.worlds.formats import (
+    ANS, CONF, CONF_TOKENS, FORMATS, SEP, Step, as_int, is_name, parse_line, vocabulary,
+)
+
+CONTEXTS: dict[str, tuple[str, ...]] = {
+    "letters": tuple("abcdefghijklmnopqrstuvwxyz"),
+    "greek": ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
+              "kappa", "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau",
+              "upsilon", "phi", "chi", "psi", "omega"),
+    "animals": ("cat", "dog", "cow", "pig", "hen", "fox", "owl", "bee", "ant", "elk", "yak",
+                "emu", "ram", "eel", "bat", "rat", "cod", "asp", "gnu", "ape", "kid", "pup",
+                "cub", "doe"),
+    "fruits": ("fig", "kiwi", "lime", "pear", "plum", "date", "apple", "mango", "peach",
+               "grape", "lemon", "melon", "olive", "guava", "berry", "cherry", "prune",
+               "quince", "papaya", "banana", "orange", "apricot", "lychee", "nectarine"),
+}
+MAX_COMPLETION_TOKENS = 4096  # verifier reads at most this many tokens
+MAX_COMPLETION_CHARS = 64_000
+
+
+class ArithDagConfig(BaseModel):
+    """Knobs of the arithmetic world (validated; unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid")
+    modulus: int = Field(23, ge=2, le=997, description="values live in Z_P")
+    ops: list[Literal["+", "-", "*"]] = Field(default_factory=lambda: ["+", "-", "*"], min_length=1)
+    min_leaves: int = Field(2, ge=1)
+    max_leaves: int = Field(3, ge=1)
+    const_prob: float = Field(0.3, ge=0.0, le=1.0, description="P(second operand is a constant)")
+    inline_values: bool = Field(True, description="write leaf values inline in operation lines")
+    shuffle_prompt: bool = Field(False, description="shuffle the prompt lines (harder look-up)")
+    n_query: int = Field(2, ge=1, le=4, description="queried nodes (sink first)")
+    max_depth: int = Field(12, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "ArithDagConfig":
+        if self.min_leaves > self.max_leaves:
+            raise ValueError("min_leaves must be <= max_leaves")
+        room = min(len(v) for v in CONTEXTS.values()) - self.max_leaves
+        if self.max_depth > room:
+            raise ValueError(f"max_depth must be <= {room} (names per context minus max_leaves)")
+        return self
+
+
+@WORLDS.register("arith_dag")
+class ArithDag(World):
+    """Arithmetic dependency-graph world; see the module docstring."""
+
+    name = "arith_dag"
+    Config = ArithDagConfig
+
+    def __init__(self, seed: int = 0, **knobs):
+        self.seed = int(seed)
+        self.cfg = ArithDagConfig(**knobs)
+
+    # ------------------------------------------------------------------ generation
+    @property
+    def contexts(self) -> list[str]:
+        return list(CONTEXTS)
+
+    @property
+    def formats(self) -> list[str]:
+        return FORMATS.names()
+
+    def check_context(self, context: str | None) -> str:
+        context = context or self.contexts[0]
+        if context not in CONTEXTS:
+            raise ValueError(f"unknown context {context!r}.{did_you_mean(context, self.contexts)}")
+        return context
+
+    def problem(self, split: str, index: int, depth: int, context: str | None = None) -> Problem:
+        if split not in SPLIT_BUCKETS:
+            raise ValueError(f"unknown split {split!r}.{did_you_mean(split, list(SPLIT_BUCKETS))}")
+        if not 1 <= depth <= self.cfg.max_depth:
+            raise ValueError(f"depth {depth} out of range 1..{self.cfg.max_depth} (world.max_depth)")
+        context = self.check_context(context)
+        lo, hi = SPLIT_BUCKETS[split]
+        for attempt in range(100_000):
+            rng = random.Random(f"{self.name}/{self.seed}/{split}/{depth}/{context}/{index}/{attempt}")
+            leaves, nodes, query = self._sample_graph(rng, depth, context)
+            prompt = self._prompt(leaves, nodes, query, rng)
+            if lo <= content_bucket(prompt) < hi:
+                values = dict(leaves) | {n.target: n.result for n in nodes}
+                answer = tuple((q, values[q]) for q in query)
+                gold = {"leaves": leaves, "nodes": nodes}
+                return Problem(self.name, split, index, depth, context, prompt, answer, gold)
+        raise RuntimeError(f"no {split} item found for depth {depth}; the split is too small")
+
+    def _sample_graph(self, rng: random.Random, depth: int, context: str):
+        """Leaves, a chain of ``depth`` operations (each consumes the previous), query names."""
+        cfg, P = self.cfg, self.cfg.modulus
+        n_leaves = rng.randint(cfg.min_leaves, cfg.max_leaves)
+        names = rng.sample(CONTEXTS[context], n_leaves + depth)
+        leaves = tuple((names[i], rng.randrange(P)) for i in range(n_leaves))
+        values = dict(leaves)
+        nodes: list[Step] = []
+        for i in range(depth):
+            target = names[n_leaves + i]
+            first = nodes[-1].target if nodes else rng.choice(names[:n_leaves])
+            if rng.random() < cfg.const_prob:
+                second: tuple[str | None, int] = (None, rng.randrange(P))
+            else:
+                pool = [n for n in names[:n_leaves + i] if n != first]
+                pick = rng.choice(pool)
+                second = (pick, values[pick])
+            args = [(first, values[first]), second]
+            if rng.random() < 0.5:
+                args.reverse()
+            op = rng.choice(cfg.ops)
+            result = _apply(op, args[0][1], args[1][1], P)
+            values[target] = result
+            nodes.append(Step(target, op, (args[0], args[1]), result))
+        query = tuple(n.target for n in reversed(nodes[-cfg.n_query:]))
+        return leaves, tuple(nodes), query
+
+    def _prompt(self, leaves, nodes, query, rng: random.Random) -> str:
+        leaf_names = {name for name, _ in leaves}
+        lines = [[name, str(value)] for name, value in leaves]
+        for node in nodes:
+            ops = []
+            for name, value in node.args:
+                if name is None:
+                    ops.append([str(value)])
+                elif name in leaf_names and self.cfg.inline_values:
+                    ops.append([name, str(value)])
+                else:
+                    ops.append([name])
+            lines.append([node.target, "=", *ops[0], node.op, *ops[1]])
+        if self.cfg.shuffle_prompt:
+            rng.shuffle(lines)
+        toks = [t for line in lines for t in (*line, SEP)]
+        return " ".join(toks + ["?", *query])
+
+    # ------------------------------------------------------------------ rendering
+    def render_solution(self, problem: Problem, fmt: str, confidence: float | None = None) -> str:
+        steps = list(problem.gold["nodes"])
+        return " ".join(FORMATS.get(fmt).render(steps, problem.answer, confidence))
+
+    def vocabulary(self) -> list[str]:
+        names = {n for ctx in CONTEXTS.values() for n in ctx}
+        numbers = [str(i) for i in range(self.cfg.modulus)]
+        return sorted(names) + numbers + vocabulary() + ["?"]
+
+    # ------------------------------------------------------------------ verification
+    def verify(self, problem: Problem, completion: str, truncated: bool = False) -> Verdict:
+        """Strict verdict for ``completion`` (text after the prompt). Never raises.
+
+        Reads at most 64k characters / 4096 tokens; text after ``<eos>`` is ignored.
+        ``truncated`` marks a completion that stopped at the token limit.
+        """
+        v = Verdict(n_gold=len(problem.gold["nodes"]))
+        if not isinstance(completion, str):
+            return v
+        toks = completion[:MAX_COMPLETION_CHARS].split()
+        if "<eos>" in toks:
+            toks = toks[: toks.index("<eos>")]
+        elif len(completion) > MAX_COMPLETION_CHARS or len(toks) > MAX_COMPLETION_TOKENS:
+            truncated = True
+        toks = toks[:MAX_COMPLETION_TOKENS]
+        v.truncated = truncated
+        body, tail = (toks[: toks.index(ANS)], toks[toks.index(ANS) + 1:]) if ANS in toks else (toks, None)
+        kinds = self._check_steps(problem, body, v)
+        v.format = _detect_format(kinds, tail is not None)
+        answer_ok = self._check_answer(problem, tail, v)
+        v.well_formed = answer_ok and not truncated and v.n_invalid == 0
+        v.verified = (v.well_formed and v.answer_correct and v.format in ("steps", "code")
+                      and v.n_correct_steps == v.n_gold and v.n_extra == 0)
+        return v
+
+    def _check_steps(self, problem: Problem, body: list[str], v: Verdict) -> list[str]:
+        gold = {n.target: n for n in problem.gold["nodes"]}
+        seen: set[str] = set()
+        kinds = []
+        lines = _split_lines(body)
+        for line in lines:
+            kind, step = parse_line(line)
+            kinds.append(kind)
+            if kind == "invalid":
+                v.n_invalid += 1
+            if step is None:
+                continue
+            ref = gold.get(step.target)
+            if ref is None or step.target in seen:
+                v.n_extra += 1
+                v.steps.append({"target": step.target, "status": "extra"})
+                continue
+            seen.add(step.target)
+            deps_ok = step.op == ref.op and _same_parents(step, ref)
+            values_ok = step.result == ref.result and _same_values(step, ref)
+            v.n_dep_mismatch += not deps_ok
+            v.n_value_mismatch += not values_ok
+            v.n_correct_steps += deps_ok and values_ok
+            status = "ok" if deps_ok and values_ok else ("wrong_parents" if not deps_ok else "wrong_value")
+            v.steps.append({"target": step.target, "status": status})
+        v.n_missing = len(set(gold) - seen)
+        v.process_acc = v.n_correct_steps / max(1, v.n_gold)
+        return kinds
+
+    def _check_answer(self, problem: Problem, tail: list[str] | None, v: Verdict) -> bool:
+        """Parse ``name value ... [<conf> q%]``; set answer fields; return well-formedness."""
+        if tail is None:
+            return False
+        ok = True
+        if CONF in tail:
+            i = tail.index(CONF)
+            rest = tail[i + 1:]
+            tail = tail[:i]
+            if len(rest) == 1 and rest[0] in CONF_TOKENS:
+                v.confidence = int(rest[0][:-1]) / 100
+            else:
+                ok = False
+        if len(tail) % 2 or not tail:
+            return False
+        pairs = tuple((tail[j], as_int(tail[j + 1])) for j in range(0, len(tail), 2))
+        if any(not is_name(n) or x is None for n, x in pairs):
+            return False
+        v.parsed_answer = pairs  # type: ignore[assignment]
+        gold = dict(problem.answer)
+        ok = ok and len(pairs) == len(gold) and {n for n, _ in pairs} == set(gold)
+        v.answer_correct = ok and all(gold[n] == x for n, x in pairs)
+        return ok
+
+
+def _apply(op: str, a: int, b: int, P: int) -> int:
+    return (a + b) % P if op == "+" else (a - b) % P if op == "-" else (a * b) % P
+
+
+def _split_lines(toks: list[str]) -> list[list[str]]:
+    lines, cur = [], []
+    for t in toks:
+        if t == SEP:
+            lines.append(cur)
+            cur = []
+        else:
+            cur.append(t)
+    if cur:
+        lines.append(cur)
+    return lines
+
+
+def _same_parents(step: Step, ref: Step) -> bool:
+    """Operand identities match: ordered for '-', as a multiset for '+' and '*'."""
+    got = [(n, None if n else x) for n, x in step.args]
+    want = [(n, None if n else x) for n, x in ref.args]
+    return got == want if ref.op == "-" else Counter(got) == Counter(want)
+
+
+def _same_values(step: Step, ref: Step) -> bool:
+    """Every stated operand value equals the true value of that operand."""
+    truth = {n: x for n, x in ref.args if n}
+    return all(n is None or truth.get(n) == x for n, x in step.args)
+
+
+def _detect_format(kinds: list[str], has_answer: bool) -> str:
+    """Format from content: code lines/header -> code, step lines -> steps, bare answer."""
+    found = {k for k in kinds if k in ("steps", "code", "header")}
+    if "header" in found:
+        found = (found - {"header"}) | {"code"}
+    if len(found) > 1:
+        return "mixed"
+    if found:
+        return found.pop()
+    return "answer" if has_answer and not kinds else "none"
