@@ -170,14 +170,28 @@ class PriorConfig(Strict):
         return self
 
 
-def _first_error(e: ValidationError) -> str:
+def _first_error(e: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """``dotted.field: message`` for the first error, with "did you mean" on unknown fields."""
     err = e.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
-    msg = err["msg"].removeprefix("Value error, ")
+    msg = err["msg"].removeprefix("Value error, ").rstrip(".")
     if err["type"] == "extra_forbidden":
-        parent = e.title
-        msg = f"unknown field {err['loc'][-1]!r} (not a field of {parent})"
+        known = _fields_at(model, err["loc"][:-1]) if model else []
+        msg = f"unknown field {err['loc'][-1]!r}.{did_you_mean(str(err['loc'][-1]), known)}".rstrip(".")
+        if known:
+            msg += f" Fields here: {', '.join(known)}"
     return f"{loc}: {msg}" if loc and not msg.startswith(loc) else msg
+
+
+def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:
+    """Field names of the sub-model reached by ``path`` ([] if it is not a model)."""
+    for p in path:
+        info = model.model_fields.get(str(p))
+        ann = getattr(info, "annotation", None)
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return []
+        model = ann
+    return list(model.model_fields)
 
 
 def parse_set(expr: str) -> tuple[list[str], Any]:
@@ -224,7 +238,7 @@ def load_config(path: str | Path | None = None, sets: list[str] = (), model=Prio
             where += " + --set " + " ".join(sets)
             cfg = model.model_validate(merged)
     except ValidationError as e:
-        raise ConfigError(f"config error ({where}): {_first_error(e)}. "
+        raise ConfigError(f"config error ({where}): {_first_error(e, model)}. "
                           f"Fix it in the YAML file or with --set FIELD=VALUE.") from None
     return cfg
 

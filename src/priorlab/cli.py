@@ -1,0 +1,149 @@
+"""``priorlab`` command line (typer). Run ``priorlab --help`` for the tour."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Measure what RLVR adds to a controlled pretrained prior.")
+world_app = typer.Typer(no_args_is_help=True, help="Inspect worlds: problems, formats, verdicts.")
+app.add_typer(world_app, name="world")
+console = Console()
+
+CONFIG_OPT = typer.Option(None, "--config", "-c", help="YAML config (default: the demo config)")
+SET_OPT = typer.Option([], "--set", "-s", help="override a field: --set pretrain.tokens=500000")
+
+
+def friendly(fn):
+    """Turn config and input errors into one red line and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from priorlab.config import ConfigError
+        from priorlab.registry import UnknownNameError
+
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, UnknownNameError, FileNotFoundError, FloatingPointError) as e:
+            console.print(f"[bold red]error:[/] {e}")
+            raise typer.Exit(2)
+
+    return wrapper
+
+
+def _config(config: Optional[Path], sets: list[str]):
+    from priorlab.config import default_config_path, load_config
+
+    return load_config(config or default_config_path("demo"), sets)
+
+
+@app.command()
+@friendly
+def demo(out: Path = typer.Option(Path("runs/demo"), help="run directory"),
+         config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
+         resume: bool = typer.Option(False, help="continue an interrupted demo in OUT"),
+         quiet: bool = typer.Option(False, help="no progress bars")):
+    """World -> corpus -> prior trained from scratch -> pass@k evaluation, on CPU in minutes."""
+    from priorlab.evaluate import evaluate
+    from priorlab.pretrain import pretrain
+    from priorlab.runs import write_json
+
+    cfg = _config(config, set_)
+    console.print(f"[bold]priorlab demo[/] -> {out}")
+    model_dir = pretrain(cfg, out, resume=resume, show=not quiet)
+    summary = evaluate(model_dir, cfg.eval, out / "eval", show=not quiet, threads=cfg.pretrain.threads)
+    write_json(out / "summary.json", summary)
+    print_summary(summary, out)
+
+
+@app.command("pretrain")
+@friendly
+def pretrain_cmd(out: Path = typer.Option(..., help="run directory"),
+                 config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
+                 resume: bool = typer.Option(False, help="continue from the latest checkpoint in OUT"),
+                 quiet: bool = typer.Option(False, help="no progress bars")):
+    """Pretrain a prior from a composed corpus; writes OUT/model (HF directory)."""
+    from priorlab.pretrain import pretrain
+
+    model_dir = pretrain(_config(config, set_), out, resume=resume, show=not quiet)
+    console.print(f"prior saved to [bold]{model_dir}[/]")
+
+
+@app.command("eval")
+@friendly
+def eval_cmd(checkpoint: Path = typer.Argument(..., help="HF model directory (e.g. RUN/model)"),
+             out: Path = typer.Option(..., help="output directory"),
+             config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
+             splits: Optional[str] = typer.Option(None, help="comma list, e.g. eval,eval-contaminated"),
+             depths: Optional[str] = typer.Option(None, help="comma list, e.g. 2,3,4"),
+             n_problems: Optional[int] = typer.Option(None, help="problems per split/depth/context"),
+             n_samples: Optional[int] = typer.Option(None, help="samples per problem (largest k)"),
+             as_json: bool = typer.Option(False, "--json", help="print summary.json to stdout"),
+             quiet: bool = typer.Option(False, help="no progress bars")):
+    """Verified and answer-only pass@k with 95% CIs by split, depth, format and context."""
+    from priorlab.evaluate import evaluate
+
+    if not checkpoint.is_dir():
+        raise FileNotFoundError(f"{checkpoint} is not a model directory (expected config.json + safetensors)")
+    extra = [f"eval.{k}=[{v}]" for k, v in (("splits", splits), ("depths", depths)) if v]
+    extra += [f"eval.{k}={v}" for k, v in (("n_problems", n_problems), ("n_samples", n_samples)) if v]
+    cfg = _config(config, list(set_) + extra)
+    summary = evaluate(checkpoint, cfg.eval, out, show=not (quiet or as_json))
+    if as_json:
+        print(json.dumps(summary, default=str))
+    else:
+        print_summary(summary, out)
+
+
+def print_summary(summary: dict, out: Path) -> None:
+    """Per split/depth: verified pass@1 and pass@n with CIs, answer pass@1, chance, formats."""
+    rows = [r for r in summary["passk"] if r["format"] == "all" and r["context"] == "all"]
+    n = max(r["k"] for r in rows)
+    table = Table(title=f"pass@k ({rows[0]['n_problems']} problems x {n} samples per depth)")
+    for col in ("split", "depth", "in-dist", "verified@1 [95% CI]", f"verified@{n} [95% CI]",
+                "answer@1", f"chance answer@{n}", "formats (share: verified acc)"):
+        table.add_column(col)
+    fmts = {}
+    for f in summary["formats"]:
+        fmts.setdefault((f["split"], f["depth"]), []).append(f"{f['format']} {f['share']:.0%}: {f['verified_acc']:.2f}")
+    key = {(r["split"], r["depth"], r["metric"], r["k"]): r for r in rows}
+    for split, depth in sorted({(r["split"], r["depth"]) for r in rows}):
+        v1, vn = key[(split, depth, "verified", 1)], key[(split, depth, "verified", n)]
+        a1, an = key[(split, depth, "answer", 1)], key[(split, depth, "answer", n)]
+        table.add_row(split, str(depth), "yes" if v1["in_distribution"] else "no",
+                      f"{v1['pass_at_k']:.3f} [{v1['ci_low']:.2f}, {v1['ci_high']:.2f}]",
+                      f"{vn['pass_at_k']:.3f} [{vn['ci_low']:.2f}, {vn['ci_high']:.2f}]",
+                      f"{a1['pass_at_k']:.3f}", f"{an['chance']:.3f}", "; ".join(fmts.get((split, depth), [])))
+    console.print(table)
+    console.print(f"results: {out}/summary.json, passk.parquet, samples.parquet, passk.png "
+                  f"(checkpoint {summary['checkpoint']})")
+
+
+@world_app.command("show")
+@friendly
+def world_show(config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
+               split: str = "eval", depth: int = 3, n: int = 2, context: Optional[str] = None):
+    """Print problems with their solutions in every format, and the verifier's verdict."""
+    world = _config(config, set_).world.build()
+    for i in range(n):
+        try:
+            p = world.problem(split, i, depth, context)
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
+        console.print(f"[bold]{p.split}[{p.index}] depth {p.depth} ({p.context})[/]  {p.prompt}")
+        for fmt in world.formats:
+            sol = world.render_solution(p, fmt)
+            v = world.verify(p, sol)
+            console.print(f"  [cyan]{fmt:>7}[/] {sol}   [dim]format={v.format} verified={v.verified} "
+                          f"answer={v.answer_correct}[/]")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,172 @@
+"""Evaluate a checkpoint: n samples per problem, strict verdicts, pass@k tables and a plot.
+
+Row schema of ``passk`` (Parquet and ``summary.json``): split, depth, context, format ("all" or
+one format: only samples in that format count as correct, over all n), metric ("verified" =
+strict trace check, "answer" = final answer only), k, pass_at_k, ci_low, ci_high (95%
+bootstrap over problems), chance (uniform guessing), in_distribution (depth seen in
+pretraining), n_problems, n_samples (per problem).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from priorlab import runtime
+from priorlab.model import load_model
+from priorlab.passk import bootstrap_ci, guess_pass_at_k, ks_up_to, pass_at_k_many
+from priorlab.runs import write_json
+from priorlab.sampling import sample
+from priorlab.tokenizer import load_tokenizer
+from priorlab.worlds import FORMATS, Problem, World
+
+METRICS = ("verified", "answer")
+
+
+def checkpoint_meta(path: str | Path) -> dict:
+    """``priorlab.json`` of a priorlab checkpoint ({} for a foreign HF directory)."""
+    p = Path(path) / "priorlab.json"
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def world_for(path: str | Path, world_cfg=None) -> World:
+    """The world a checkpoint was trained on (or ``world_cfg`` for foreign checkpoints)."""
+    from priorlab.config import ConfigError, WorldConfig
+
+    meta = checkpoint_meta(path)
+    if world_cfg is None and "world" not in meta:
+        raise ConfigError(f"{path} has no priorlab.json; pass the world config (--config) to evaluate it")
+    return (world_cfg or WorldConfig(**meta["world"])).build()
+
+
+def max_tokens_for(world: World, problems: list[Problem]) -> int:
+    """1.5x the longest gold solution (any format) + 16 tokens."""
+    longest = max(len(world.render_solution(p, f, 1.0).split()) for p in problems for f in world.formats)
+    return int(1.5 * longest) + 16
+
+
+def sample_and_verify(model, tok, world: World, problems: list[Problem], cfg, seed: int, show: bool) -> list[dict]:
+    """Sample ``cfg.n_samples`` completions per problem; one record per completion."""
+    s = sample(model, tok, [p.prompt for p in problems], cfg.n_samples,
+               max_new_tokens=cfg.max_new_tokens or max_tokens_for(world, problems),
+               temperature=cfg.temperature, top_p=cfg.top_p, seed=seed, max_rows=cfg.max_rows,
+               show=show, desc=f"sampling depth {problems[0].depth}")
+    records = []
+    for r, text in enumerate(s.text):
+        p = problems[s.prompt_index[r]]
+        v = world.verify(p, text, truncated=not s.finished[r])
+        records.append({
+            "split": p.split, "depth": p.depth, "context": p.context, "problem": int(s.prompt_index[r]),
+            "index": p.index, "uid": p.uid, "sample": r % cfg.n_samples, "format": v.format,
+            "verified": v.verified, "answer": v.answer_correct, "well_formed": v.well_formed,
+            "truncated": v.truncated, "process_acc": v.process_acc, "confidence": v.confidence,
+            "n_tokens": len(s.ids[r]), "sum_logprob": float(s.logprobs[r].sum()),
+            "mean_entropy": float(s.entropies[r].mean()) if len(s.ids[r]) else 0.0, "text": text,
+        })
+    return records
+
+
+def passk_rows(records: list[dict], problems: dict[str, Problem], world: World, in_dist: set[int],
+               n: int, n_boot: int, seed: int) -> list[dict]:
+    """Aggregate per-sample records into pass@k rows (see module docstring)."""
+    rows = []
+    groups: dict[tuple, list[dict]] = {}
+    contexts = {r["context"] for r in records}
+    for r in records:
+        groups.setdefault((r["split"], r["depth"], "all"), []).append(r)
+        if len(contexts) > 1:
+            groups.setdefault((r["split"], r["depth"], r["context"]), []).append(r)
+    P = world.cfg.modulus
+    for (split, depth, ctx), recs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        uids = sorted({r["uid"] for r in recs})
+        pos = {u: i for i, u in enumerate(uids)}
+        idx = np.random.default_rng([seed, depth]).integers(0, len(uids), (n_boot, len(uids)))
+        p_guess = float(np.mean([P ** -len(problems[u].answer) for u in uids]))
+        formats = ["all"] + [f for f in world.formats] if ctx == "all" else ["all"]
+        for fmt in formats:
+            for metric in METRICS:
+                correct = np.zeros(len(uids))
+                for r in recs:
+                    if r[metric] and (fmt == "all" or r["format"] == fmt):
+                        correct[pos[r["uid"]]] += 1
+                for k in ks_up_to(n):
+                    vals = pass_at_k_many(n, correct, k)
+                    lo, hi = bootstrap_ci(vals, idx=idx)
+                    rows.append({"split": split, "depth": depth, "context": ctx, "format": fmt,
+                                 "metric": metric, "k": k, "pass_at_k": float(vals.mean()),
+                                 "ci_low": lo, "ci_high": hi,
+                                 "chance": 0.0 if metric == "verified" else guess_pass_at_k(p_guess, k),
+                                 "in_distribution": depth in in_dist, "n_problems": len(uids), "n_samples": n})
+    return rows
+
+
+def format_rows(records: list[dict]) -> list[dict]:
+    """Share and accuracy of each detected format, per split and depth."""
+    out = []
+    by: dict[tuple, list[dict]] = {}
+    for r in records:
+        by.setdefault((r["split"], r["depth"]), []).append(r)
+    for (split, depth), recs in sorted(by.items()):
+        counts = Counter(r["format"] for r in recs)
+        for fmt, c in sorted(counts.items()):
+            sel = [r for r in recs if r["format"] == fmt]
+            out.append({"split": split, "depth": depth, "format": fmt, "share": c / len(recs),
+                        "verified_acc": float(np.mean([r["verified"] for r in sel])),
+                        "answer_acc": float(np.mean([r["answer"] for r in sel])), "n_samples": c})
+    return out
+
+
+def guessing_baseline(problems: list[Problem], world: World, n: int) -> dict:
+    """Uniform guessing and the best constant answer, per sample and at k = n."""
+    P = world.cfg.modulus
+    p_uniform = float(np.mean([P ** -len(p.answer) for p in problems]))
+    modes = Counter(tuple(v for _, v in p.answer) for p in problems)
+    best_constant = modes.most_common(1)[0][1] / len(problems) if problems else 0.0
+    return {"uniform_pass_at_1": p_uniform, f"uniform_pass_at_{n}": guess_pass_at_k(p_uniform, n),
+            "best_constant_pass_at_1": best_constant, "verified_pass_at_k": 0.0,
+            "note": "guessing never produces a verified trace; answer-metric chance is uniform over P^q"}
+
+
+def evaluate(checkpoint: str | Path, cfg, out: str | Path | None = None, world_cfg=None,
+             show: bool = True, threads: int | None = None) -> dict:
+    """Evaluate ``checkpoint`` on ``cfg`` (an EvalConfig); write tables and plot into ``out``."""
+    t0 = time.perf_counter()
+    runtime.set_threads(threads)
+    dev = runtime.device()
+    world = world_for(checkpoint, world_cfg)
+    meta = checkpoint_meta(checkpoint)
+    model, tok = load_model(checkpoint, dev), load_tokenizer(checkpoint)
+    contexts = cfg.contexts or meta.get("corpus_contexts") or world.contexts[:1]
+    records, problems = [], {}
+    for depth in cfg.depths:
+        probs = [p for split in cfg.splits for ctx in contexts
+                 for p in world.problems(split, depth, cfg.n_problems, ctx)]
+        problems.update({p.uid: p for p in probs})
+        records += sample_and_verify(model, tok, world, probs, cfg, cfg.seed + depth, show)
+    in_dist = set(meta.get("pretrain_depths", []))
+    rows = passk_rows(records, problems, world, in_dist, cfg.n_samples, cfg.bootstrap, cfg.seed)
+    summary = {"checkpoint": str(Path(checkpoint).resolve()), "world": meta.get("world"),
+               "eval": cfg.model_dump(mode="json"), "passk": rows, "formats": format_rows(records),
+               "guessing": guessing_baseline(list(problems.values()), world, cfg.n_samples),
+               "n_completions": len(records), "n_tokens": int(sum(r["n_tokens"] for r in records)),
+               "wall_s": round(time.perf_counter() - t0, 2)}
+    if out is not None:
+        write_outputs(Path(out), records, summary)
+    return summary
+
+
+def write_outputs(out: Path, records: list[dict], summary: dict) -> None:
+    """``samples.parquet``, ``passk.parquet``, ``summary.json``, ``passk.png``."""
+    from priorlab.plots import plot_passk
+
+    out.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(records), out / "samples.parquet")
+    pq.write_table(pa.Table.from_pylist(summary["passk"]), out / "passk.parquet")
+    write_json(out / "summary.json", summary)
+    plot_passk(summary["passk"], out / "passk.png")

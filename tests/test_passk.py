@@ -1,0 +1,46 @@
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from priorlab.passk import bootstrap_ci, guess_pass_at_k, ks_up_to, pass_at_k
+
+
+@pytest.mark.parametrize("n", range(1, 9))
+def test_pass_at_k_equals_exhaustive_enumeration(n):
+    for c in range(n + 1):
+        outcomes = [1] * c + [0] * (n - c)
+        for k in range(1, n + 1):
+            subsets = list(itertools.combinations(range(n), k))
+            exact = sum(any(outcomes[i] for i in s) for s in subsets) / len(subsets)
+            assert pass_at_k(n, c, k) == pytest.approx(exact, abs=1e-12)
+
+
+def test_pass_at_k_is_stable_at_large_n():
+    n = 1024
+    for c in (0, 1, 3, 100, 1000, 1024):
+        for k in (1, 16, 256, 1024):
+            exact = 1 - math.comb(n - c, k) / math.comb(n, k)
+            assert pass_at_k(n, c, k) == pytest.approx(exact, rel=1e-10, abs=1e-12)
+    vals = [pass_at_k(n, 5, k) for k in ks_up_to(n)]
+    assert all(0 <= v <= 1 for v in vals) and vals == sorted(vals)
+
+
+def test_bad_arguments_are_rejected():
+    with pytest.raises(ValueError):
+        pass_at_k(4, 5, 1)
+    with pytest.raises(ValueError):
+        pass_at_k(4, 1, 8)
+
+
+def test_bootstrap_ci_brackets_the_mean_and_collapses_on_constants():
+    vals = np.random.default_rng(0).random(200)
+    lo, hi = bootstrap_ci(vals, n_boot=500)
+    assert lo < vals.mean() < hi
+    assert bootstrap_ci(np.full(10, 0.3)) == pytest.approx((0.3, 0.3))
+
+
+def test_guessing_baseline():
+    assert guess_pass_at_k(1 / 23, 64) == pytest.approx(1 - (22 / 23) ** 64)
+    assert ks_up_to(64) == [1, 2, 4, 8, 16, 32, 64] and ks_up_to(100)[-1] == 64
