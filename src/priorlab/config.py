@@ -88,6 +88,7 @@ class ModelConfig(Strict):
     n_layers: int | None = Field(None, ge=1)
     n_heads: int | None = Field(None, ge=1)
     d_ff: int | None = Field(None, ge=8)
+    tie_embeddings: bool = Field(False, description="share input embedding and output head")
 
     @field_validator("preset")
     @classmethod

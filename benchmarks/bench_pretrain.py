@@ -1,0 +1,72 @@
+"""Pretraining throughput of the demo prior vs this machine's measured matmul peak.
+
+    python benchmarks/bench_pretrain.py [--steps 60] [--threads N]
+
+FLOPs per token follow Kaplan et al. 2020 (arXiv:2001.08361): 6 N (N = non-embedding
+parameters) + 6 n_layer d seq_len for attention scores and values (forward + backward).
+Prints one markdown row per precision; numbers go to docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import matmul_peak  # noqa: E402
+
+from priorlab import runtime  # noqa: E402
+from priorlab.config import load_config  # noqa: E402
+from priorlab.corpus import build_corpus  # noqa: E402
+from priorlab.model import build_model  # noqa: E402
+from priorlab.pretrain import make_optimizer, solution_loss  # noqa: E402
+from priorlab.tokenizer import build_tokenizer  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args()
+    threads = runtime.set_threads(args.threads)
+    cfg = load_config(None)
+    pc = cfg.pretrain
+    world = cfg.world.build()
+    tok = build_tokenizer(world.vocabulary())
+    corpus = build_corpus(world, cfg.corpus, tok.get_vocab(), (args.steps + 10) * pc.batch_size * pc.seq_len, pc.seq_len)
+    rows = [torch.from_numpy(getattr(corpus, k)) for k in ("tokens", "doc", "sol")]
+    rows[0] = rows[0].long()
+    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    print(f"threads={threads}; matmul peak GFLOP/s: fp32 {peaks['fp32']:.0f}, bf16 {peaks['bf16']:.0f}")
+    print("| precision | tokens/s | achieved GFLOP/s | % of bf16 peak | % of fp32 peak |")
+    print("|---|---|---|---|---|")
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        model = build_model(cfg.model, tok)
+        n_emb = sum(p.numel() for n, p in model.named_parameters() if "embed" in n or "lm_head" in n)
+        N = sum(p.numel() for p in model.parameters()) - n_emb
+        c = model.config
+        flops_tok = 6 * N + 6 * c.num_hidden_layers * c.hidden_size * pc.seq_len
+        opt = make_optimizer(model, pc)
+        bf16 = precision == "bf16"
+        for step in range(args.steps + 5):
+            if step == 5:
+                t0 = time.perf_counter()
+            sl = slice(step * pc.batch_size, (step + 1) * pc.batch_size)
+            with runtime.autocast(torch.device("cpu"), bf16):
+                loss = solution_loss(model, rows[0][sl], rows[1][sl], rows[2][sl])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        tps = args.steps * pc.batch_size * pc.seq_len / (time.perf_counter() - t0)
+        gflops = tps * flops_tok / 1e9
+        print(f"| {precision} | {tps:,.0f} | {gflops:.1f} | {100 * gflops / peaks['bf16']:.0f}% "
+              f"| {100 * gflops / peaks['fp32']:.0f}% |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""Shared helpers for the benchmarks (run on demand, never in CI)."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 1024, seconds: float = 3.0) -> float:
+    """Best sustained GFLOP/s of an n x n @ n x n matmul in ``dtype`` on this CPU."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        best = max(best, 5 * 2 * n ** 3 / (time.perf_counter() - t) / 1e9)
+    return best

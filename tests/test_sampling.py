@@ -1,0 +1,45 @@
+import numpy as np
+import torch
+
+from priorlab.model import load_model
+from priorlab.sampling import prompt_text, sample
+from priorlab.tokenizer import load_tokenizer
+
+
+def _setup(tiny_prior, world):
+    _, model_dir = tiny_prior
+    return load_model(model_dir), load_tokenizer(model_dir), [world.problem("eval", i, 3).prompt for i in range(3)]
+
+
+def test_shapes_stop_and_batching_independence(tiny_prior, world):
+    model, tok, prompts = _setup(tiny_prior, world)
+    s = sample(model, tok, prompts, 5, max_new_tokens=12, seed=3, bf16=False)
+    assert len(s) == 15 and list(s.prompt_index) == [i for i in range(3) for _ in range(5)]
+    for ids, lp, ent, fin in zip(s.ids, s.logprobs, s.entropies, s.finished):
+        assert 1 <= len(ids) <= 12 and len(lp) == len(ids) == len(ent)
+        assert fin == (ids[-1] == tok.eos_token_id) and tok.eos_token_id not in ids[:-1]
+        assert (lp <= 0).all() and (ent >= 0).all()
+    small = sample(model, tok, prompts[1:2], 5, max_new_tokens=12, seed=3, bf16=False, max_rows=2)
+    assert small.text == s.text[5:10] or small.ids == [s.ids[i] for i in range(5, 10)]
+
+
+def test_logprobs_match_a_teacher_forced_pass(tiny_prior, world):
+    model, tok, prompts = _setup(tiny_prior, world)
+    s = sample(model, tok, prompts, 2, max_new_tokens=10, seed=0, bf16=False, temperature=0.7)
+    for r in range(len(s)):
+        prefix = tok(prompt_text(prompts[s.prompt_index[r]]), add_special_tokens=False)["input_ids"]
+        x = torch.tensor([prefix + s.ids[r]])
+        with torch.no_grad():
+            logp = torch.log_softmax(model(x).logits[0, len(prefix) - 1:-1].float() / 0.7, -1)
+        want = logp.gather(1, torch.tensor(s.ids[r])[:, None]).squeeze(1).numpy()
+        np.testing.assert_allclose(s.logprobs[r], want, atol=1e-4)
+
+
+def test_tiny_top_p_is_greedy(tiny_prior, world):
+    model, tok, prompts = _setup(tiny_prior, world)
+    s = sample(model, tok, prompts[:1], 3, max_new_tokens=6, seed=1, top_p=1e-6, bf16=False)
+    assert s.ids[0] == s.ids[1] == s.ids[2]
+    prefix = tok(prompt_text(prompts[0]), add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        first = model(torch.tensor([prefix])).logits[0, -1].argmax().item()
+    assert s.ids[0][0] == first
