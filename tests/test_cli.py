@@ -32,7 +32,7 @@ def test_demo_end_to_end_writes_the_contract(tmp_path):
     assert summary["guessing"]["uniform_pass_at_1"] < 0.01
     assert len(pq.read_table(out / "eval" / "samples.parquet")) == 2 * 3 * 4
     assert (out / "eval" / "passk.png").stat().st_size > 1000 and (out / "corpus.json").exists()
-    assert "verified@1" in res.output
+    assert "pass@k (" in res.output
 
 
 def test_eval_command_and_json(tiny_prior, tmp_path):

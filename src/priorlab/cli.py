@@ -32,7 +32,7 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except (ConfigError, UnknownNameError, FileNotFoundError, FloatingPointError) as e:
-            console.print(f"[bold red]error:[/] {e}")
+            console.print(f"[bold red]error:[/] {e}", soft_wrap=True)
             raise typer.Exit(2)
 
     return wrapper

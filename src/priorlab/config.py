@@ -101,7 +101,7 @@ class ModelConfig(Strict):
 
 
 class PretrainConfig(Strict):
-    tokens: int = Field(4_000_000, gt=0, description="training budget in tokens (rows x seq_len)")
+    tokens: int = Field(7_000_000, gt=0, description="training budget in tokens (rows x seq_len)")
     batch_size: int = Field(16, ge=1)
     seq_len: int = Field(256, ge=32)
     lr: float = Field(2e-3, gt=0)
