@@ -89,6 +89,7 @@ class ModelConfig(Strict):
     n_heads: int | None = Field(None, ge=1)
     d_ff: int | None = Field(None, ge=8)
     tie_embeddings: bool = Field(False, description="share input embedding and output head")
+    init_std: float = Field(0.02, gt=0, description="std of the normal initialisation (HF initializer_range)")
 
     @field_validator("preset")
     @classmethod
@@ -101,7 +102,7 @@ class ModelConfig(Strict):
 
 
 class PretrainConfig(Strict):
-    tokens: int = Field(7_000_000, gt=0, description="training budget in tokens (rows x seq_len)")
+    tokens: int = Field(6_000_000, gt=0, description="training budget in tokens (rows x seq_len)")
     batch_size: int = Field(16, ge=1)
     seq_len: int = Field(256, ge=32)
     lr: float = Field(2e-3, gt=0)

@@ -34,7 +34,7 @@ def build_model(cfg, tokenizer, max_positions: int = 1024) -> LlamaForCausalLM:
         vocab_size=len(tokenizer), hidden_size=d, intermediate_size=d_ff,
         num_hidden_layers=n_layers, num_attention_heads=n_heads, num_key_value_heads=n_heads,
         max_position_embeddings=max_positions, rms_norm_eps=1e-5, rope_theta=10000.0,
-        tie_word_embeddings=cfg.tie_embeddings, bos_token_id=tokenizer.bos_token_id,
+        tie_word_embeddings=cfg.tie_embeddings, initializer_range=cfg.init_std, bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
         attn_implementation="sdpa",
     )
@@ -43,8 +43,16 @@ def build_model(cfg, tokenizer, max_positions: int = 1024) -> LlamaForCausalLM:
 
 def load_model(path: str | Path, device: str | torch.device = "cpu"):
     """Any local HF causal LM directory, in fp32, eval mode, on ``device``."""
+    quiet_hf()
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
     return model.to(device).eval()
+
+
+def quiet_hf() -> None:
+    """Silence transformers' per-file tqdm bars (priorlab shows its own progress)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
 
 def n_params(model: torch.nn.Module) -> int:

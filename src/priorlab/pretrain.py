@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from priorlab import runtime
 from priorlab.corpus import Corpus, build_corpus
-from priorlab.model import build_model, n_params
+from priorlab.model import build_model, n_params, quiet_hf
 from priorlab.progress import progress_bar
 from priorlab.runs import MetricsLog, latest_checkpoint, prepare_run, write_json
 from priorlab.tokenizer import build_tokenizer
@@ -79,15 +79,26 @@ def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
 
 def save_checkpoint(path: Path, model, tok, meta: dict, state: dict | None = None) -> None:
     """HF directory (safetensors) + tokenizer + ``priorlab.json`` (+ ``trainer_state.pt``)."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
+    quiet_hf()
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(path))
     tok.save_pretrained(str(path))
     (path / "priorlab.json").write_text(json.dumps(meta, indent=2))
     if state is not None:
         torch.save(state, path / "trainer_state.pt")
+
+
+def restore(ckpt: Path, model, opt, sched) -> int:
+    """Load weights, optimizer, scheduler and RNG state from ``ckpt``; return its step."""
+    from safetensors.torch import load_file
+
+    state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
+    model.load_state_dict(load_file(str(ckpt / "model.safetensors")), strict=False)
+    model.tie_weights()
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    _set_rng_state(state["rng"])
+    return state["step"]
 
 
 def _rng_state() -> dict:
@@ -120,18 +131,8 @@ def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> P
     meta = {"world": cfg.world.model_dump(mode="json"), "pretrain_depths": sorted(int(d) for d in cfg.corpus.depths),
             "corpus_contexts": [c for c, w in cfg.corpus.contexts.items() if w > 0],
             "corpus_formats": cfg.corpus.formats, "corpus_sha256": corpus.stats["sha256"]}
-    start = 0
     ckpt = latest_checkpoint(out) if resume else None
-    if ckpt is not None:
-        state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(ckpt / "model.safetensors")), strict=False)
-        model.tie_weights()
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        _set_rng_state(state["rng"])
-        start = state["step"]
+    start = restore(ckpt, model, opt, sched) if ckpt is not None else 0
     log = MetricsLog(out / "metrics.jsonl", resume_step=start if ckpt else None)
     rows = {k: torch.from_numpy(getattr(corpus, k)).to(dev) for k in ("tokens", "doc", "sol")}
     rows["tokens"] = rows["tokens"].long()
