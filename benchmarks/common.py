@@ -7,9 +7,11 @@ import time
 import torch
 
 
-def matmul_peak(dtype: torch.dtype, n: int = 1024, seconds: float = 3.0) -> float:
-    """Best sustained GFLOP/s of an n x n @ n x n matmul in ``dtype`` on this CPU."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+def matmul_peak(dtype: torch.dtype, n: int = 1024, seconds: float = 3.0, k: int | None = None,
+                m: int | None = None) -> float:
+    """Best sustained GFLOP/s of an [n, k] @ [k, m] matmul (square n by default) in ``dtype``."""
+    k, m = k or n, m or n
+    a, b = torch.randn(n, k, dtype=dtype), torch.randn(k, m, dtype=dtype)
     for _ in range(3):
         a @ b
     best, end = 0.0, time.perf_counter() + seconds
@@ -17,5 +19,5 @@ def matmul_peak(dtype: torch.dtype, n: int = 1024, seconds: float = 3.0) -> floa
         t = time.perf_counter()
         for _ in range(5):
             a @ b
-        best = max(best, 5 * 2 * n ** 3 / (time.perf_counter() - t) / 1e9)
+        best = max(best, 5 * 2 * n * k * m / (time.perf_counter() - t) / 1e9)
     return best

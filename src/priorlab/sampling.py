@@ -2,8 +2,8 @@
 
 Each chunk prefills its unique prompts once, repeats the cache n times, then decodes one token
 per step for the rows still running; rows that emitted ``<eos>`` are dropped from the batch
-(and from the cache), so cost follows the tokens actually generated. Works on CPU and CUDA,
-with bf16 autocast where it is faster.
+(and from the cache), so cost follows the tokens actually generated. Works on CPU and CUDA;
+bf16 autocast by default on CUDA only (on CPU it re-casts weights each step and is slower).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 from priorlab import runtime
 from priorlab.progress import progress_bar
@@ -68,20 +69,62 @@ def _next_token(logits: torch.Tensor, u: torch.Tensor, temperature: float, top_p
     return tok, logp.gather(1, tok[:, None]).squeeze(1), entropy
 
 
+class _BufferLayer(DynamicLayer):
+    """A KV-cache layer with preallocated room for ``extra`` tokens: appending writes in place
+    (``DynamicLayer`` concatenates, which made decoding quadratic and cost ~3/4 of the time)."""
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, extra: int):
+        super().__init__()
+        n = keys.shape[-2]
+        self.buf_k = keys.new_empty(*keys.shape[:2], n + extra, keys.shape[-1])
+        self.buf_v = values.new_empty(*values.shape[:2], n + extra, values.shape[-1])
+        self.buf_k[..., :n, :], self.buf_v[..., :n, :] = keys, values
+        self.n, self.dtype, self.device, self.is_initialized = n, keys.dtype, keys.device, True
+        self._views()
+
+    def _views(self) -> None:
+        self.keys, self.values = self.buf_k[..., :self.n, :], self.buf_v[..., :self.n, :]
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        t = key_states.shape[-2]
+        self.buf_k[..., self.n:self.n + t, :] = key_states
+        self.buf_v[..., self.n:self.n + t, :] = value_states
+        self.n += t
+        self._views()
+        return self.keys, self.values
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self.buf_k, self.buf_v = self.buf_k[indices], self.buf_v[indices]
+        self._views()
+
+
 @torch.no_grad()
-def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eos, bf16):
-    """Decode one chunk. Returns tokens, log-probs, entropies [R, T] (tokens -1 past the end)
-    and finished [R]; ``uniforms`` [R, T] fixes every random draw."""
-    dev = input_ids.device
+def _prefill(model, input_ids, attn, reps, extra, bf16):
+    """Run the unique prompts once, repeat rows ``reps`` [P] times; cache gets ``extra`` room."""
     pos = (attn.cumsum(-1) - 1).clamp(min=0)
-    with runtime.autocast(dev, bf16):
+    with runtime.autocast(input_ids.device, bf16):
         out = model(input_ids=input_ids, attention_mask=attn, position_ids=pos,
                     past_key_values=DynamicCache(), use_cache=True)
     cache = out.past_key_values
-    _repeat(cache, reps)
-    logits = out.logits[:, -1].repeat_interleave(reps, 0)
-    attn = attn.repeat_interleave(reps, 0)
+    idx = torch.arange(len(reps), device=reps.device).repeat_interleave(reps)
+    cache.layers = [_BufferLayer(layer.keys[idx], layer.values[idx], extra) for layer in cache.layers]
+    return cache, out.logits[:, -1][idx], attn[idx]
+
+
+@torch.no_grad()
+def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eos, bf16):
+    """Decode one chunk. Returns tokens, log-probs, entropies [R, T] (tokens -1 past the end)
+    and finished [R]; ``uniforms`` [R, T] fixes every random draw.
+
+    Finished rows are compacted out of the batch once they are an eighth of it (copying the
+    cache on every single finish would cost more than decoding a few idle rows).
+    """
+    dev = input_ids.device
     R, T = uniforms.shape
+    cache, logits, attn = _prefill(model, input_ids, attn, reps, T, bf16)
+    L0 = attn.shape[1]
+    attn = torch.cat([attn, attn.new_ones(R, T)], 1)
+    pos = attn[:, :L0].sum(-1, keepdim=True)
     toks = torch.full((R, T), -1, dtype=torch.long, device=dev)
     lps = torch.zeros(R, T, device=dev)
     ents = torch.zeros(R, T, device=dev)
@@ -90,28 +133,21 @@ def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eo
     uniforms = uniforms.to(dev)
     for t in range(T):
         tok, lp, ent = _next_token(logits, uniforms[alive, t], temperature, top_p)
-        toks[alive, t], lps[alive, t], ents[alive, t] = tok, lp, ent
-        done = tok == eos
-        finished[alive[done]] = True
-        keep = (~done).nonzero().squeeze(1)
-        if len(keep) == 0 or t == T - 1:
+        live = ~finished[alive]
+        toks[alive[live], t], lps[alive[live], t], ents[alive[live], t] = tok[live], lp[live], ent[live]
+        finished[alive[live & (tok == eos)]] = True
+        running = ~finished[alive]
+        if not running.any() or t == T - 1:
             break
-        if len(keep) < len(alive):
+        if (~running).sum() * 8 >= len(alive):
+            keep = running.nonzero().squeeze(1)
             cache.batch_select_indices(keep)
-            attn, alive, tok = attn[keep], alive[keep], tok[keep]
-        attn = torch.cat([attn, attn.new_ones(len(alive), 1)], 1)
+            attn, alive, tok, pos = attn[keep], alive[keep], tok[keep], pos[keep]
         with runtime.autocast(dev, bf16):
-            out = model(input_ids=tok[:, None], attention_mask=attn, position_ids=attn.sum(-1, keepdim=True) - 1,
+            out = model(input_ids=tok[:, None], attention_mask=attn[:, :L0 + t + 1], position_ids=pos + t,
                         past_key_values=cache, use_cache=True)
-        cache, logits = out.past_key_values, out.logits[:, -1]
+        logits = out.logits[:, -1]
     return toks.cpu().numpy(), lps.cpu().numpy(), ents.cpu().numpy(), finished.cpu().numpy()
-
-
-def _repeat(cache: DynamicCache, reps: torch.Tensor) -> None:
-    """Repeat cache rows by per-row counts ``reps`` [P] (in place)."""
-    idx = torch.arange(len(reps), device=reps.device).repeat_interleave(reps)
-    for layer in cache.layers:
-        layer.keys, layer.values = layer.keys[idx], layer.values[idx]
 
 
 def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int = 128,
@@ -122,7 +158,8 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int 
     Completion j of prompt i depends only on (model, prompt, ``seed``, i, j), not on batching.
     """
     dev = next(model.parameters()).device
-    bf16 = runtime.use_bf16("auto", dev) if bf16 is None else bf16
+    if bf16 is None:  # on CPU autocast re-casts the weights every decode step: fp32 is faster
+        bf16 = dev.type == "cuda" and runtime.use_bf16("auto", dev)
     per_prompt = max(1, min(n, max_rows))
     chunks = [(i, j, min(n, j + per_prompt)) for i in range(len(prompts)) for j in range(0, n, per_prompt)]
     group = max(1, max_rows // per_prompt)  # prompts per forward
