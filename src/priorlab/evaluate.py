@@ -88,7 +88,7 @@ def passk_rows(records: list[dict], problems: dict[str, Problem], world: World, 
         pos = {u: i for i, u in enumerate(uids)}
         idx = np.random.default_rng([seed, depth]).integers(0, len(uids), (n_boot, len(uids)))
         p_guess = float(np.mean([P ** -len(problems[u].answer) for u in uids]))
-        formats = ["all"] + [f for f in world.formats] if ctx == "all" else ["all"]
+        formats = ["all"] + list(world.formats) if ctx == "all" else ["all"]
         for fmt in formats:
             for metric in METRICS:
                 correct = np.zeros(len(uids))

@@ -20,7 +20,7 @@ class UnknownNameError(KeyError):
 
 
 def did_you_mean(name: str, choices: list[str]) -> str:
-    """Return ' did you mean 'x'?' for the closest choice, or '' when nothing is close."""
+    """Return " Did you mean 'x'?" for the closest choices, or '' when nothing is close."""
     close = difflib.get_close_matches(name, choices, n=2, cutoff=0.5)
     if not close:
         return ""

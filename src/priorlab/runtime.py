@@ -40,8 +40,8 @@ def set_threads(threads: int | None) -> int:
 def use_bf16(precision: str, dev: torch.device) -> bool:
     """bf16 autocast for 'bf16', never for 'fp32'; 'auto' = CUDA with bf16 support or CPU.
 
-    On this project's 2-core CPU bf16 autocast trained 1.7x faster than fp32
-    (docs/performance.md), hence CPU defaults to bf16 too.
+    On this project's 2-core CPU bf16 autocast trained 1.35x faster than fp32
+    (docs/performance.md), hence pretraining on CPU defaults to bf16 too.
     """
     if precision == "fp32":
         return False
