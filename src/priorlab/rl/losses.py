@@ -1,0 +1,82 @@
+"""Policy losses: pure functions of token tensors returning a per-token loss [B, T].
+
+Shapes: ``logp`` / ``logp_old`` / ``logp_ref`` [B, T] (log-probs of the sampled tokens),
+``adv`` [B], ``mask`` [B, T] (1 on completion tokens that count). One aggregator turns the
+matrix into a scalar: token-mean, sequence-mean of token-means, or a constant normaliser.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from priorlab.registry import Registry
+
+LOSSES: Registry = Registry("policy loss")
+AGGREGATIONS = ("token_mean", "seq_mean_token_mean", "constant")
+
+
+@LOSSES.register("clipped")
+def clipped_surrogate(logp, logp_old, adv, eps_low: float = 0.2, eps_high: float = 0.2, **_):
+    """−min(ρ·A, clip(ρ, 1−ε_low, 1+ε_high)·A), ρ = exp(logp − logp_old) per token
+    (PPO, Schulman et al. 2017, arXiv:1707.06347; asymmetric ε from DAPO, arXiv:2503.14476).
+
+    Returns (loss [B, T], clipped_low [B, T] bool, clipped_high [B, T] bool): a token is
+    clipped when the clipped branch is the active minimum (zero gradient there)."""
+    ratio = torch.exp(logp - logp_old)
+    a = adv[:, None]
+    unclipped = ratio * a
+    clipped = ratio.clamp(1 - eps_low, 1 + eps_high) * a
+    loss = -torch.minimum(unclipped, clipped)
+    active = clipped < unclipped
+    return loss, active & (ratio < 1 - eps_low), active & (ratio > 1 + eps_high)
+
+
+@LOSSES.register("reinforce")
+def reinforce_loss(logp, logp_old, adv, **_):
+    """−A·logp per token: the unclipped REINFORCE / policy-gradient form (Williams 1992)."""
+    loss = -adv[:, None] * logp
+    none = torch.zeros_like(loss, dtype=torch.bool)
+    return loss, none, none
+
+
+def kl_k3(logp, logp_ref):
+    """k3 estimator of KL(π‖π_ref) per token: exp(d) − d − 1 with d = logp_ref − logp
+    (Schulman 2020, "Approximating KL divergence"); ≥ 0, unbiased."""
+    d = logp_ref - logp
+    return torch.exp(d) - d - 1
+
+
+def aggregate(loss, mask, mode: str = "token_mean", normaliser: float | None = None):
+    """Scalar from a per-token loss [B, T] and mask [B, T].
+
+    token_mean: Σ loss·mask / Σ mask; seq_mean_token_mean: mean over sequences of each
+    sequence's token mean; constant: Σ loss·mask / normaliser (Dr. GRPO; default B·T)."""
+    mask = mask.to(loss.dtype)
+    if mode == "token_mean":
+        return (loss * mask).sum() / mask.sum().clamp(min=1)
+    if mode == "seq_mean_token_mean":
+        per_seq = (loss * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return per_seq[mask.sum(1) > 0].mean() if (mask.sum(1) > 0).any() else loss.sum() * 0
+    if mode == "constant":
+        return (loss * mask).sum() / (normaliser or loss.numel())
+    raise ValueError(f"unknown aggregation {mode!r}; choose one of {', '.join(AGGREGATIONS)}")
+
+
+def policy_loss(name, logp, logp_old, adv, mask, keep=None, logp_ref=None, entropy=None,
+                kl_coef: float = 0.0, entropy_coef: float = 0.0, agg: str = "token_mean",
+                normaliser: float | None = None, **cfg):
+    """Registered loss + optional k3 KL to the prior − entropy bonus, aggregated once.
+
+    ``keep`` [B] (from the advantage estimator) removes samples from the mask.
+    Returns (scalar loss, stats dict with clip fractions)."""
+    if keep is not None:
+        mask = mask * keep[:, None].to(mask.dtype)
+    loss, low, high = LOSSES.get(name)(logp, logp_old, adv, **cfg)
+    if kl_coef:
+        loss = loss + kl_coef * kl_k3(logp, logp_ref)
+    if entropy_coef:
+        loss = loss - entropy_coef * entropy
+    m = mask.bool()
+    n = m.sum().clamp(min=1)
+    stats = {"clip_low": float((low & m).sum() / n), "clip_high": float((high & m).sum() / n)}
+    return aggregate(loss, mask, agg, normaliser), stats
