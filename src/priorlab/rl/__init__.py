@@ -1,4 +1,5 @@
 """RLVR building blocks: advantage estimators and policy losses (pure, registered functions).
 
-The trainer loop (rollout -> reward -> advantage -> loss -> step) is issue 3's remaining work.
+Rewards, advantage estimators and losses are registries of pure functions; the trainer loop
+(rollout -> reward -> advantage -> loss -> step) is still to come.
 """
