@@ -44,3 +44,17 @@ def test_bootstrap_ci_brackets_the_mean_and_collapses_on_constants():
 def test_guessing_baseline():
     assert guess_pass_at_k(1 / 23, 64) == pytest.approx(1 - (22 / 23) ** 64)
     assert ks_up_to(64) == [1, 2, 4, 8, 16, 32, 64] and ks_up_to(100)[-1] == 64
+
+
+def test_eval_rows_keep_items_with_identical_prompts_apart():
+    from priorlab.evaluate import passk_rows, problem_key
+    from priorlab.worlds import make_world
+
+    world = make_world("arith_dag")
+    p = world.problem("eval", 0, 2)
+    twin = type(p)(p.world, p.split, 1, p.depth, p.context, p.prompt, p.answer, p.gold)  # same uid
+    recs = [{"split": q.split, "depth": q.depth, "context": q.context, "index": q.index, "uid": q.uid,
+             "format": "steps", "verified": True, "answer": True} for q in (p, twin) for _ in range(2)]
+    rows = passk_rows(recs, {problem_key(q): q for q in (p, twin)}, world, {2}, n=2, n_boot=20, seed=0)
+    top = next(r for r in rows if r["format"] == "all" and r["metric"] == "verified" and r["k"] == 1)
+    assert top["n_problems"] == 2 and top["pass_at_k"] == 1.0

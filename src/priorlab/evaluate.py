@@ -24,9 +24,21 @@ from priorlab.passk import bootstrap_ci, guess_pass_at_k, ks_up_to, pass_at_k_ma
 from priorlab.runs import write_json
 from priorlab.sampling import sample
 from priorlab.tokenizer import load_tokenizer
-from priorlab.worlds import FORMATS, Problem, World
+from priorlab.worlds import Problem, World
 
 METRICS = ("verified", "answer")
+
+
+def problem_key(p) -> tuple:
+    """Identity of an evaluated item: (split, context, depth, index). Two indices can draw the same
+    prompt, so the content uid would merge them and count more than n samples per problem."""
+    return (p["split"], p["context"], p["depth"], p["index"]) if isinstance(p, dict) else \
+        (p.split, p.context, p.depth, p.index)
+
+
+def guess_prob(problems: list[Problem], world: World) -> float:
+    """Mean chance that one uniform guess of the queried values is right (P^-q per problem)."""
+    return float(np.mean([world.cfg.modulus ** -len(p.answer) for p in problems]))
 
 
 def checkpoint_meta(path: str | Path) -> dict:
@@ -82,19 +94,18 @@ def passk_rows(records: list[dict], problems: dict[str, Problem], world: World, 
         groups.setdefault((r["split"], r["depth"], "all"), []).append(r)
         if len(contexts) > 1:
             groups.setdefault((r["split"], r["depth"], r["context"]), []).append(r)
-    P = world.cfg.modulus
     for (split, depth, ctx), recs in sorted(groups.items(), key=lambda kv: str(kv[0])):
-        uids = sorted({r["uid"] for r in recs})
+        uids = sorted({problem_key(r) for r in recs})
         pos = {u: i for i, u in enumerate(uids)}
         idx = np.random.default_rng([seed, depth]).integers(0, len(uids), (n_boot, len(uids)))
-        p_guess = float(np.mean([P ** -len(problems[u].answer) for u in uids]))
+        p_guess = guess_prob([problems[u] for u in uids], world)
         formats = ["all"] + list(world.formats) if ctx == "all" else ["all"]
         for fmt in formats:
             for metric in METRICS:
                 correct = np.zeros(len(uids))
                 for r in recs:
                     if r[metric] and (fmt == "all" or r["format"] == fmt):
-                        correct[pos[r["uid"]]] += 1
+                        correct[pos[problem_key(r)]] += 1
                 for k in ks_up_to(n):
                     vals = pass_at_k_many(n, correct, k)
                     lo, hi = bootstrap_ci(vals, idx=idx)
@@ -124,8 +135,7 @@ def format_rows(records: list[dict]) -> list[dict]:
 
 def guessing_baseline(problems: list[Problem], world: World, n: int) -> dict:
     """Uniform guessing and the best constant answer, per sample and at k = n."""
-    P = world.cfg.modulus
-    p_uniform = float(np.mean([P ** -len(p.answer) for p in problems]))
+    p_uniform = guess_prob(problems, world)
     modes = Counter(tuple(v for _, v in p.answer) for p in problems)
     best_constant = modes.most_common(1)[0][1] / len(problems) if problems else 0.0
     return {"uniform_pass_at_1": p_uniform, f"uniform_pass_at_{n}": guess_pass_at_k(p_uniform, n),
@@ -147,7 +157,7 @@ def evaluate(checkpoint: str | Path, cfg, out: str | Path | None = None, world_c
     for depth in cfg.depths:
         probs = [p for split in cfg.splits for ctx in contexts
                  for p in world.problems(split, depth, cfg.n_problems, ctx)]
-        problems.update({p.uid: p for p in probs})
+        problems.update({problem_key(p): p for p in probs})
         records += sample_and_verify(model, tok, world, probs, cfg, cfg.seed + depth, show)
     in_dist = set(meta.get("pretrain_depths", []))
     rows = passk_rows(records, problems, world, in_dist, cfg.n_samples, cfg.bootstrap, cfg.seed)
