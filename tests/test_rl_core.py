@@ -77,10 +77,40 @@ def test_every_advantage_and_loss_trains_one_step(adv_name, loss_name):
     tokens = torch.randint(0, 5, (6, 3))
     before = [p.detach().clone() for p in policy.parameters()]
     logp = torch.log_softmax(policy(x), -1).gather(-1, tokens[..., None]).squeeze(-1)
-    adv, keep = ADVANTAGES.get(adv_name)(R, G)
+    fn = ADVANTAGES.get(adv_name)
+    extra = {"values": torch.rand(6, 3), "mask": torch.ones(6, 3)} if getattr(fn, "needs_values", False) else {}
+    adv, keep = fn(R, G, **extra)
     loss, _ = policy_loss(loss_name, logp, logp.detach() + 0.05, adv, torch.ones(6, 3), keep=keep,
                           logp_ref=logp.detach(), kl_coef=0.1)
     torch.optim.SGD(policy.parameters(), lr=0.1).zero_grad()
     loss.backward()
     torch.optim.SGD(policy.parameters(), lr=0.1).step()
     assert any(not torch.equal(b, p) for b, p in zip(before, policy.parameters()))
+
+
+def test_gae_by_hand():
+    from priorlab.rl.advantages import gae, gae_returns
+
+    values = torch.tensor([[0.5, 0.25, 0.0], [0.2, 0.4, 0.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    rewards = torch.tensor([1.0, 0.0])
+    adv, ret = gae_returns(rewards, values, mask, gamma=1.0, lam=0.5)
+    # row 0: deltas 0.25-0.5=-0.25, 0-0.25=-0.25, 1-0=1; A2=1, A1=-0.25+0.5, A0=-0.25+0.5*0.25
+    # row 1: reward 0 paid at t=1: deltas 0.4-0.2=0.2, 0-0.4=-0.4; A1=-0.4, A0=0.2-0.2=0
+    want = torch.tensor([[-0.125, 0.25, 1.0], [0.0, -0.4, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(adv, want)
+    torch.testing.assert_close(ret, want + values.double() * mask)
+    white, keep = gae(rewards, None, values=values, mask=mask, lam=0.5)
+    m = mask.bool()
+    assert abs(float(white[m].mean())) < 1e-6 and keep.all() and white[~m].eq(0).all()
+
+
+def test_denominator_makes_micro_batches_sum_to_the_batch_loss():
+    from priorlab.rl.losses import denominator
+
+    loss, mask = torch.rand(4, 5), (torch.rand(4, 5) > 0.3).float()
+    mask[3] = 0
+    for mode in ("token_mean", "seq_mean_token_mean"):
+        d = denominator(mask, mode)
+        parts = sum(aggregate(loss[i:i + 2], mask[i:i + 2], mode, denom=d) for i in (0, 2))
+        torch.testing.assert_close(parts, aggregate(loss, mask, mode))

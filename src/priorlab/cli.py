@@ -102,6 +102,64 @@ def eval_cmd(checkpoint: Path = typer.Argument(..., help="HF model directory (e.
         print_summary(summary, out)
 
 
+def _rl_config(config: Optional[str], sets: list[str], out: Path, resume: bool):
+    """An RL preset name (``grpo``, ``ppo``, ...) or YAML file; on ``--resume`` with neither,
+    the run's own ``config.yaml``."""
+    from priorlab.config import ConfigError, default_config_path, load_config
+    from priorlab.registry import did_you_mean
+    from priorlab.rl.config import RLConfig
+
+    if config is None and resume and (out / "config.yaml").exists():
+        return load_config(out / "config.yaml", sets, model=RLConfig)
+    path = Path(config or "grpo")
+    if not path.exists():
+        presets = sorted(p.stem for p in default_config_path("rl/grpo").parent.glob("*.yaml"))
+        if path.suffix or path.name not in presets:
+            raise ConfigError(f"--config {config}: no such file and no RL preset of that name."
+                              f"{did_you_mean(path.name, presets)} Presets: {', '.join(presets)}.")
+        path = default_config_path(f"rl/{path.name}")
+    return load_config(path, sets, model=RLConfig)
+
+
+@app.command("rl")
+@friendly
+def rl_cmd(out: Path = typer.Option(..., help="run directory"),
+           prior: Optional[Path] = typer.Option(None, help="prior checkpoint (HF directory), e.g. runs/demo/model"),
+           config: Optional[str] = typer.Option(None, "--config", "-c",
+                                                help="RL preset (grpo, ppo, expert_iteration, w_reinforce) or "
+                                                     "YAML file; default grpo"),
+           set_: list[str] = SET_OPT,
+           resume: bool = typer.Option(False, help="continue from the latest checkpoint in OUT"),
+           quiet: bool = typer.Option(False, help="no progress bars")):
+    """RLVR on a prior: rollout -> reward -> advantage -> loss -> step; before/after pass@k."""
+    from priorlab.rl.trainer import train
+
+    sets = list(set_) + ([f"prior={prior}"] if prior else [])
+    summary = train(_rl_config(config, sets, out, resume), out, resume=resume, show=not quiet)
+    print_before_after(summary, out)
+
+
+def print_before_after(summary: dict, out: Path) -> None:
+    """Per split/depth: verified pass@1 and pass@n before -> after, with 95% CIs."""
+    key = {(w, r["split"], r["depth"], r["metric"], r["k"]): r for w in ("before", "after") for r in summary[w]
+           if r["format"] == "all" and r["context"] == "all"}
+    n = max(k[4] for k in key)
+    table = Table(title=f"before -> after RL ({summary['steps']} steps; same problems and sampling seeds)")
+    for col in ("split", "depth", "verified@1 before", "after", "delta", f"verified@{n} before", "after ",
+                "answer@1 before -> after"):
+        table.add_column(col)
+    for split, depth in sorted({(k[1], k[2]) for k in key}):
+        b1, a1 = key[("before", split, depth, "verified", 1)], key[("after", split, depth, "verified", 1)]
+        bn, an = key[("before", split, depth, "verified", n)], key[("after", split, depth, "verified", n)]
+        ba, aa = key[("before", split, depth, "answer", 1)], key[("after", split, depth, "answer", 1)]
+        ci = lambda r: f"{r['pass_at_k']:.3f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"  # noqa: E731
+        table.add_row(split, str(depth), ci(b1), ci(a1), f"{a1['pass_at_k'] - b1['pass_at_k']:+.3f}", ci(bn), ci(an),
+                      f"{ba['pass_at_k']:.3f} -> {aa['pass_at_k']:.3f}")
+    console.print(table)
+    console.print(f"results: {out}/summary.json, metrics.jsonl, training.png, before/, after/ "
+                  f"(checkpoint {summary['checkpoint']})")
+
+
 def print_summary(summary: dict, out: Path) -> None:
     """Per split/depth: verified pass@1 and pass@n with CIs, answer pass@1, chance, formats."""
     rows = [r for r in summary["passk"] if r["format"] == "all" and r["context"] == "all"]

@@ -84,3 +84,42 @@ def w_reinforce(rewards, group, correct=None, lam: float = 0.1):
     """λ on correct samples, −1 on incorrect, all kept: L = λ·L_PSR + L_NSR (arXiv:2506.01347, λ=0.1)."""
     c = _correct(rewards, correct)
     return torch.where(c, torch.full_like(rewards, lam, dtype=torch.float), -torch.ones_like(rewards, dtype=torch.float)), _all(rewards)
+
+
+@ADVANTAGES.register("gae")
+def gae(rewards, group, correct=None, values=None, mask=None, gamma: float = 1.0, lam: float = 0.95,
+        whiten: bool = True):
+    """PPO's generalised advantage estimate per token (Schulman et al. 2016, arXiv:1506.02438).
+
+    The outcome reward is paid on the last completion token; ``values`` [B, T] is the critic's
+    V(s_t) and ``mask`` [B, T] marks completion tokens. δ_t = r_t + γ·V_{t+1} − V_t (V after the
+    last token = 0), A_t = Σ_l (γλ)^l δ_{t+l}; returns A [B, T] (whitened over masked tokens
+    when ``whiten``) and the value targets are A + V before whitening — see :func:`gae_returns`.
+    """
+    adv, _ = gae_returns(rewards, values, mask, gamma, lam)
+    if whiten:
+        m = mask.bool()
+        mu, sd = adv[m].mean(), adv[m].std() if m.sum() > 1 else torch.tensor(1.0)
+        adv = torch.where(m, (adv - mu) / (sd + 1e-8), torch.zeros_like(adv))
+    return adv.float(), _all(rewards)
+
+
+gae.needs_values = True
+
+
+def gae_returns(rewards, values, mask, gamma: float = 1.0, lam: float = 0.95):
+    """(advantages [B, T], value targets [B, T]) of :func:`gae` before whitening."""
+    values = values.detach().double() * mask
+    lengths = mask.sum(1).long()
+    r = torch.zeros_like(values)
+    has = lengths > 0
+    r[has, lengths[has] - 1] = rewards[has].double()
+    adv = torch.zeros_like(values)
+    last = torch.zeros(len(values), dtype=values.dtype)
+    T = values.shape[1]
+    for t in reversed(range(T)):
+        v_next = values[:, t + 1] if t + 1 < T else torch.zeros_like(last)
+        delta = r[:, t] + gamma * v_next - values[:, t]
+        last = (delta + gamma * lam * last) * mask[:, t]
+        adv[:, t] = last
+    return adv, adv + values

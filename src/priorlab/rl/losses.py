@@ -1,7 +1,7 @@
 """Policy losses: pure functions of token tensors returning a per-token loss [B, T].
 
 Shapes: ``logp`` / ``logp_old`` / ``logp_ref`` [B, T] (log-probs of the sampled tokens),
-``adv`` [B], ``mask`` [B, T] (1 on completion tokens that count). One aggregator turns the
+``adv`` [B] (one per sequence) or [B, T] (per token, e.g. GAE), ``mask`` [B, T] (1 on completion tokens that count). One aggregator turns the
 matrix into a scalar: token-mean, sequence-mean of token-means, or a constant normaliser.
 """
 
@@ -23,7 +23,7 @@ def clipped_surrogate(logp, logp_old, adv, eps_low: float = 0.2, eps_high: float
     Returns (loss [B, T], clipped_low [B, T] bool, clipped_high [B, T] bool): a token is
     clipped when the clipped branch is the active minimum (zero gradient there)."""
     ratio = torch.exp(logp - logp_old)
-    a = adv[:, None]
+    a = _per_token(adv)
     unclipped = ratio * a
     clipped = ratio.clamp(1 - eps_low, 1 + eps_high) * a
     loss = -torch.minimum(unclipped, clipped)
@@ -34,9 +34,14 @@ def clipped_surrogate(logp, logp_old, adv, eps_low: float = 0.2, eps_high: float
 @LOSSES.register("reinforce")
 def reinforce_loss(logp, logp_old, adv, **_):
     """−A·logp per token: the unclipped REINFORCE / policy-gradient form (Williams 1992)."""
-    loss = -adv[:, None] * logp
+    loss = -_per_token(adv) * logp
     none = torch.zeros_like(loss, dtype=torch.bool)
     return loss, none, none
+
+
+def _per_token(adv: torch.Tensor) -> torch.Tensor:
+    """[B] -> [B, 1] (broadcast over tokens); [B, T] unchanged."""
+    return adv[:, None] if adv.dim() == 1 else adv
 
 
 def kl_k3(logp, logp_ref):
@@ -46,29 +51,42 @@ def kl_k3(logp, logp_ref):
     return torch.exp(d) - d - 1
 
 
-def aggregate(loss, mask, mode: str = "token_mean", normaliser: float | None = None):
+def aggregate(loss, mask, mode: str = "token_mean", normaliser: float | None = None,
+              denom: float | None = None):
     """Scalar from a per-token loss [B, T] and mask [B, T].
 
     token_mean: Σ loss·mask / Σ mask; seq_mean_token_mean: mean over sequences of each
-    sequence's token mean; constant: Σ loss·mask / normaliser (Dr. GRPO; default B·T)."""
+    sequence's token mean; constant: Σ loss·mask / normaliser (Dr. GRPO; default B·T).
+    ``denom`` replaces the denominator (Σ mask, or the number of non-empty sequences) with the
+    one of the whole mini-batch, so that micro-batches with gradient accumulation sum to
+    exactly the mini-batch's loss (see :func:`denominator`)."""
     mask = mask.to(loss.dtype)
     if mode == "token_mean":
-        return (loss * mask).sum() / mask.sum().clamp(min=1)
+        return (loss * mask).sum() / (denom or mask.sum().clamp(min=1))
     if mode == "seq_mean_token_mean":
         per_seq = (loss * mask).sum(1) / mask.sum(1).clamp(min=1)
-        return per_seq[mask.sum(1) > 0].mean() if (mask.sum(1) > 0).any() else loss.sum() * 0
+        return per_seq.sum() / (denom or (mask.sum(1) > 0).sum().clamp(min=1))
     if mode == "constant":
         return (loss * mask).sum() / (normaliser or loss.numel())
     raise ValueError(f"unknown aggregation {mode!r}; choose one of {', '.join(AGGREGATIONS)}")
 
 
+def denominator(mask, mode: str) -> float:
+    """The mini-batch denominator of :func:`aggregate` for ``mask`` [B, T] (1 for 'constant')."""
+    if mode == "token_mean":
+        return float(mask.sum().clamp(min=1))
+    if mode == "seq_mean_token_mean":
+        return float((mask.sum(1) > 0).sum().clamp(min=1))
+    return 1.0
+
+
 def policy_loss(name, logp, logp_old, adv, mask, keep=None, logp_ref=None, entropy=None,
                 kl_coef: float = 0.0, entropy_coef: float = 0.0, agg: str = "token_mean",
-                normaliser: float | None = None, **cfg):
+                normaliser: float | None = None, denom: float | None = None, **cfg):
     """Registered loss + optional k3 KL to the prior − entropy bonus, aggregated once.
 
     ``keep`` [B] (from the advantage estimator) removes samples from the mask.
-    Returns (scalar loss, stats dict with clip fractions)."""
+    Returns (scalar loss, stats: clip_low / clip_high fractions over ``tokens`` counted)."""
     if keep is not None:
         mask = mask * keep[:, None].to(mask.dtype)
     loss, low, high = LOSSES.get(name)(logp, logp_old, adv, **cfg)
@@ -78,5 +96,6 @@ def policy_loss(name, logp, logp_old, adv, mask, keep=None, logp_ref=None, entro
         loss = loss - entropy_coef * entropy
     m = mask.bool()
     n = m.sum().clamp(min=1)
-    stats = {"clip_low": float((low & m).sum() / n), "clip_high": float((high & m).sum() / n)}
-    return aggregate(loss, mask, agg, normaliser), stats
+    stats = {"clip_low": float((low & m).sum() / n), "clip_high": float((high & m).sum() / n),
+             "tokens": int(m.sum())}
+    return aggregate(loss, mask, agg, normaliser, denom), stats

@@ -1,0 +1,141 @@
+"""Typed RL configuration (``priorlab rl``): one model, overridden by YAML presets and ``--set``.
+
+Each field that names a registered piece (``algo.advantage``, ``algo.loss``, ``reward.weights``)
+is checked against its registry up front, so a typo fails before any work with "did you mean".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from priorlab.config import EvalConfig, Strict, _check_weights
+from priorlab.registry import did_you_mean
+
+
+class RLDataConfig(Strict):
+    """Which problems RL trains on: a depth band of one split, optionally filtered by difficulty."""
+
+    split: str = "rl"
+    depths: list[int] = Field(default_factory=lambda: [4, 5], min_length=1, description="the RL depth band")
+    contexts: list[str] | None = Field(None, description="default: the prior's pretraining contexts")
+    n_prompts: int = Field(256, ge=1, description="pool size per (depth, context) before filtering")
+    pass_rate: tuple[float, float] | None = Field(
+        None, description="keep prompts whose prior pass rate lies in [lo, hi] (edge of competence)")
+    probe_samples: int = Field(16, ge=1, description="samples per pool prompt to measure the prior's pass rate")
+    one_shot: int | None = Field(None, ge=0, description="train on this single pool problem only")
+    labels: Literal["majority", "perturbed"] = Field(
+        "majority", description="wrong labels for the incorrect_label reward: the prior's majority wrong "
+                                "answer, or the true answer shifted by a seeded offset")
+
+    @model_validator(mode="after")
+    def _check(self) -> "RLDataConfig":
+        if self.pass_rate is not None and not 0 <= self.pass_rate[0] <= self.pass_rate[1] <= 1:
+            raise ValueError(f"data.pass_rate: need 0 <= lo <= hi <= 1, got {list(self.pass_rate)}")
+        return self
+
+
+class RolloutConfig(Strict):
+    prompts_per_step: int = Field(16, ge=1)
+    group_size: int = Field(8, ge=1, description="G samples per prompt")
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_new_tokens: int | None = Field(None, ge=1, description="default: 1.5x the longest gold solution + 16")
+    mask_truncated: bool = Field(False, description="drop completions that hit max_new_tokens from the loss")
+
+
+class AlgoConfig(Strict):
+    """Advantage estimator x policy loss x update schedule."""
+
+    advantage: str = "grpo"
+    advantage_args: dict[str, Any] = Field(default_factory=dict, description="e.g. {lam: 0.1} for w_reinforce")
+    loss: str = "clipped"
+    eps_low: float = Field(0.2, ge=0)
+    eps_high: float = Field(0.2, ge=0)
+    kl_coef: float = Field(0.0, ge=0, description="k3 KL to the prior in the loss")
+    entropy_coef: float = Field(0.0, description="entropy bonus (subtracted from the loss)")
+    agg: Literal["token_mean", "seq_mean_token_mean", "constant"] = "token_mean"
+    normaliser: float | None = Field(None, gt=0, description="constant aggregation: default sequences x max_new_tokens")
+    mini_batches: int = Field(4, ge=1, description="optimizer steps per rollout batch and epoch")
+    epochs: int = Field(1, ge=1, description="passes over each rollout batch")
+    micro_batch_size: int | None = Field(None, ge=1, description="sequences per forward (gradient accumulation)")
+    value_coef: float = Field(1.0, gt=0, description="PPO critic: value-loss weight")
+    value_clip: float | None = Field(0.2, gt=0, description="PPO critic: clip values around the rollout's")
+    critic_lr: float = Field(1e-4, gt=0)
+
+    @model_validator(mode="after")
+    def _known(self) -> "AlgoConfig":
+        from priorlab.rl.advantages import ADVANTAGES
+        from priorlab.rl.losses import LOSSES
+
+        for field, name, reg in (("algo.advantage", self.advantage, ADVANTAGES), ("algo.loss", self.loss, LOSSES)):
+            if name not in reg:
+                raise ValueError(f"{field}: unknown {reg.kind} {name!r}.{did_you_mean(name, reg.names())} "
+                                 f"Known: {', '.join(reg.names())}.")
+        return self
+
+
+class RewardConfig(Strict):
+    weights: dict[str, float] = Field(default_factory=lambda: {"correct": 1.0},
+                                      description="registered reward -> weight (summed where they apply)")
+    args: dict[str, Any] = Field(default_factory=dict, description="extra reward arguments, e.g. {gamma: 0.5}")
+
+    @model_validator(mode="after")
+    def _known(self) -> "RewardConfig":
+        from priorlab.rl.rewards import REWARDS
+
+        _check_weights(self.weights, "reward.weights", REWARDS.names())
+        return self
+
+
+class OptimConfig(Strict):
+    lr: float = Field(1e-4, gt=0)
+    betas: tuple[float, float] = (0.9, 0.99)
+    weight_decay: float = Field(0.0, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    warmup_steps: int = Field(0, ge=0, description="optimizer steps of linear warm-up, then constant")
+
+
+class ProbeEvalConfig(Strict):
+    """A small periodic eval on a fixed subset (the eval split at the band's depths)."""
+
+    every: int = Field(10, ge=0, description="RL steps between evals (0 = off)")
+    n_problems: int = Field(16, ge=1, description="problems per band depth")
+    n_samples: int = Field(8, ge=1)
+
+
+def _final_eval() -> EvalConfig:
+    return EvalConfig(splits=["eval"], depths=[2, 3, 4, 5, 6], n_problems=32, n_samples=32)
+
+
+class RLConfig(Strict):
+    """Everything that defines an RL run on top of a prior checkpoint."""
+
+    prior: str | None = Field(None, description="prior checkpoint (HF directory); --prior sets it")
+    seed: int = 0
+    steps: int = Field(100, ge=1, description="rollout batches")
+    data: RLDataConfig = Field(default_factory=RLDataConfig)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    algo: AlgoConfig = Field(default_factory=AlgoConfig)
+    reward: RewardConfig = Field(default_factory=RewardConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    probe: ProbeEvalConfig = Field(default_factory=ProbeEvalConfig)
+    final: EvalConfig = Field(default_factory=_final_eval, description="before/after eval of summary.json")
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto", description="auto: fp32 on CPU (matches the sampler's log-probs), bf16 on CUDA")
+    threads: int | None = Field(None, ge=1, description="torch threads; default: free cores")
+    checkpoint_every: int = Field(25, ge=1, description="RL steps between checkpoints")
+
+    @model_validator(mode="after")
+    def _cross(self) -> "RLConfig":
+        from priorlab.worlds import SPLIT_BUCKETS
+
+        for field, split in [("data.split", self.data.split)] + [("final.splits", s) for s in self.final.splits]:
+            if split not in SPLIT_BUCKETS:
+                raise ValueError(f"{field}: unknown split {split!r}.{did_you_mean(split, list(SPLIT_BUCKETS))}")
+        batch = self.rollout.prompts_per_step * self.rollout.group_size
+        if self.algo.mini_batches > batch:
+            raise ValueError(f"algo.mini_batches={self.algo.mini_batches} exceeds the rollout batch of {batch} "
+                             f"completions (rollout.prompts_per_step x rollout.group_size)")
+        return self

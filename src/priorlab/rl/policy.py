@@ -1,0 +1,105 @@
+"""Training-side tensors of a rollout, per-token log-probs of the policy, and the PPO critic.
+
+Sequences are ``<bos> prompt <sol> completion`` right-padded, so a plain causal forward (no
+padding mask, positions from 0) computes exactly what the sampler computed with its
+left-padded, KV-cached decode. Log-probs are of the temperature-scaled distribution, like the
+sampler's, so the importance ratio starts at 1 (up to float rounding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from priorlab import runtime
+
+
+@dataclass
+class Batch:
+    """Padded training tensors of B completions.
+
+    ``tokens`` [B, L] long (prompt + completion, right-padded); ``start`` [B] long: position of
+    the first completion token; ``targets`` [B, T] long: completion ids (0 past the end);
+    ``mask`` [B, T] float: 1 on completion tokens; ``logp_old`` [B, T] float32 (sampling pass).
+    """
+
+    tokens: torch.Tensor
+    start: torch.Tensor
+    targets: torch.Tensor
+    mask: torch.Tensor
+    logp_old: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def select(self, idx: torch.Tensor) -> "Batch":
+        """Rows ``idx``, trimmed to their own longest sequence and completion."""
+        T = max(1, int(self.mask[idx].sum(1).max()))
+        L = int((self.start[idx] + self.mask[idx].sum(1)).max())
+        return Batch(self.tokens[idx, :L], self.start[idx], self.targets[idx, :T], self.mask[idx, :T],
+                     self.logp_old[idx, :T])
+
+
+def to_batch(prompt_ids: list[list[int]], ids: list[list[int]], logp_old: list, device) -> Batch:
+    """Build a :class:`Batch` from token id lists and the sampler's per-token log-probs."""
+    B = len(ids)
+    T = max(1, max(map(len, ids)))
+    L = max(len(p) + len(c) for p, c in zip(prompt_ids, ids))
+    tokens = torch.zeros(B, L, dtype=torch.long)
+    targets = torch.zeros(B, T, dtype=torch.long)
+    mask = torch.zeros(B, T)
+    lp = torch.zeros(B, T)
+    for b, (p, c) in enumerate(zip(prompt_ids, ids)):
+        tokens[b, :len(p) + len(c)] = torch.tensor(p + c, dtype=torch.long)
+        targets[b, :len(c)] = torch.tensor(c, dtype=torch.long)
+        mask[b, :len(c)] = 1
+        lp[b, :len(c)] = torch.as_tensor(logp_old[b][:len(c)], dtype=torch.float32)
+    start = torch.tensor([len(p) for p in prompt_ids], dtype=torch.long)
+    return Batch(tokens.to(device), start.to(device), targets.to(device), mask.to(device), lp.to(device))
+
+
+def completion_positions(batch: Batch) -> torch.Tensor:
+    """Index [B, T] of the position whose output predicts completion token t (start − 1 + t)."""
+    T = batch.targets.shape[1]
+    idx = batch.start[:, None] - 1 + torch.arange(T, device=batch.tokens.device)
+    return idx.clamp(max=batch.tokens.shape[1] - 1)
+
+
+def token_logprobs(model, batch: Batch, temperature: float, entropy: bool = False, bf16: bool = False):
+    """Log-probs [B, T] of the completion tokens under ``model`` at ``temperature`` (float32 nats),
+    and the per-token entropy [B, T] of that distribution when ``entropy`` (else None)."""
+    with runtime.autocast(batch.tokens.device, bf16):
+        hidden = model.get_decoder()(input_ids=batch.tokens).last_hidden_state
+        pos = completion_positions(batch)
+        h = hidden.gather(1, pos[..., None].expand(-1, -1, hidden.shape[-1]))
+        logits = model.get_output_embeddings()(h)  # head on completion positions only
+    logp_all = F.log_softmax(logits.float() / temperature, dim=-1)
+    logp = logp_all.gather(-1, batch.targets[..., None]).squeeze(-1)
+    ent = -(logp_all.exp() * logp_all).sum(-1) if entropy else None
+    return logp, ent
+
+
+class Critic(torch.nn.Module):
+    """PPO value model: the prior's transformer trunk plus a zero-initialised scalar head.
+
+    ``forward(batch)`` -> values [B, T] of the state before each completion token.
+    """
+
+    def __init__(self, prior_dir: str | Path):
+        from transformers import AutoModel
+
+        super().__init__()
+        self.trunk = AutoModel.from_pretrained(str(prior_dir), dtype=torch.float32)
+        self.head = torch.nn.Linear(self.trunk.config.hidden_size, 1)
+        torch.nn.init.zeros_(self.head.weight)
+        torch.nn.init.zeros_(self.head.bias)
+
+    def forward(self, batch: Batch, bf16: bool = False) -> torch.Tensor:
+        with runtime.autocast(batch.tokens.device, bf16):
+            hidden = self.trunk(input_ids=batch.tokens).last_hidden_state
+        pos = completion_positions(batch)
+        h = hidden.gather(1, pos[..., None].expand(-1, -1, hidden.shape[-1]))
+        return self.head(h.float()).squeeze(-1)

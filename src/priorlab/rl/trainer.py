@@ -1,0 +1,239 @@
+"""The RLVR loop: rollout -> reward -> advantage -> loss -> optimizer step, on CPU or CUDA.
+
+``train(cfg, out)`` evaluates the prior (``before``), runs ``cfg.steps`` rollout batches with
+checkpoints every ``checkpoint_every`` steps, evaluates the final policy (``after``) on the same
+problems with the same sampling seeds, and writes ``summary.json``. Everything stochastic is a
+function of ``(cfg.seed, step)``, so ``resume`` continues exactly and two runs that differ in
+one factor (reward, advantage, loss) share prompts and first rollouts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from priorlab import runtime
+from priorlab.config import ConfigError, EvalConfig
+from priorlab.evaluate import checkpoint_meta, evaluate, max_tokens_for, sample_and_verify, world_for
+from priorlab.model import load_model, n_params
+from priorlab.pretrain import _rng_state, make_optimizer, restore, save_checkpoint
+from priorlab.progress import progress_bar
+from priorlab.rl import metrics as M
+from priorlab.rl.advantages import ADVANTAGES
+from priorlab.rl.policy import Critic, to_batch, token_logprobs
+from priorlab.rl.rollout import Pool, build_pool, collect, perturbed_label, probe_pool, step_prompts
+from priorlab.rl.update import advantages_for, critic_targets, update
+from priorlab.runs import MetricsLog, latest_checkpoint, prepare_run, read_jsonl, write_json
+from priorlab.tokenizer import load_tokenizer
+
+
+def rl_precision(cfg, dev: torch.device) -> bool:
+    """bf16 autocast for training forwards: 'auto' = CUDA only (on CPU the sampler runs fp32,
+    and fp32 training keeps the first ratio at 1 up to rounding)."""
+    if cfg.precision == "auto":
+        return dev.type == "cuda" and runtime.use_bf16("auto", dev)
+    return cfg.precision == "bf16"
+
+
+def prepare_pool(cfg, out: Path, world, pool: Pool, model, tok, max_new: int, show: bool) -> Pool:
+    """Probe (when a filter or majority labels need it), label and filter the RL pool.
+
+    The probe's pass rates and labels are cached in ``out/pool.json`` (a resumed run reuses them).
+    """
+    data = cfg.data
+    cache = out / "pool.json"
+    if cache.exists():
+        saved = json.loads(cache.read_text())
+        pool = Pool(pool.problems, saved["pass_rate"],
+                    [None if lab is None else tuple(tuple(x) for x in lab) for lab in saved["label"]])
+    else:
+        if data.pass_rate is not None or ("incorrect_label" in cfg.reward.weights and data.labels == "majority"):
+            pool = probe_pool(model, tok, world, pool, data, cfg.rollout, cfg.seed, max_new, show)
+        if data.labels == "perturbed":
+            pool.label = [perturbed_label(p, world.cfg.modulus, cfg.seed) for p in pool.problems]
+        write_json(cache, {"pass_rate": pool.pass_rate, "label": pool.label, "uids": [p.uid for p in pool.problems]})
+    keep = list(range(len(pool)))
+    if data.pass_rate is not None:
+        lo, hi = data.pass_rate
+        keep = [i for i in keep if lo <= pool.pass_rate[i] <= hi]
+        if not keep:
+            raise ConfigError(f"data.pass_rate={list(data.pass_rate)}: no pool problem of depths {data.depths} has a "
+                              f"prior pass rate in that range; widen it or change data.depths")
+    if data.one_shot is not None:
+        if data.one_shot >= len(keep):
+            raise ConfigError(f"data.one_shot={data.one_shot}: the pool holds {len(keep)} problems")
+        keep = [keep[data.one_shot]]
+    return pool.subset(keep)
+
+
+def final_evals(cfg) -> dict[str, EvalConfig]:
+    """The before/after evaluations: the RL band on its own split, and ``cfg.final``."""
+    band = cfg.final.model_copy(update={"splits": [cfg.data.split], "depths": list(cfg.data.depths),
+                                        "contexts": cfg.data.contexts or cfg.final.contexts})
+    return {"band": band, "eval": cfg.final}
+
+
+def evaluate_checkpoint(ckpt: Path, cfg, out: Path, show: bool) -> list[dict]:
+    """pass@k rows of ``ckpt`` for :func:`final_evals` (reused if already written)."""
+    rows = []
+    for name, ecfg in final_evals(cfg).items():
+        where = out / name
+        if (where / "summary.json").exists():
+            rows += json.loads((where / "summary.json").read_text())["passk"]
+        else:
+            rows += evaluate(ckpt, ecfg, where, show=show, threads=cfg.threads)["passk"]
+    return rows
+
+
+@dataclass
+class Parts:
+    """What one RL run holds while it trains."""
+
+    cfg: object
+    out: Path
+    world: object
+    pool: Pool
+    tok: object
+    model: torch.nn.Module
+    ref: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sched: object
+    critic: Critic | None
+    critic_opt: torch.optim.Optimizer | None
+    max_new: int
+    bf16: bool
+    meta: dict
+
+    def checkpoint(self, step: int) -> None:
+        state = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(), "rng": _rng_state(),
+                 "step": step}
+        path = self.out / "checkpoints" / f"step-{step}"
+        save_checkpoint(path, self.model, self.tok, self.meta | {"step": step}, state)
+        if self.critic is not None:
+            save_critic(path, self.critic, self.critic_opt)
+
+
+def build_parts(cfg, out: Path, prior: Path, show: bool) -> Parts:
+    """Load the policy, the frozen prior, the pool, the optimizers (and the PPO critic)."""
+    dev = runtime.device()
+    world, meta = world_for(prior), checkpoint_meta(prior)
+    contexts = cfg.data.contexts or meta.get("corpus_contexts") or world.contexts[:1]
+    tok = load_tokenizer(prior)
+    model, ref = load_model(prior, dev), load_model(prior, dev).requires_grad_(False)
+    pool = build_pool(world, cfg.data, contexts)
+    max_new = cfg.rollout.max_new_tokens or max_tokens_for(world, pool.problems)
+    pool = prepare_pool(cfg, out, world, pool, model, tok, max_new, show)
+    needs_values = getattr(ADVANTAGES.get(cfg.algo.advantage), "needs_values", False)
+    critic = Critic(prior).to(dev) if needs_values else None
+    opt = make_optimizer(model, cfg.optim)
+    warm = cfg.optim.warmup_steps
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
+    critic_opt = torch.optim.AdamW(critic.parameters(), lr=cfg.algo.critic_lr) if critic else None
+    meta = meta | {"prior": str(prior), "rl": {"advantage": cfg.algo.advantage, "loss": cfg.algo.loss,
+                                               "reward": cfg.reward.weights, "band": cfg.data.depths}}
+    return Parts(cfg, out, world, pool, tok, model, ref, opt, sched, critic, critic_opt, max_new,
+                 rl_precision(cfg, dev), meta)
+
+
+def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict:
+    """Run RL from ``cfg.prior`` into ``out``; return the summary (also ``out/summary.json``)."""
+    if not cfg.prior or not (Path(cfg.prior) / "config.json").exists():
+        raise ConfigError(f"prior: {cfg.prior!r} is not a model directory (config.json + safetensors); "
+                          f"pass --prior RUN/model")
+    t_start = time.perf_counter()
+    prior = Path(cfg.prior).resolve()
+    out = prepare_run(out, cfg, resume)
+    runtime.set_threads(cfg.threads)
+    before = evaluate_checkpoint(prior, cfg, out / "before", show)
+    p = build_parts(cfg, out, prior, show)
+    ckpt = latest_checkpoint(out) if resume else None
+    start = restore(ckpt, p.model, p.opt, p.sched) if ckpt is not None else 0
+    if ckpt is not None and p.critic is not None:
+        restore_critic(ckpt, p.critic, p.critic_opt)
+    log = MetricsLog(out / "metrics.jsonl", resume_step=start if ckpt else None)
+    contexts = cfg.data.contexts or p.meta.get("corpus_contexts") or p.world.contexts[:1]
+    probes = [q for d in cfg.data.depths for c in contexts for q in p.world.problems("eval", d, cfg.probe.n_problems, c)]
+    probe_cfg = EvalConfig(n_samples=cfg.probe.n_samples, max_new_tokens=p.max_new,
+                           temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p)
+    if start == 0 and cfg.probe.every:
+        log.write({"step": 0, "kind": "probe"} | run_probe(p, probes, probe_cfg))
+    with progress_bar(show) as bar:
+        task = bar.add_task(f"RL {cfg.algo.advantage}/{cfg.algo.loss} {n_params(p.model) / 1e6:.2f}M params",
+                            total=cfg.steps, completed=start)
+        for step in range(start, cfg.steps):
+            row = rl_step(p, step)
+            log.write(row)
+            bar.update(task, completed=step + 1,
+                       description=f"RL reward {row['reward_mean'] or 0:.2f} verified {row['verified']:.2f}")
+            if cfg.probe.every and (step + 1) % cfg.probe.every == 0:
+                log.write({"step": step + 1, "kind": "probe"} | run_probe(p, probes, probe_cfg))
+            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+                p.checkpoint(step + 1)
+    save_checkpoint(out / "model", p.model, p.tok, p.meta | {"step": cfg.steps})
+    after = evaluate_checkpoint(out / "model", cfg, out / "after", show)
+    rows = read_jsonl(out / "metrics.jsonl")
+    M.plot_training(rows, out / "training.png")
+    summary = {"prior": str(prior), "checkpoint": str((out / "model").resolve()), "steps": cfg.steps,
+               "pool_size": len(p.pool), "max_new_tokens": p.max_new, "before": before, "after": after,
+               "wall_s": round(time.perf_counter() - t_start, 2),
+               "rl_seconds": round(sum(r.get("seconds_step", 0) for r in rows if r.get("kind") == "train"), 2)}
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def rl_step(p: Parts, step: int) -> dict:
+    """One rollout batch and its updates; returns the ``metrics.jsonl`` row."""
+    cfg = p.cfg
+    t0 = time.perf_counter()
+    idx = step_prompts(len(p.pool), step, cfg.rollout.prompts_per_step, cfg.seed)
+    ro = collect(p.model, p.tok, p.world, p.pool, idx, cfg, step, p.max_new)
+    dev = next(p.model.parameters()).device
+    batch = to_batch(ro.prompt_ids, ro.ids, ro.logp_old, dev)
+    if cfg.rollout.mask_truncated:
+        batch.mask *= torch.as_tensor(ro.finished, dtype=batch.mask.dtype, device=dev)[:, None]
+    t1 = time.perf_counter()
+    with torch.no_grad():
+        ref_logp, _ = token_logprobs(p.ref, batch, cfg.rollout.temperature, bf16=p.bf16)
+    values = returns = None
+    if p.critic is not None:
+        values, returns = critic_targets(p.critic, batch, ro.rewards, cfg.algo, p.bf16)
+    adv, keep = advantages_for(cfg.algo, ro.rewards, ro.group, None if values is None else values.cpu(),
+                               batch.mask.cpu())
+    try:
+        stats = update(p.model, p.opt, p.sched, batch, adv.to(dev), keep.to(dev), cfg, step, p.max_new,
+                       ref_logp=ref_logp, critic=p.critic, critic_opt=p.critic_opt, old_values=values,
+                       returns=returns, bf16=p.bf16)
+    except FloatingPointError as e:
+        raise FloatingPointError(f"{e}; the run stopped and nothing after the last good checkpoint "
+                                 f"({latest_checkpoint(p.out)}) was saved (lower optim.lr?)") from None
+    t2 = time.perf_counter()
+    return ({"step": step + 1, "kind": "train"} | M.rollout_metrics(ro)
+            | M.kl_metrics(batch.logp_old, ref_logp, batch.mask) | stats
+            | {"lr": p.sched.get_last_lr()[0], "seconds_sample": round(ro.seconds["sample"], 3),
+               "seconds_score": round(ro.seconds["score"], 3), "seconds_update": round(t2 - t1, 3),
+               "seconds_step": round(t2 - t0, 3)})
+
+
+def run_probe(p: Parts, problems, probe_cfg) -> dict:
+    """The periodic eval on a fixed subset with fixed sampling seeds."""
+    t = time.perf_counter()
+    records = sample_and_verify(p.model, p.tok, p.world, problems, probe_cfg, p.cfg.seed, show=False)
+    return M.probe_metrics(records, probe_cfg.n_samples) | {"seconds_probe": round(time.perf_counter() - t, 3)}
+
+
+def save_critic(path: Path, critic, opt) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in critic.state_dict().items()}, str(path / "critic.safetensors"))
+    torch.save(opt.state_dict(), path / "critic_optimizer.pt")
+
+
+def restore_critic(path: Path, critic, opt) -> None:
+    from safetensors.torch import load_file
+
+    critic.load_state_dict(load_file(str(path / "critic.safetensors")))
+    opt.load_state_dict(torch.load(path / "critic_optimizer.pt", weights_only=False))

@@ -1,0 +1,162 @@
+"""One rollout batch -> optimizer steps: advantages, mini-batches, micro-batches, critic.
+
+Each rollout batch is shuffled (seeded by (seed, step)) into ``algo.mini_batches`` chunks per
+epoch; each chunk is one optimizer step, split into micro-batches whose gradients accumulate to
+exactly the chunk's loss (the aggregator's denominator is the chunk's, :func:`denominator`).
+The first chunk sees π_θ = π_old (ratio 1); later chunks leave 1, so clipping can act
+(Shao et al. 2025, arXiv:2506.10947, App. B).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from priorlab.rl.advantages import ADVANTAGES, gae_returns
+from priorlab.rl.losses import aggregate, denominator, policy_loss
+from priorlab.rl.policy import Batch, token_logprobs
+
+
+def advantages_for(algo, rewards, group, values=None, mask=None):
+    """Run the configured estimator on the samples whose reward applies (not NaN).
+
+    ``rewards`` [B] float64 (NaN: no reward applies), ``group`` [B], ``values`` / ``mask``
+    [B, T] for estimators that need a critic. Returns (adv [B] or [B, T], keep [B] bool);
+    samples without a reward get advantage 0 and keep False. PSR / NSR / W-REINFORCE split
+    samples by the sign of the *reward* (r > 0 is positive), as the paper's r ∈ {+1, −1} does,
+    so a spurious reward changes which samples they reinforce.
+    """
+    fn = ADVANTAGES.get(algo.advantage)
+    valid = ~torch.isnan(rewards)
+    extra = {"values": values[valid], "mask": mask[valid]} if getattr(fn, "needs_values", False) else {}
+    adv = torch.zeros((len(rewards),) + ((mask.shape[1],) if extra else ()))
+    keep = torch.zeros(len(rewards), dtype=torch.bool)
+    if valid.any():
+        a, k = fn(rewards[valid], group[valid], None, **extra, **algo.advantage_args)
+        adv[valid], keep[valid] = a, k
+    return adv, keep
+
+
+def micro_chunks(idx: torch.Tensor, size: int | None) -> list[torch.Tensor]:
+    return [idx] if not size else list(torch.split(idx, size))
+
+
+class StepStats:
+    """Token-weighted sums of per-micro-batch statistics over one rollout batch."""
+
+    def __init__(self):
+        self.tokens = 0
+        self.sums = {"clip_low": 0.0, "clip_high": 0.0, "ratio_mean": 0.0, "ratio_absdev": 0.0}
+        self.ratio_min, self.ratio_max = float("inf"), float("-inf")
+        self.grad_norms: list[float] = []
+        self.value_loss: list[float] = []
+        self.loss: list[float] = []
+        self.skipped = 0
+
+    def add(self, st: dict, ratio: torch.Tensor, m: torch.Tensor) -> None:
+        n = int(m.sum())
+        if n == 0:
+            return
+        r = ratio[m]
+        self.tokens += n
+        self.sums["clip_low"] += st["clip_low"] * n
+        self.sums["clip_high"] += st["clip_high"] * n
+        self.sums["ratio_mean"] += float(r.sum())
+        self.sums["ratio_absdev"] += float((r - 1).abs().sum())
+        self.ratio_min, self.ratio_max = min(self.ratio_min, float(r.min())), max(self.ratio_max, float(r.max()))
+
+    def row(self) -> dict:
+        n = max(1, self.tokens)
+        out = {k: v / n for k, v in self.sums.items()}
+        out |= {"ratio_min": self.ratio_min if self.tokens else None, "ratio_max": self.ratio_max if self.tokens else None,
+                "grad_norm": float(np.mean(self.grad_norms)) if self.grad_norms else None,
+                "loss": float(np.mean(self.loss)) if self.loss else None,
+                "optimizer_steps": len(self.grad_norms), "skipped_steps": self.skipped, "loss_tokens": self.tokens}
+        if self.value_loss:
+            out["value_loss"] = float(np.mean(self.value_loss))
+        return out
+
+
+def _finite(x: torch.Tensor, what: str, step: int) -> None:
+    if not torch.isfinite(x).all():
+        raise FloatingPointError(f"{what} became {x.item() if x.numel() == 1 else 'non-finite'} at RL step {step}")
+
+
+def update(model, opt, sched, batch: Batch, adv, keep, cfg, step: int, max_new: int, ref_logp=None,
+           critic=None, critic_opt=None, old_values=None, returns=None, bf16: bool = False) -> dict:
+    """Optimizer steps on one rollout batch; returns the step's loss / ratio / clip statistics.
+
+    ``adv`` [B] or [B, T], ``keep`` [B] bool, ``ref_logp`` [B, T] (needed when kl_coef > 0);
+    PPO passes ``critic``, ``old_values`` and ``returns`` [B, T]. Raises FloatingPointError on
+    a non-finite loss or gradient before any optimizer step is taken with it.
+    """
+    a = cfg.algo
+    stats = StepStats()
+    mask = batch.mask * keep[:, None].to(batch.mask.dtype)
+    rng = np.random.default_rng([cfg.seed, step, 1])
+    dev = batch.tokens.device
+    for _ in range(a.epochs):
+        perm = torch.from_numpy(rng.permutation(len(batch))).to(dev)
+        for mb in torch.tensor_split(perm, a.mini_batches):
+            if mask[mb].sum() == 0:
+                stats.skipped += 1
+                continue
+            denom = denominator(mask[mb], a.agg)
+            normaliser = a.normaliser or len(mb) * max_new
+            opt.zero_grad(set_to_none=True)
+            total = 0.0
+            for micro in micro_chunks(mb, a.micro_batch_size):
+                sub = batch.select(micro)
+                T = sub.mask.shape[1]
+                logp, ent = token_logprobs(model, sub, cfg.rollout.temperature, a.entropy_coef != 0, bf16)
+                loss, st = policy_loss(
+                    a.loss, logp, sub.logp_old, adv[micro] if adv.dim() == 1 else adv[micro, :T], sub.mask,
+                    keep=keep[micro], logp_ref=None if ref_logp is None else ref_logp[micro, :T], entropy=ent,
+                    kl_coef=a.kl_coef, entropy_coef=a.entropy_coef, agg=a.agg, normaliser=normaliser,
+                    denom=denom, eps_low=a.eps_low, eps_high=a.eps_high)
+                _finite(loss, "the policy loss", step)
+                loss.backward()
+                total += loss.item()
+                stats.add(st, torch.exp(logp.detach() - sub.logp_old), mask[micro, :T].bool())
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+            _finite(gnorm, "the gradient norm", step)
+            opt.step()
+            sched.step()
+            stats.grad_norms.append(float(gnorm))
+            stats.loss.append(total)
+            if critic is not None:
+                stats.value_loss.append(critic_step(critic, critic_opt, batch, mb, old_values, returns, cfg, step, bf16))
+    return stats.row()
+
+
+def critic_step(critic, opt, batch: Batch, mb, old_values, returns, cfg, step: int, bf16: bool) -> float:
+    """One critic step on mini-batch ``mb``: ½·max((V − R)², (V_clip − R)²), token mean, with
+    V_clip = V_old + clip(V − V_old, ±value_clip) (PPO2's value clipping)."""
+    a = cfg.algo
+    opt.zero_grad(set_to_none=True)
+    denom = denominator(batch.mask[mb], "token_mean")
+    total = 0.0
+    for micro in micro_chunks(mb, a.micro_batch_size):
+        sub = batch.select(micro)
+        T = sub.mask.shape[1]
+        v = critic(sub, bf16)
+        ret, old = returns[micro, :T].float(), old_values[micro, :T].float()
+        err = (v - ret) ** 2
+        if a.value_clip:
+            err = torch.maximum(err, (old + (v - old).clamp(-a.value_clip, a.value_clip) - ret) ** 2)
+        loss = a.value_coef * 0.5 * aggregate(err, sub.mask, "token_mean", denom=denom)
+        _finite(loss, "the value loss", step)
+        loss.backward()
+        total += loss.item()
+    torch.nn.utils.clip_grad_norm_(critic.parameters(), cfg.optim.grad_clip)
+    opt.step()
+    return total
+
+
+@torch.no_grad()
+def critic_targets(critic, batch: Batch, rewards, algo, bf16: bool = False):
+    """(old values [B, T], GAE value targets [B, T]) of a rollout batch, rewards NaN -> 0."""
+    values = critic(batch, bf16) * batch.mask
+    args = {k: v for k, v in algo.advantage_args.items() if k in ("gamma", "lam")}
+    _, returns = gae_returns(torch.nan_to_num(rewards), values, batch.mask, **args)
+    return values, returns.float()

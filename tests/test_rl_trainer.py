@@ -1,0 +1,181 @@
+"""The RL loop on the session's tiny prior: one step per advantage x loss, reproducibility,
+resume, micro-batch equivalence, None rewards, NaN handling, pool filters."""
+
+import json
+
+import pytest
+import torch
+
+from priorlab.config import ConfigError, load_config
+from priorlab.rl import trainer as T
+from priorlab.rl.advantages import ADVANTAGES
+from priorlab.rl.config import RLConfig
+from priorlab.rl.losses import LOSSES
+from priorlab.rl.policy import to_batch
+from priorlab.rl.rollout import collect, step_prompts
+from priorlab.rl.update import advantages_for, update
+from priorlab.runs import read_jsonl
+
+SMALL = ["threads=1", "steps=2", "data.depths=[2]", "data.n_prompts=4", "rollout.prompts_per_step=2",
+         "rollout.group_size=4", "rollout.max_new_tokens=24", "probe.every=0", "final.depths=[2]",
+         "final.n_problems=2", "final.n_samples=2", "final.bootstrap=10", "algo.mini_batches=2",
+         "checkpoint_every=1", "optim.lr=0.001", "reward.weights={random: 1.0}"]
+
+
+def rl_cfg(prior, *sets) -> RLConfig:
+    return load_config(None, [f"prior={prior}", *SMALL, *sets], model=RLConfig)
+
+
+def parts(prior, tmp_path, *sets):
+    cfg = rl_cfg(prior, *sets)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    return T.build_parts(cfg, tmp_path, prior.resolve(), show=False)
+
+
+def params(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("adv", ADVANTAGES.names())
+@pytest.mark.parametrize("loss", LOSSES.names())
+def test_every_advantage_and_loss_takes_a_step_that_changes_the_policy(tiny_prior, tmp_path, adv, loss):
+    p = parts(tiny_prior[1], tmp_path, f"algo.advantage={adv}", f"algo.loss={loss}", "algo.kl_coef=0.01")
+    before = params(p.model)
+    row = T.rl_step(p, 0)
+    assert row["optimizer_steps"] >= 1 and row["loss_tokens"] > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, p.model.parameters()))
+    assert (p.critic is not None) == (adv == "gae")
+    if adv == "gae":
+        assert "value_loss" in row
+
+
+def test_first_ratio_is_one_and_later_minibatches_leave_it(tiny_prior, tmp_path):
+    p = parts(tiny_prior[1], tmp_path, "algo.mini_batches=1")
+    assert abs(T.rl_step(p, 0)["ratio_absdev"]) < 1e-4  # one update: pi_theta == pi_old
+    p = parts(tiny_prior[1], tmp_path / "b", "algo.mini_batches=4", "optim.lr=0.01")
+    assert T.rl_step(p, 0)["ratio_absdev"] > 1e-3
+
+
+@pytest.mark.parametrize("agg", ["token_mean", "seq_mean_token_mean", "constant"])
+def test_micro_batches_accumulate_to_the_mini_batch_gradient(tiny_prior, tmp_path, agg):
+    import copy
+
+    p = parts(tiny_prior[1], tmp_path, "algo.mini_batches=1", f"algo.agg={agg}")
+    idx = step_prompts(len(p.pool), 0, 2, p.cfg.seed)
+    ro = collect(p.model, p.tok, p.world, p.pool, idx, p.cfg, 0, p.max_new)
+    batch = to_batch(ro.prompt_ids, ro.ids, ro.logp_old, "cpu")
+    adv, keep = advantages_for(p.cfg.algo, ro.rewards, ro.group)
+    results = []
+    for micro in (None, 3):
+        model = copy.deepcopy(p.model)
+        opt = torch.optim.SGD(model.parameters(), lr=1.0)
+        cfg = p.cfg.model_copy(update={"algo": p.cfg.algo.model_copy(update={"micro_batch_size": micro})})
+        update(model, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), batch, adv, keep, cfg, 0, p.max_new)
+        results.append(params(model))
+    assert any(not torch.equal(a, b) for a, b in zip(results[0], params(p.model)))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+def test_same_seed_same_metrics_and_other_reward_same_first_rollouts(tiny_prior, tmp_path):
+    rows = [T.rl_step(parts(tiny_prior[1], tmp_path / str(i)), 0) for i in range(2)]
+    strip = lambda r: {k: v for k, v in r.items() if not k.startswith("seconds")}  # noqa: E731
+    assert strip(rows[0]) == strip(rows[1])
+    first = []
+    for reward in ("correct", "random", "inverse"):
+        p = parts(tiny_prior[1], tmp_path / reward, f"reward.weights={{{reward}: 1.0}}")
+        idx = step_prompts(len(p.pool), 0, 2, p.cfg.seed)
+        first.append(collect(p.model, p.tok, p.world, p.pool, idx, p.cfg, 0, p.max_new))
+    assert first[0].ids == first[1].ids == first[2].ids
+    assert [q.uid for q in first[0].problems] == [q.uid for q in first[2].problems]
+    assert first[0].rewards.tolist() != first[2].rewards.tolist()  # correct vs inverse differ
+
+
+def test_resume_continues_exactly(tiny_prior, tmp_path):
+    full = T.train(rl_cfg(tiny_prior[1], "steps=4"), tmp_path / "full", show=False)
+    part = tmp_path / "part"
+    T.train(rl_cfg(tiny_prior[1], "steps=4"), part, show=False)
+    # simulate a crash after step 2: drop later checkpoints and outputs, then resume
+    import shutil
+
+    for d in ("checkpoints/step-3", "checkpoints/step-4", "model", "after"):
+        shutil.rmtree(part / d)
+    (part / "summary.json").unlink()
+    resumed = T.train(rl_cfg(tiny_prior[1], "steps=4"), part, resume=True, show=False)
+    strip = lambda rows: [{k: v for k, v in r.items() if not k.startswith("seconds")} for r in rows]  # noqa: E731
+    assert strip(read_jsonl(tmp_path / "full" / "metrics.jsonl")) == strip(read_jsonl(part / "metrics.jsonl"))
+    assert full["after"] == resumed["after"]
+    with pytest.raises(ConfigError, match="already holds a run"):
+        T.train(rl_cfg(tiny_prior[1], "steps=4"), part, show=False)
+
+
+def test_rewards_that_do_not_apply_are_masked_not_crashed_on(tiny_prior, tmp_path):
+    p = parts(tiny_prior[1], tmp_path, "reward.weights={brier: 1.0}")  # the tiny prior states no confidence
+    before = params(p.model)
+    row = T.rl_step(p, 0)
+    assert row["reward_applies"] == 0 and row["reward_mean"] is None and row["optimizer_steps"] == 0
+    assert all(torch.equal(a, b) for a, b in zip(before, p.model.parameters()))
+
+
+def test_non_finite_loss_stops_with_the_last_good_checkpoint(tiny_prior, tmp_path, monkeypatch):
+    import priorlab.rl.update as U
+
+    real = U.policy_loss
+
+    def poisoned(*a, **k):
+        loss, st = real(*a, **k)
+        return loss * float("nan") if calls.append(1) or len(calls) > 2 else loss, st
+
+    calls: list = []
+    monkeypatch.setattr(U, "policy_loss", poisoned)
+    with pytest.raises(FloatingPointError, match="step-1"):
+        T.train(rl_cfg(tiny_prior[1], "steps=3"), tmp_path / "nan", show=False)
+    assert (tmp_path / "nan" / "checkpoints" / "step-1" / "model.safetensors").exists()
+    assert not (tmp_path / "nan" / "checkpoints" / "step-2").exists()
+
+
+def test_pool_filter_one_shot_and_labels(tiny_prior, tmp_path):
+    p = parts(tiny_prior[1], tmp_path / "a", "data.pass_rate=[0.0, 0.0]", "data.probe_samples=2")
+    assert len(p.pool) == 4 and all(r == 0.0 for r in p.pool.pass_rate)
+    assert json.loads((tmp_path / "a" / "pool.json").read_text())["pass_rate"] == [0.0] * 4
+    with pytest.raises(ConfigError, match="no pool problem"):
+        parts(tiny_prior[1], tmp_path / "b", "data.pass_rate=[0.5, 1.0]", "data.probe_samples=2")
+    p = parts(tiny_prior[1], tmp_path / "c", "data.one_shot=2")
+    assert len(p.pool) == 1
+    p = parts(tiny_prior[1], tmp_path / "d", "data.labels=perturbed", "reward.weights={incorrect_label: 1.0}")
+    for q, lab in zip(p.pool.problems, p.pool.label):
+        assert lab is not None and lab != tuple(sorted(q.answer)) and {n for n, _ in lab} == {n for n, _ in q.answer}
+
+
+def test_expert_iteration_is_nll_on_positive_samples():
+    from priorlab.rl.losses import policy_loss
+
+    rewards = torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=torch.float64)
+    algo = load_config(None, ["algo.advantage=psr", "algo.loss=reinforce"], model=RLConfig).algo
+    adv, keep = advantages_for(algo, rewards, torch.tensor([0, 0, 1, 1]))
+    logp = -torch.rand(4, 3)
+    mask = torch.tensor([[1, 1, 0], [1, 1, 1], [1, 1, 1], [1, 0, 0]], dtype=torch.float)
+    loss, _ = policy_loss("reinforce", logp, logp, adv, mask, keep=keep)
+    nll = -(logp[0, :2].sum() + logp[2].sum()) / 5
+    torch.testing.assert_close(loss, nll)
+
+
+def test_bad_rl_configs_name_the_field():
+    with pytest.raises(ConfigError, match="algo.advantage.*Did you mean 'grpo'"):
+        load_config(None, ["algo.advantage=gpro"], model=RLConfig)
+    with pytest.raises(ConfigError, match="reward.weights.*Did you mean 'correct'"):
+        load_config(None, ["reward.weights={corect: 1}"], model=RLConfig)
+    with pytest.raises(ConfigError, match="mini_batches"):
+        load_config(None, ["algo.mini_batches=1000"], model=RLConfig)
+    with pytest.raises(ConfigError, match="data.split"):
+        load_config(None, ["data.split=trian"], model=RLConfig)
+
+
+def test_update_skips_minibatches_without_tokens(tiny_prior, tmp_path):
+    p = parts(tiny_prior[1], tmp_path)
+    idx = step_prompts(len(p.pool), 0, 2, p.cfg.seed)
+    ro = collect(p.model, p.tok, p.world, p.pool, idx, p.cfg, 0, p.max_new)
+    batch = to_batch(ro.prompt_ids, ro.ids, ro.logp_old, "cpu")
+    keep = torch.zeros(len(batch), dtype=torch.bool)
+    stats = update(p.model, p.opt, p.sched, batch, torch.zeros(len(batch)), keep, p.cfg, 0, p.max_new)
+    assert stats["skipped_steps"] == p.cfg.algo.mini_batches and stats["optimizer_steps"] == 0
