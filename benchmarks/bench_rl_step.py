@@ -7,8 +7,10 @@ One step = 8 prompts x 8 generations = 64 completions of up to 64 new tokens at 
 by ``world.verify(...).verified``, then one optimizer step on all 64 (no reference model,
 no KL, one pass). Both frameworks load the same saved weights: by default an untrained
 ~3.3M-parameter Llama (``demo`` preset widened to d_model=256, 4 layers, 8 heads, d_ff=704),
-so completions mostly run to the 64-token limit in both; ``--model DIR`` takes a priorlab
-checkpoint instead (its ``priorlab.json`` names the world). The first step is a warm-up;
+where ``<eos>`` has probability ~1/155 per token: ~70% of completions hit the 64-token limit,
+~3,600 tokens per step. ``--never-eos`` makes that exactly 64 x 64 = 4,096 in both frameworks
+(equal work); ``--model DIR`` takes a priorlab checkpoint instead (its ``priorlab.json`` names
+the world). Every reward of the untrained model is 0, hence every advantage is 0. The first step is a warm-up;
 the table shows the median of the rest, wall time from ``on_step_begin`` to ``on_step_end``.
 
 A separate venv keeps trl's dependencies (accelerate, datasets, pandas, ...) out of the main
