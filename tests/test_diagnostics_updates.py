@@ -50,8 +50,10 @@ def test_exactly_30_percent_changed_overall_per_layer_and_per_tensor(tmp_path):
 
 
 def test_tiny_updates_are_changes_in_fp32_but_vanish_in_bf16():
-    a = {"w": torch.rand(50, 50) + 0.5}
-    b = {"w": a["w"] * (1 + 1e-7 * torch.randn(50, 50).sign())}  # ~1 fp32 ulp, far below a bf16 ulp
+    g = torch.Generator().manual_seed(0)
+    # bf16-representable weights nudged by 1e-7 relative: ~1 fp32 ulp, far inside a bf16 ulp
+    a = {"w": (torch.rand(50, 50, generator=g) + 0.5).bfloat16().float()}
+    b = {"w": a["w"] * (1 + 1e-7 * torch.randn(50, 50, generator=g).sign())}
     rows = update_sparsity(a, b)
     assert _row(rows, dtype="fp32")["changed_frac"] > 0.9
     assert _row(rows, dtype="bf16")["changed_frac"] == 0.0
