@@ -52,7 +52,10 @@ class Memoriser(torch.nn.Module):
     def _ids(self, text):
         return self.tok(text, add_special_tokens=False)["input_ids"]
 
-    def generate(self, input_ids, attention_mask, max_new_tokens, eos_token_id, pad_token_id, **_):
+    def generate(self, input_ids, attention_mask, generation_config):
+        assert not generation_config.do_sample and generation_config.num_beams == 1
+        max_new_tokens = generation_config.max_new_tokens
+        eos_token_id, pad_token_id = generation_config.eos_token_id, generation_config.pad_token_id
         out = []
         for ids, m in zip(input_ids.tolist(), attention_mask.tolist()):
             prefix = [i for i, keep in zip(ids, m) if keep][1:]  # drop padding and <bos>

@@ -116,10 +116,15 @@ def contains(words: list[str], phrase: list[str]) -> bool:
 def greedy_continue(model, tok, prefixes: list[list[str]], max_new_tokens: int, suffix_ids: tuple[int, ...] = (),
                     batch_size: int = 64) -> list[str]:
     """Greedy (argmax) continuations of ``<bos> prefix [suffix]`` with HF ``generate``, decoded
-    up to (not including) ``<eos>``; special tokens are kept as words."""
+    up to (not including) ``<eos>``; special tokens are kept as words. A fresh generation config
+    ignores the checkpoint's own (sampling, repetition penalty, ...), so decoding is pure argmax."""
+    from transformers import GenerationConfig
+
     dev = next(model.parameters()).device
     head = [tok.bos_token_id] if tok.bos_token_id is not None else []
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    greedy = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                              eos_token_id=tok.eos_token_id, pad_token_id=pad)
     out = []
     for s in range(0, len(prefixes), batch_size):
         rows = [head + tok(" ".join(p), add_special_tokens=False)["input_ids"] + list(suffix_ids)
@@ -127,8 +132,7 @@ def greedy_continue(model, tok, prefixes: list[list[str]], max_new_tokens: int, 
         width = max(map(len, rows))
         ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=dev)
         attn = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=dev)
-        gen = model.generate(input_ids=ids, attention_mask=attn, max_new_tokens=max_new_tokens, do_sample=False,
-                             num_beams=1, eos_token_id=tok.eos_token_id, pad_token_id=pad)[:, width:].tolist()
+        gen = model.generate(input_ids=ids, attention_mask=attn, generation_config=greedy)[:, width:].tolist()
         for g in gen:
             g = g[:g.index(tok.eos_token_id)] if tok.eos_token_id in g else g
             out.append(tok.decode(g, skip_special_tokens=False))
