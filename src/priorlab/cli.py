@@ -203,5 +203,8 @@ def world_show(config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
                           f"answer={v.answer_correct}[/]")
 
 
+from priorlab.diagnostics.cli import register as register_diagnostics  # noqa: E402  (passk, diff, probe)
+register_diagnostics(app)
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -84,6 +84,19 @@ def sample_and_verify(model, tok, world: World, problems: list[Problem], cfg, se
     return records
 
 
+def sample_eval(model, tok, world: World, cfg, contexts: list[str], show: bool) -> tuple[list[dict], dict]:
+    """Records of :func:`sample_and_verify` over ``cfg``'s splits and depths (seed
+    ``cfg.seed + depth``, so every checkpoint sees the same problems and random draws), and
+    ``{problem_key: Problem}``."""
+    records, problems = [], {}
+    for depth in cfg.depths:
+        probs = [p for split in cfg.splits for ctx in contexts
+                 for p in world.problems(split, depth, cfg.n_problems, ctx)]
+        problems.update({problem_key(p): p for p in probs})
+        records += sample_and_verify(model, tok, world, probs, cfg, cfg.seed + depth, show)
+    return records, problems
+
+
 def passk_rows(records: list[dict], problems: dict[str, Problem], world: World, in_dist: set[int],
                n: int, n_boot: int, seed: int) -> list[dict]:
     """Aggregate per-sample records into pass@k rows (see module docstring)."""
@@ -153,12 +166,7 @@ def evaluate(checkpoint: str | Path, cfg, out: str | Path | None = None, world_c
     meta = checkpoint_meta(checkpoint)
     model, tok = load_model(checkpoint, dev), load_tokenizer(checkpoint)
     contexts = cfg.contexts or meta.get("corpus_contexts") or world.contexts[:1]
-    records, problems = [], {}
-    for depth in cfg.depths:
-        probs = [p for split in cfg.splits for ctx in contexts
-                 for p in world.problems(split, depth, cfg.n_problems, ctx)]
-        problems.update({problem_key(p): p for p in probs})
-        records += sample_and_verify(model, tok, world, probs, cfg, cfg.seed + depth, show)
+    records, problems = sample_eval(model, tok, world, cfg, contexts, show)
     in_dist = set(meta.get("pretrain_depths", []))
     rows = passk_rows(records, problems, world, in_dist, cfg.n_samples, cfg.bootstrap, cfg.seed)
     summary = {"checkpoint": str(Path(checkpoint).resolve()), "world": meta.get("world"),

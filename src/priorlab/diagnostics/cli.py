@@ -1,0 +1,272 @@
+"""Diagnostics commands: ``priorlab passk``, ``priorlab diff``, ``priorlab probe contamination``.
+
+:func:`register` adds them to the main typer app (``priorlab.cli`` calls it once), so this
+module never imports ``priorlab.cli`` at import time. Every command writes its tidy tables
+(Parquet + one JSON) and a PNG into ``--out``; ``--json`` prints the JSON instead of tables.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def eval_overrides(splits: str | None, depths: str | None, n_problems: int | None,
+                   n_samples: int | None) -> list[str]:
+    """``--set`` strings for the eval options shared by the commands (comma lists)."""
+    extra = [f"eval.{k}=[{v}]" for k, v in (("splits", splits), ("depths", depths)) if v]
+    return extra + [f"eval.{k}={v}" for k, v in (("n_problems", n_problems), ("n_samples", n_samples)) if v]
+
+
+def unique_labels(paths: list[Path]) -> list[str]:
+    """Checkpoint paths as labels; a repeated path gets ``#2``, ``#3``, ..."""
+    seen: dict[str, int] = {}
+    out = []
+    for p in paths:
+        seen[str(p)] = seen.get(str(p), 0) + 1
+        out.append(str(p) if seen[str(p)] == 1 else f"{p}#{seen[str(p)]}")
+    return out
+
+
+def shared_world(checkpoints: list[Path], world_cfg):
+    """The world every checkpoint was trained on (``world_cfg`` for foreign checkpoints)."""
+    from priorlab.diagnostics import DiagnosticInputError
+    from priorlab.evaluate import checkpoint_meta, world_for
+
+    worlds = {json.dumps(checkpoint_meta(c).get("world"), sort_keys=True): c for c in checkpoints}
+    worlds.pop("null", None)
+    if len(worlds) > 1:
+        a, b = list(worlds.values())[:2]
+        raise DiagnosticInputError(f"{a} and {b} were trained on different worlds (priorlab.json 'world'); "
+                                   f"compare checkpoints of the same world")
+    ref = next(iter(worlds.values()), checkpoints[0])
+    return world_for(ref, None if worlds else world_cfg), ref
+
+
+def _check_dirs(paths: list[Path]) -> None:
+    for p in paths:
+        if not p.is_dir():
+            raise FileNotFoundError(f"{p} is not a model directory (expected config.json + safetensors)")
+
+
+def _write(out: Path, name: str, tables: dict[str, list[dict]], meta: dict) -> dict:
+    """``out/{name}.json`` (meta + every table) and ``out/{name}_{table}.parquet`` per table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from priorlab.runs import write_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    for t, rows in tables.items():
+        if rows:
+            pq.write_table(pa.Table.from_pylist(rows), out / f"{name}_{t}.parquet")
+    doc = meta | tables
+    write_json(out / f"{name}.json", doc)
+    return doc
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def _print_passk(res: dict, metric: str, n: int, out: Path) -> None:
+    """Pooled-over-depths table: pass@1 and pass@n with CIs, crossover, Δ_SE, solvable sets."""
+    from rich.table import Table
+
+    from priorlab.cli import console
+
+    cur = {(r["split"], r["model"], r["k"]): r for r in res["curves"] if r["depth"] is None}
+    cmp = {(c["split"], c["model"]): c for c in res["comparisons"] if c["depth"] is None}
+    kmax = max(k for *_, k in cur)
+    table = Table(title=f"{metric} pass@k [95% CI], pooled over depths; first model = reference (ref); "
+                        f"sig. = CI of ref - model excludes 0 at the crossover; Δ_SE = ref@{n} - model@1")
+    for col in ("split", "model", "pass@1", f"pass@{kmax}", "crossover k", "sig.", "Δ_SE", "only ref / model"):
+        table.add_column(col, no_wrap=col in ("split", "crossover k"))
+    for (split, model, k), r in cur.items():
+        if k != 1:
+            continue
+        top, c = cur[(split, model, kmax)], cmp.get((split, model), {})
+        table.add_row(split, model, f"{r['pass_at_k']:.3f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]",
+                      f"{top['pass_at_k']:.3f} [{top['ci_low']:.2f}, {top['ci_high']:.2f}]",
+                      _fmt(c.get("crossover_k")), _fmt(c.get("crossover_significant")), _fmt(c.get("delta_se")),
+                      f"{c['n_only_ref']} / {c['n_only_model']}" if c else "-")
+    console.print(table)
+    console.print(f"results: {out}/passk.json, passk_*.parquet, samples.parquet, passk.png")
+
+
+def _print_diff(tables: dict, out: Path) -> None:
+    """Overall changed fraction per dtype and tolerance, mean rank ratio, overlap lines."""
+    from rich.table import Table
+
+    from priorlab.cli import console
+
+    overall = [r for r in tables["sparsity"] if r["scope"] == "overall"]
+    tols = sorted({r["tol"] for r in overall})
+    table = Table(title=f"fraction of {overall[0]['n_params']:,} parameters changed (|Δ| > tol)")
+    for col in ["dtype"] + [f"tol {t:g}" for t in tols] + ["mean rank ratio"]:
+        table.add_column(col)
+    for dt in sorted({r["dtype"] for r in overall}, reverse=True):
+        frac = {r["tol"]: r["changed_frac"] for r in overall if r["dtype"] == dt}
+        ratios = [r["rank_ratio"] for r in tables["ranks"] if r["dtype"] == dt]
+        table.add_row(dt, *(f"{frac[t]:.4f}" for t in tols), _fmt(sum(ratios) / len(ratios) if ratios else None))
+    console.print(table)
+    for r in tables["overlap"]:
+        if r["tol"] in (0.0, 1e-5):
+            console.print(f"overlap {r['dtype']} tol {r['tol']:g}: o1 {_fmt(r['o1'])} (random {r['o1_random']:.3f}), "
+                          f"o2 {_fmt(r['o2'])} (random {r['o2_random']:.3f})")
+    console.print(f"results: {out}/diff.json, diff_*.parquet, diff.png")
+
+
+def _print_contamination(summary: list[dict], mode: str, out: Path) -> None:
+    from rich.table import Table
+
+    from priorlab.cli import console
+
+    table = Table(title=f"partial-prompt probe ({mode}, greedy; means over items)")
+    for col in ("split", "prefix", "items", "exact match", "ROUGE-L", "answer contained"):
+        table.add_column(col, no_wrap=col == "split")
+    for r in summary:
+        table.add_row(r["split"], f"{r['fraction']:.0%}", str(r["n_items"]), _fmt(r["exact_match"]),
+                      _fmt(r["rouge_l"]), _fmt(r["answer_contained"]))
+    console.print(table)
+    console.print(f"results: {out}/contamination.json, contamination_*.parquet, contamination.png")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``passk``, ``diff`` and the ``probe`` group (``probe contamination``) to ``app``."""
+    _register_passk(app)
+    _register_diff(app)
+    probe_app = typer.Typer(no_args_is_help=True, help="Probe one checkpoint (contamination).")
+    app.add_typer(probe_app, name="probe")
+    _register_contamination(probe_app)
+
+
+JSON_OPT = typer.Option(False, "--json", help="print the JSON tables to stdout")
+DEPTHS_OPT = typer.Option(None, help="comma list, e.g. 2,3,4")
+THREADS_OPT = typer.Option(None, help="torch threads; default: free cores")
+
+
+def _register_passk(app: typer.Typer) -> None:
+    from priorlab.cli import CONFIG_OPT, SET_OPT, _config, friendly
+
+    @app.command("passk")
+    @friendly
+    def passk_cmd(checkpoints: list[Path] = typer.Argument(..., help="HF model dirs; the first is the reference (base)"),
+                  out: Path = typer.Option(..., help="output directory"),
+                  config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
+                  splits: Optional[str] = typer.Option(None, help="comma list, e.g. eval,eval-contaminated"),
+                  depths: Optional[str] = DEPTHS_OPT,
+                  n_problems: Optional[int] = typer.Option(None, help="problems per split/depth/context"),
+                  n_samples: Optional[int] = typer.Option(None, help="samples per problem n (largest k), e.g. 256"),
+                  metric: str = typer.Option("verified", help="verified (strict trace) or answer"),
+                  threads: Optional[int] = THREADS_OPT, as_json: bool = JSON_OPT,
+                  quiet: bool = typer.Option(False, help="no progress bars")):
+        """Compare checkpoints' pass@k on the same problems: crossover k, solvable sets, Δ_SE."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from priorlab import runtime
+        from priorlab.diagnostics.passk_compare import compare_passk, plot_compare
+        from priorlab.evaluate import METRICS, checkpoint_meta, sample_eval
+        from priorlab.model import load_model
+        from priorlab.tokenizer import load_tokenizer
+
+        _check_dirs(checkpoints)
+        if metric not in METRICS:
+            raise typer.BadParameter(f"--metric {metric!r}: use one of {', '.join(METRICS)}")
+        cfg = _config(config, list(set_) + eval_overrides(splits, depths, n_problems, n_samples))
+        world, ref = shared_world(checkpoints, cfg.world)
+        contexts = cfg.eval.contexts or checkpoint_meta(ref).get("corpus_contexts") or world.contexts[:1]
+        runtime.set_threads(threads)
+        records = {}
+        for label, ckpt in zip(unique_labels(checkpoints), checkpoints):
+            model, tok = load_model(ckpt, runtime.device()), load_tokenizer(ckpt)
+            records[label] = sample_eval(model, tok, world, cfg.eval, contexts, not (quiet or as_json))[0]
+        res = compare_passk(records, metric, cfg.eval.bootstrap, cfg.eval.seed)
+        doc = _write(out, "passk", res, {"checkpoints": list(records), "metric": metric,
+                                         "eval": cfg.eval.model_dump(mode="json")})
+        pq.write_table(pa.Table.from_pylist([r | {"model": m} for m, rs in records.items() for r in rs]),
+                       out / "samples.parquet")
+        plot_compare(res, out / "passk.png")
+        if as_json:
+            print(json.dumps(doc, default=str))
+        else:
+            _print_passk(res, metric, cfg.eval.n_samples, out)
+
+
+def _register_diff(app: typer.Typer) -> None:
+    from priorlab.cli import friendly
+
+    @app.command("diff")
+    @friendly
+    def diff_cmd(checkpoint_a: Path = typer.Argument(..., help="start checkpoint (e.g. the prior)"),
+                 checkpoint_b: Path = typer.Argument(..., help="checkpoint after the update (e.g. RL)"),
+                 out: Path = typer.Option(..., help="output directory"),
+                 other: Optional[Path] = typer.Option(None, help="a second run from A: overlap of both runs' updates"),
+                 as_json: bool = JSON_OPT):
+        """Which parameters changed from A to B (fp32 and bf16), update rank, and overlap with --other."""
+        from priorlab.diagnostics.updates import plot_updates, update_overlap, update_ranks, update_sparsity
+
+        tables = {"sparsity": update_sparsity(checkpoint_a, checkpoint_b),
+                  "ranks": update_ranks(checkpoint_a, checkpoint_b),
+                  "overlap": update_overlap(checkpoint_a, checkpoint_b, other) if other else []}
+        doc = _write(out, "diff", tables, {"a": str(checkpoint_a), "b": str(checkpoint_b),
+                                           "other": str(other) if other else None})
+        plot_updates(tables["sparsity"], tables["ranks"], out / "diff.png")
+        if as_json:
+            print(json.dumps(doc, default=str))
+        else:
+            _print_diff(tables, out)
+
+
+def _register_contamination(probe_app: typer.Typer) -> None:
+    from priorlab.cli import CONFIG_OPT, SET_OPT, _config, friendly
+
+    @probe_app.command("contamination")
+    @friendly
+    def contamination_cmd(checkpoint: Path = typer.Argument(..., help="HF model directory (any causal LM)"),
+                          out: Path = typer.Option(..., help="output directory"),
+                          config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
+                          items: Optional[Path] = typer.Option(None, help="JSONL of {question, answer, split?, id?} "
+                                                                         "instead of world problems"),
+                          splits: str = typer.Option("eval-contaminated,eval", help="comma list of world splits"),
+                          depths: Optional[str] = DEPTHS_OPT,
+                          n_problems: Optional[int] = typer.Option(None, help="items per split/depth/context; set it "
+                                                                   "to corpus.contamination.n_items"),
+                          fractions: str = typer.Option("0.4,0.6,0.8", help="prefix fractions (whitespace tokens)"),
+                          mode: str = typer.Option("continue", help="continue (paper) or solve (append <sol>)"),
+                          threads: Optional[int] = THREADS_OPT, as_json: bool = JSON_OPT):
+        """Partial-prompt probe: greedy continuation of 40/60/80% questions, contaminated vs clean."""
+        from priorlab import runtime
+        from priorlab.diagnostics.contamination import (
+            jsonl_items, plot_contamination, probe_contamination, summarize, world_items,
+        )
+        from priorlab.evaluate import checkpoint_meta
+        from priorlab.model import load_model
+        from priorlab.tokenizer import load_tokenizer
+
+        _check_dirs([checkpoint])
+        try:
+            fracs = [float(f) for f in fractions.split(",")]
+        except ValueError:
+            raise typer.BadParameter(f"--fractions {fractions!r}: give numbers like 0.4,0.6,0.8") from None
+        cfg = _config(config, list(set_) + eval_overrides(splits, depths, n_problems, None))
+        if items is not None:
+            probe_items = jsonl_items(items)
+        else:
+            world, _ = shared_world([checkpoint], cfg.world)
+            contexts = cfg.eval.contexts or checkpoint_meta(checkpoint).get("corpus_contexts") or world.contexts[:1]
+            probe_items = world_items(world, cfg.eval.splits, cfg.eval.depths, cfg.eval.n_problems, contexts)
+        runtime.set_threads(threads)
+        model, tok = load_model(checkpoint, runtime.device()), load_tokenizer(checkpoint)
+        rows = probe_contamination(model, tok, probe_items, fracs, mode)
+        tables = {"summary": summarize(rows), "items": rows}
+        doc = _write(out, "contamination", tables, {"checkpoint": str(checkpoint), "mode": mode})
+        plot_contamination(tables["summary"], out / "contamination.png")
+        if as_json:
+            print(json.dumps(doc, default=str))
+        else:
+            _print_contamination(tables["summary"], mode, out)
