@@ -75,19 +75,33 @@ def make_model(out: Path, seed: int = 0, never_eos: bool = False) -> Path:
 
 # --------------------------------------------------------------------------------------- priorlab
 def priorlab_step_seconds(model_dir, prompts, args) -> list[float]:
-    """Wall seconds of each priorlab RL step (warm-up first), same work as :func:`trl_step_seconds`.
+    """Wall seconds of each priorlab RL step (warm-up first), the same work as
+    :func:`trl_step_seconds`: ``args.generations`` samples per prompt, ``verified`` reward, GRPO
+    advantages, clipped loss, no KL in the loss, lr 1e-5, one optimizer step per rollout, fp32.
+    Zero advantages still go through the loss forward and backward (as in TRL). priorlab's step
+    also runs a no-grad forward of the frozen prior for the logged KL metric, which TRL skips
+    at beta=0: that extra work is counted."""
+    from priorlab.rl.config import RLConfig
+    from priorlab.rl.rollout import Pool
+    from priorlab.rl.trainer import build_parts, rl_step
 
-    TODO(priorlab RL trainer): fill in once priorlab's trainer lands. Contract:
-    load ``model_dir`` (``priorlab.model.load_model``), world = ``world_for(model_dir)``;
-    each step samples ``args.generations`` completions for each of ``prompts`` (Problems) with
-    ``max_new_tokens=args.max_new_tokens``, T=1, rewards them with ``verified``, GRPO
-    advantages, clipped loss, no KL, lr 1e-5, one optimizer step per rollout (mini_batches=1,
-    epochs=1), grad clip 1.0, fp32, no activation checkpointing. With the untrained model every
-    reward is 0, so every advantage is 0: still run the loss forward and backward (TRL does),
-    do not skip zero-advantage groups, or the two steps do different work. Run ``args.steps``
-    steps with ``args.threads`` threads, return their wall times and set ``STATS["priorlab"] = {"tokens": [...], "sections": {...}}``.
-    """
-    raise NotImplementedError("priorlab's RL step is not written yet (see the TODO in this function)")
+    sets = [f"prior={model_dir}", f"threads={args.threads}", f"seed={args.seed}", f"data.depths=[{args.depth}]",
+            f"data.n_prompts={len(prompts)}", f"rollout.prompts_per_step={len(prompts)}",
+            f"rollout.group_size={args.generations}", f"rollout.max_new_tokens={args.max_new_tokens}",
+            "algo.mini_batches=1", "optim.lr=1e-5", "precision=fp32", "probe.every=0"]
+    cfg = load_config(None, sets, model=RLConfig)
+    with tempfile.TemporaryDirectory() as tmp:
+        p = build_parts(cfg, Path(tmp), Path(model_dir), show=False)
+        p.pool = Pool(list(prompts), [None] * len(prompts), [None] * len(prompts))
+        times, tokens, sections = [], [], []
+        for step in range(args.steps):
+            t = time.perf_counter()
+            row = rl_step(p, step)
+            times.append(time.perf_counter() - t)
+            tokens.append(round(row["length"] * len(prompts) * args.generations))
+            sections.append({k: row[f"seconds_{k}"] for k in ("sample", "score", "update")})
+    STATS["priorlab"] = {"tokens": tokens, "sections": sections}
+    return times
 
 
 # --------------------------------------------------------------------------------------- TRL
@@ -254,6 +268,10 @@ def main() -> None:
             stats = STATS.get(name, {})
             rows.append(_row(name, times, stats.get("tokens", []), n))
             notes.append(f"{name} steps (s): " + ", ".join(f"{t:.2f}" for t in times))
+            if name == "priorlab":
+                notes.append("priorlab (median s/step): " + ", ".join(
+                    f"{k} {statistics.median(x[k] for x in stats['sections'][1:] or stats['sections']):.3f}"
+                    for k in ("sample", "score", "update")))
             if name == "trl":
                 import trl
 

@@ -56,3 +56,26 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path):
 def test_world_show():
     res = CliRunner().invoke(app, ["world", "show", "--n", "1", "--context", "animals"])
     assert res.exit_code == 0 and "verified=True" in res.output
+
+
+def test_rl_cli_writes_the_summary_contract(tiny_prior, tmp_path):
+    from tests.test_rl_trainer import SMALL
+
+    out = tmp_path / "rl"
+    sets = [a for s in SMALL + ["final.splits=[eval]"] for a in ("--set", s)]
+    res = CliRunner().invoke(app, ["rl", "--prior", str(tiny_prior[1]), "--out", str(out), "--quiet", *sets])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert {"prior", "checkpoint", "before", "after"} <= set(summary)
+    AutoModelForCausalLM.from_pretrained(summary["checkpoint"])
+    for when in ("before", "after"):
+        rows = summary[when]
+        assert rows and all(ROW_KEYS <= set(r) for r in rows)
+        assert {r["split"] for r in rows} == {"rl", "eval"}
+    key = lambda r: (r["split"], r["depth"], r["format"], r["context"], r["metric"], r["k"])  # noqa: E731
+    assert sorted(map(key, summary["before"])) == sorted(map(key, summary["after"]))
+    assert (out / "training.png").exists() and (out / "metrics.jsonl").exists()
+    bad = CliRunner().invoke(app, ["rl", "--prior", str(tiny_prior[1]), "--out", str(tmp_path / "x"), "-c", "gpro"])
+    assert bad.exit_code == 2 and "Did you mean 'grpo'" in bad.output
+    bad = CliRunner().invoke(app, ["rl", "--prior", str(tmp_path / "nope"), "--out", str(tmp_path / "y")])
+    assert bad.exit_code == 2 and "--prior" in bad.output

@@ -80,8 +80,8 @@ def probe_metrics(records: list[dict], n: int) -> dict:
 
 
 def plot_training(rows: list[dict], path: str | Path) -> Path:
-    """Four panels over RL steps: reward and accuracy (+ probe pass@1), format shares, entropy
-    and KL, clip fractions."""
+    """Four panels over RL steps: reward and accuracy (+ probe pass@1, zero-variance groups),
+    format shares, entropy and KL, clip fractions."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -101,6 +101,7 @@ def plot_training(rows: list[dict], path: str | Path) -> Path:
     line(ax[0], "verified", "verified (rollouts)")
     line(ax[0], "answer", "answer (rollouts)", style="--")
     line(ax[0], "probe_verified", "verified pass@1 (probe eval)", src=probe)
+    line(ax[0], "zero_var_groups", "zero-variance groups", style=":")
     for f in FORMATS_SHOWN:
         if any(r.get(f"share_{f}") for r in train):
             line(ax[1], f"share_{f}", f)
@@ -108,7 +109,6 @@ def plot_training(rows: list[dict], path: str | Path) -> Path:
     line(ax[2], "kl_k3", "KL to prior (k3)")
     line(ax[3], "clip_low", "clip low")
     line(ax[3], "clip_high", "clip high")
-    line(ax[3], "zero_var_groups", "zero-variance groups", style="--")
     for a, title in zip(ax, ("reward and accuracy", "format shares", "entropy and KL", "clipping")):
         a.set_title(title, fontsize=10)
         a.set_xlabel("RL step")
