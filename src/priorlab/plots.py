@@ -42,7 +42,12 @@ def plot_passk(rows: list[dict], path: str | Path, split: str | None = None) -> 
         ax.title.set_fontsize(9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
+    return save(fig, path)
+
+
+def save(fig, path: str | Path, dpi: int = 120) -> Path:
+    """Tight layout, write PNG, close the figure; return the path."""
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return Path(path)

@@ -103,7 +103,7 @@ def calibration_rows(records: list[dict], metric: str = "answer", by: tuple[str,
 def plot_reliability(curves: dict[str, tuple], path: str | Path, n_bins: int = 10) -> Path:
     """Reliability diagram: mean correctness vs mean confidence per bin, one line per
     ``{label: (q, c)}``, marker area ∝ items in the bin; the diagonal is perfect calibration."""
-    from priorlab.plots import plt
+    from priorlab.plots import plt, save
 
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], ":", color="grey", lw=1)
@@ -119,7 +119,4 @@ def plot_reliability(curves: dict[str, tuple], path: str | Path, n_bins: int = 1
            title=f"reliability ({n_bins} equal-width bins)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)

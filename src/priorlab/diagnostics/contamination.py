@@ -185,7 +185,7 @@ def summarize(rows: list[dict]) -> list[dict]:
 def plot_contamination(summary: list[dict], path: str | Path) -> Path:
     """Exact match, ROUGE-L and answer containment vs prefix fraction, one line per split
     (contaminated vs clean side by side)."""
-    from priorlab.plots import plt
+    from priorlab.plots import plt, save
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for ax, metric in zip(axes, METRICS):
@@ -196,7 +196,4 @@ def plot_contamination(summary: list[dict], path: str | Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"partial-prompt probe ({summary[0]['mode']} mode, greedy)" if summary else "", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)

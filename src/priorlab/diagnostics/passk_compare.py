@@ -141,7 +141,7 @@ def plot_compare(result: dict[str, list[dict]], path: str | Path) -> Path:
     """pass@k vs k (log2 axis), one panel per split and depth ("all" = pooled), one line per
     model with its 95% CI band; each model's crossover k is a dashed vertical line in its colour
     (solid marker where the difference's CI excludes 0)."""
-    from priorlab.plots import plt
+    from priorlab.plots import plt, save
 
     curves = result["curves"]
     groups = sorted({(r["split"], r["depth"]) for r in curves}, key=lambda g: (g[0], g[1] is None, g[1]))
@@ -170,7 +170,4 @@ def plot_compare(result: dict[str, list[dict]], path: str | Path) -> Path:
         ax.axis("off")
     fig.suptitle("pass@k with 95% CI; dashed = crossover k (reference overtakes; filled marker = CI excludes 0)",
                  fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)

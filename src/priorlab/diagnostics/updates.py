@@ -182,7 +182,7 @@ def plot_updates(sparsity: list[dict], ranks: list[dict], path: str | Path,
                  layer_tol: float = 1e-5) -> Path:
     """Three panels: overall changed fraction vs tolerance (fp32 vs bf16); per-layer changed
     fraction at ``layer_tol``; histogram of per-matrix rank ratios."""
-    from priorlab.plots import plt
+    from priorlab.plots import plt, save
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
     dts = sorted({r["dtype"] for r in sparsity}, reverse=True)
@@ -207,7 +207,4 @@ def plot_updates(sparsity: list[dict], ranks: list[dict], path: str | Path,
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)

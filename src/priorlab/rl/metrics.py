@@ -82,10 +82,7 @@ def probe_metrics(records: list[dict], n: int) -> dict:
 def plot_training(rows: list[dict], path: str | Path) -> Path:
     """Four panels over RL steps: reward and accuracy (+ probe pass@1, zero-variance groups),
     format shares, entropy and KL, clip fractions."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from priorlab.plots import plt, save
 
     train = [r for r in rows if r.get("kind") == "train"]
     probe = [r for r in rows if r.get("kind") == "probe"]
@@ -116,7 +113,4 @@ def plot_training(rows: list[dict], path: str | Path) -> Path:
         a.legend(fontsize=7)
         if steps:
             a.set_xlim(0, max(steps))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path, dpi=110)
