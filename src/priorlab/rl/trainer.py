@@ -77,12 +77,12 @@ def final_evals(cfg) -> dict[str, EvalConfig]:
     return {"band": band, "eval": cfg.final}
 
 
-def evaluate_checkpoint(ckpt: Path, cfg, out: Path, show: bool) -> list[dict]:
-    """pass@k rows of ``ckpt`` for :func:`final_evals` (reused if already written)."""
+def evaluate_checkpoint(ckpt: Path, cfg, out: Path, show: bool, reuse: bool) -> list[dict]:
+    """pass@k rows of ``ckpt`` for :func:`final_evals` (with ``reuse``, those already written)."""
     rows = []
     for name, ecfg in final_evals(cfg).items():
         where = out / name
-        if (where / "summary.json").exists():
+        if reuse and (where / "summary.json").exists():
             rows += json.loads((where / "summary.json").read_text())["passk"]
         else:
             rows += evaluate(ckpt, ecfg, where, show=show, threads=cfg.threads)["passk"]
@@ -148,7 +148,7 @@ def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict
     prior = Path(cfg.prior).resolve()
     out = prepare_run(out, cfg, resume)
     runtime.set_threads(cfg.threads)
-    before = evaluate_checkpoint(prior, cfg, out / "before", show)
+    before = evaluate_checkpoint(prior, cfg, out / "before", show, reuse=resume)
     p = build_parts(cfg, out, prior, show)
     ckpt = latest_checkpoint(out) if resume else None
     start = restore(ckpt, p.model, p.opt, p.sched) if ckpt is not None else 0
@@ -174,7 +174,7 @@ def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict
             if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
                 p.checkpoint(step + 1)
     save_checkpoint(out / "model", p.model, p.tok, p.meta | {"step": cfg.steps})
-    after = evaluate_checkpoint(out / "model", cfg, out / "after", show)
+    after = evaluate_checkpoint(out / "model", cfg, out / "after", show, reuse=False)
     rows = read_jsonl(out / "metrics.jsonl")
     M.plot_training(rows, out / "training.png")
     summary = {"prior": str(prior), "checkpoint": str((out / "model").resolve()), "steps": cfg.steps,
