@@ -90,9 +90,18 @@ class Critic(torch.nn.Module):
 
     def __init__(self, prior_dir: str | Path):
         from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
+
+        from priorlab.model import quiet_hf
 
         super().__init__()
-        self.trunk = AutoModel.from_pretrained(str(prior_dir), dtype=torch.float32)
+        quiet_hf()
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the causal LM's head is unused here, and says so loudly
+        try:
+            self.trunk = AutoModel.from_pretrained(str(prior_dir), dtype=torch.float32)
+        finally:
+            hf_logging.set_verbosity(level)
         self.head = torch.nn.Linear(self.trunk.config.hidden_size, 1)
         torch.nn.init.zeros_(self.head.weight)
         torch.nn.init.zeros_(self.head.bias)
