@@ -87,7 +87,7 @@ def partial_contribution(before: list[dict], after: list[dict], metric: str = "v
         n_split, total = totals[split]
         rows.append({"split": split, "format_before": fb, "format_after": fa, "n": n, "n_correct_before": cb,
                      "n_correct_after": ca, "delta": ca - cb, "total_delta": total,
-                     "contribution": (ca - cb) / total if total else float("nan"), "share": n / n_split})
+                     "contribution": (ca - cb) / total + 0.0 if total else float("nan"), "share": n / n_split})
     return rows
 
 

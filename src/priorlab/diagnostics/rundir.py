@@ -65,12 +65,14 @@ def run_world(run_dir: str | Path):
 
 def checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     """``[(step, dir)]`` of ``checkpoints/step-N`` sorted by step, preceded by ``(0, prior)``
-    when the prior named in ``config.yaml`` still exists."""
+    when the prior still exists (its absolute path is in each checkpoint's ``priorlab.json``)."""
     run = Path(run_dir)
     found = sorted((int(m.group(1)), p) for p in (run / "checkpoints").glob("step-*")
                    if (m := re.fullmatch(r"step-(\d+)", p.name)) and (p / "config.json").exists())
     if not found:
         raise DiagnosticInputError(f"{run}/checkpoints holds no step-N model; pass the directory of a "
                                    f"`priorlab rl` run")
-    prior = run_config(run).prior
+    from priorlab.evaluate import checkpoint_meta
+
+    prior = checkpoint_meta(found[-1][1]).get("prior")
     return ([(0, Path(prior))] if prior and (Path(prior) / "config.json").exists() else []) + found
