@@ -52,8 +52,8 @@ def test_unpaired_records_are_an_input_error():
 
 def test_format_trajectory_reads_train_and_probe_rows():
     rows = [{"step": 0, "kind": "probe", "probe_verified": 0.25},
-            {"step": 1, "kind": "train", "share_steps": 0.75, "acc_steps": 0.5, "share_answer": 0.25, "acc_answer": None,
-             "entropy": 1.0}]
+            {"step": 1, "kind": "train", "share_steps": 0.75, "acc_steps": 0.5, "share_answer": 0.25,
+             "acc_answer": None, "entropy": 1.0}]
     traj = format_trajectory(rows)
     assert {"step": 1, "source": "rollouts", "format": "steps", "share": 0.75, "verified_acc": 0.5} in traj
     assert {"step": 1, "source": "rollouts", "format": "answer", "share": 0.25, "verified_acc": None} in traj

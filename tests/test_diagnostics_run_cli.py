@@ -9,8 +9,7 @@ from priorlab.cli import app
 
 
 def _run(*args):
-    res = CliRunner().invoke(app, [str(a) for a in args])
-    return res
+    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def test_formats_command(tiny_rl_run, tmp_path):
@@ -44,7 +43,8 @@ def test_shortcuts_command(tiny_rl_run, tmp_path):
     res = _run("shortcuts", tiny_rl_run, "--out", tmp_path, "--json")
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
-    assert {(r["eval"], r["phase"], r["depth"]) for r in doc["detectors"]} >= {("eval", "after", 3), ("band", "before", 2)}
+    groups = {(r["eval"], r["phase"], r["depth"]) for r in doc["detectors"]}
+    assert groups >= {("eval", "after", 3), ("band", "before", 2)}
     assert {(r["eval"], r["depth"]) for r in doc["regression"]} == {("band", 2), ("eval", 2)}
     assert (tmp_path / "shortcuts.png").exists()
 

@@ -15,7 +15,7 @@ result ``5``). Roles, one per whitespace token:
 
 from __future__ import annotations
 
-from priorlab.worlds.formats import ANS, SEP, CodeFormat, is_name, parse_line
+from priorlab.worlds.formats import ANS, SEP, is_name, parse_line
 
 ROLES = ("plan", "compute", "answer", "other", "unparsed")
 
