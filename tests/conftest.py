@@ -39,3 +39,19 @@ def tiny_prior(tmp_path_factory):
     out = tmp_path_factory.mktemp("prior")
     model_dir = pretrain(load_config(None, TINY), out, show=False)
     return out, model_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_rl_run(tiny_prior, tmp_path_factory):
+    """A finished 2-step RL run on the tiny prior (checkpoints at steps 1 and 2, probe rows,
+    before/after evaluations at depths 2 and 3): its run directory."""
+    from priorlab.rl import trainer
+    from priorlab.rl.config import RLConfig
+
+    out = tmp_path_factory.mktemp("rl")
+    sets = ["threads=1", "steps=2", "data.depths=[2]", "data.n_prompts=4", "rollout.prompts_per_step=2",
+            "rollout.group_size=4", "rollout.max_new_tokens=24", "probe.every=1", "probe.n_problems=2",
+            "probe.n_samples=2", "final.depths=[2,3]", "final.n_problems=3", "final.n_samples=2",
+            "final.bootstrap=10", "algo.mini_batches=2", "checkpoint_every=1", "optim.lr=0.001"]
+    trainer.train(load_config(None, [f"prior={tiny_prior[1]}", *sets], model=RLConfig), out, show=False)
+    return out

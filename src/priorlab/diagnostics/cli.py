@@ -1,4 +1,5 @@
-"""Diagnostics commands: ``priorlab passk``, ``priorlab diff``, ``priorlab probe contamination``.
+"""Diagnostics commands: ``priorlab passk``, ``priorlab diff``, ``priorlab probe contamination``,
+and the run-directory commands ``formats``, ``entropy``, ``shortcuts`` (:mod:`~priorlab.diagnostics.cli_run`).
 
 :func:`register` adds them to the main typer app (``priorlab.cli`` calls it once), so this
 module never imports ``priorlab.cli`` at import time. Every command writes its tidy tables
@@ -136,9 +137,13 @@ def _print_contamination(summary: list[dict], mode: str, out: Path) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``passk``, ``diff`` and the ``probe`` group (``probe contamination``) to ``app``."""
+    """Add ``passk``, ``diff``, the ``probe`` group (``probe contamination``) and the run-directory
+    commands ``formats``, ``entropy``, ``shortcuts`` to ``app``."""
+    from priorlab.diagnostics.cli_run import register_run_commands
+
     _register_passk(app)
     _register_diff(app)
+    register_run_commands(app)
     probe_app = typer.Typer(no_args_is_help=True, help="Probe one checkpoint (contamination).")
     app.add_typer(probe_app, name="probe")
     _register_contamination(probe_app)
