@@ -78,9 +78,9 @@ def priorlab_step_seconds(model_dir, prompts, args) -> list[float]:
     """Wall seconds of each priorlab RL step (warm-up first), the same work as
     :func:`trl_step_seconds`: ``args.generations`` samples per prompt, ``verified`` reward, GRPO
     advantages, clipped loss, no KL in the loss, lr 1e-5, one optimizer step per rollout, fp32.
-    Zero advantages still go through the loss forward and backward (as in TRL). priorlab's step
-    also runs a no-grad forward of the frozen prior for the logged KL metric, which TRL skips
-    at beta=0: that extra work is counted."""
+    Zero advantages still go through the loss forward and backward (as in TRL). With
+    ``--kl-every 1`` priorlab's step also runs a no-grad forward of the frozen prior for its
+    logged KL metric, which TRL skips at beta=0 (``--kl-every 0``: the same work as TRL)."""
     from priorlab.rl.config import RLConfig
     from priorlab.rl.rollout import Pool
     from priorlab.rl.trainer import build_parts, rl_step
@@ -88,7 +88,8 @@ def priorlab_step_seconds(model_dir, prompts, args) -> list[float]:
     sets = [f"prior={model_dir}", f"threads={args.threads}", f"seed={args.seed}", f"data.depths=[{args.depth}]",
             f"data.n_prompts={len(prompts)}", f"rollout.prompts_per_step={len(prompts)}",
             f"rollout.group_size={args.generations}", f"rollout.max_new_tokens={args.max_new_tokens}",
-            "algo.mini_batches=1", "optim.lr=1e-5", "precision=fp32", "probe.every=0"]
+            "algo.mini_batches=1", "optim.lr=1e-5", "precision=fp32", "probe.every=0",
+            f"kl_every={args.kl_every}"]
     cfg = load_config(None, sets, model=RLConfig)
     with tempfile.TemporaryDirectory() as tmp:
         p = build_parts(cfg, Path(tmp), Path(model_dir), show=False)
@@ -243,6 +244,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--depth", type=int, default=4, help="depth of the rl-split problems")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--kl-every", type=int, default=0,
+                    help="priorlab: measure KL to the prior every N steps (0 = never, TRL's work at beta=0)")
     ap.add_argument("--never-eos", action="store_true",
                     help="untrained model that never samples <eos>: every completion is max-new-tokens long")
     args = ap.parse_args()

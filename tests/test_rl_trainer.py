@@ -179,3 +179,11 @@ def test_update_skips_minibatches_without_tokens(tiny_prior, tmp_path):
     keep = torch.zeros(len(batch), dtype=torch.bool)
     stats = update(p.model, p.opt, p.sched, batch, torch.zeros(len(batch)), keep, p.cfg, 0, p.max_new)
     assert stats["skipped_steps"] == p.cfg.algo.mini_batches and stats["optimizer_steps"] == 0
+
+
+def test_kl_to_the_prior_is_logged_every_kl_every_steps(tiny_prior, tmp_path):
+    p = parts(tiny_prior[1], tmp_path / "a", "kl_every=2")
+    rows = [T.rl_step(p, s) for s in range(2)]
+    assert rows[0]["kl_k3"] == pytest.approx(0, abs=1e-6) and "kl_k3" not in rows[1]
+    p = parts(tiny_prior[1], tmp_path / "b", "kl_every=0", "algo.kl_coef=0.1")  # the loss needs it anyway
+    assert "kl_k3" in T.rl_step(p, 0)

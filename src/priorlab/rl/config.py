@@ -126,6 +126,8 @@ class RLConfig(Strict):
         "auto", description="auto: fp32 on CPU (matches the sampler's log-probs), bf16 on CUDA")
     threads: int | None = Field(None, ge=1, description="torch threads; default: free cores")
     checkpoint_every: int = Field(25, ge=1, description="RL steps between checkpoints")
+    kl_every: int = Field(1, ge=0, description="RL steps between KL-to-prior measurements when algo.kl_coef "
+                                               "is 0 (0 = never): a no-grad forward of the prior, ~30% of an update")
 
     @model_validator(mode="after")
     def _cross(self) -> "RLConfig":

@@ -3,7 +3,8 @@
 Keys of a ``kind: train`` row: reward_mean / reward_std / reward_applies (share of samples a
 reward applies to), verified / answer (accuracy of this step's rollouts), share_<format> and
 acc_<format> (share and verified accuracy per detected format), entropy (mean sampler token
-entropy, nats), kl_k1 / kl_k3 (policy at sampling time vs the prior, per token), length (mean
+entropy, nats), kl_k1 / kl_k3 (policy at sampling time vs the prior, per token; every
+``kl_every`` steps), length (mean
 completion tokens), truncated, zero_var_groups (share of prompts whose G rewards are equal),
 the update's clip_low / clip_high / ratio_* / grad_norm / loss, lr, and seconds_sample /
 seconds_score / seconds_update / seconds_step.
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from priorlab.passk import pass_at_k_many
+from priorlab.rl.losses import kl_k3
 
 FORMATS_SHOWN = ("steps", "code", "answer", "mixed", "none")
 
@@ -56,12 +58,11 @@ def zero_variance_share(rewards: torch.Tensor, group: torch.Tensor) -> float:
 
 def kl_metrics(logp_old: torch.Tensor, logp_ref: torch.Tensor, mask: torch.Tensor) -> dict:
     """Per-token KL(π_old ‖ π_prior) estimates on the sampled tokens: k1 = E[log π − log π_ref]
-    and k3 = E[exp(d) − d − 1], d = log π_ref − log π (Schulman 2020). Inputs [B, T]."""
+    and k3 (:func:`~priorlab.rl.losses.kl_k3`, Schulman 2020). Inputs [B, T]."""
     m = mask.bool()
-    d = (logp_ref - logp_old)[m]
-    if d.numel() == 0:
+    if not m.any():
         return {"kl_k1": 0.0, "kl_k3": 0.0}
-    return {"kl_k1": float((-d).mean()), "kl_k3": float((d.exp() - d - 1).mean())}
+    return {"kl_k1": float((logp_old - logp_ref)[m].mean()), "kl_k3": float(kl_k3(logp_old, logp_ref)[m].mean())}
 
 
 def probe_metrics(records: list[dict], n: int) -> dict:

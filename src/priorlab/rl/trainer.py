@@ -196,8 +196,10 @@ def rl_step(p: Parts, step: int) -> dict:
     if cfg.rollout.mask_truncated:
         batch.mask *= torch.as_tensor(ro.finished, dtype=batch.mask.dtype, device=dev)[:, None]
     t1 = time.perf_counter()
-    with torch.no_grad():
-        ref_logp, _ = token_logprobs(p.ref, batch, cfg.rollout.temperature, bf16=p.bf16)
+    ref_logp = None
+    if cfg.algo.kl_coef > 0 or (cfg.kl_every and step % cfg.kl_every == 0):
+        with torch.no_grad():
+            ref_logp, _ = token_logprobs(p.ref, batch, cfg.rollout.temperature, bf16=p.bf16)
     values = returns = None
     if p.critic is not None:
         values, returns = critic_targets(p.critic, batch, ro.rewards, cfg.algo, p.bf16)
@@ -212,7 +214,7 @@ def rl_step(p: Parts, step: int) -> dict:
                                  f"({latest_checkpoint(p.out)}) was saved (lower optim.lr?)") from None
     t2 = time.perf_counter()
     return ({"step": step + 1, "kind": "train"} | M.rollout_metrics(ro)
-            | M.kl_metrics(batch.logp_old, ref_logp, batch.mask) | stats
+            | (M.kl_metrics(batch.logp_old, ref_logp, batch.mask) if ref_logp is not None else {}) | stats
             | {"lr": p.sched.get_last_lr()[0], "seconds_sample": round(ro.seconds["sample"], 3),
                "seconds_score": round(ro.seconds["score"], 3), "seconds_update": round(t2 - t1, 3),
                "seconds_step": round(t2 - t0, 3)})
