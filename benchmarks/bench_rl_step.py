@@ -15,7 +15,9 @@ the table shows the median of the rest, wall time from ``on_step_begin`` to ``on
 
 Measured on this 2-core machine, idle, untrained model, trl 1.16.0 / transformers 5.23.0 /
 torch 2.13.0: TRL 2.71 s/step at 1 thread, 1.86 s/step at 2 threads (generate ~40%, loss
-forward ~20%, backward + optimizer ~40%); priorlab's 4x target is <= 0.47 s/step at 2 threads.
+forward ~20%, backward + optimizer ~40%). priorlab, same run, --never-eos: 1.39 s/step vs TRL
+1.55 at 2 threads with --kl-every 0 (1.12x), 1.66 vs 1.63 with the KL metric on; the 4x target
+is out of reach in fp32 (docs/performance.md has the FLOP bound).
 
 A separate venv keeps trl's dependencies (accelerate, datasets, pandas, ...) out of the main
 one; pin torch first so pip does not fetch a CUDA build::
