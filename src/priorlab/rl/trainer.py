@@ -39,14 +39,15 @@ def rl_precision(cfg, dev: torch.device) -> bool:
     return cfg.precision == "bf16"
 
 
-def prepare_pool(cfg, out: Path, world, pool: Pool, model, tok, max_new: int, show: bool) -> Pool:
+def prepare_pool(cfg, out: Path, world, pool: Pool, model, tok, max_new: int, show: bool, reuse: bool) -> Pool:
     """Probe (when a filter or majority labels need it), label and filter the RL pool.
 
-    The probe's pass rates and labels are cached in ``out/pool.json`` (a resumed run reuses them).
+    The probe's pass rates and labels are written to ``out/pool.json``; with ``reuse`` (a
+    resumed run) they are read back instead of probing again.
     """
     data = cfg.data
     cache = out / "pool.json"
-    if cache.exists():
+    if reuse and cache.exists():
         saved = json.loads(cache.read_text())
         pool = Pool(pool.problems, saved["pass_rate"],
                     [None if lab is None else tuple(tuple(x) for x in lab) for lab in saved["label"]])
@@ -107,6 +108,7 @@ class Parts:
     max_new: int
     bf16: bool
     meta: dict
+    contexts: list[str]
 
     def checkpoint(self, step: int) -> None:
         state = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(), "rng": _rng_state(),
@@ -117,7 +119,7 @@ class Parts:
             save_critic(path, self.critic, self.critic_opt)
 
 
-def build_parts(cfg, out: Path, prior: Path, show: bool) -> Parts:
+def build_parts(cfg, out: Path, prior: Path, show: bool, reuse: bool = False) -> Parts:
     """Load the policy, the frozen prior, the pool, the optimizers (and the PPO critic)."""
     dev = runtime.device()
     world, meta = world_for(prior), checkpoint_meta(prior)
@@ -126,7 +128,7 @@ def build_parts(cfg, out: Path, prior: Path, show: bool) -> Parts:
     model, ref = load_model(prior, dev), load_model(prior, dev).requires_grad_(False)
     pool = build_pool(world, cfg.data, contexts)
     max_new = cfg.rollout.max_new_tokens or max_tokens_for(world, pool.problems)
-    pool = prepare_pool(cfg, out, world, pool, model, tok, max_new, show)
+    pool = prepare_pool(cfg, out, world, pool, model, tok, max_new, show, reuse)
     needs_values = getattr(ADVANTAGES.get(cfg.algo.advantage), "needs_values", False)
     critic = Critic(prior).to(dev) if needs_values else None
     opt = make_optimizer(model, cfg.optim)
@@ -136,7 +138,7 @@ def build_parts(cfg, out: Path, prior: Path, show: bool) -> Parts:
     meta = meta | {"prior": str(prior), "rl": {"advantage": cfg.algo.advantage, "loss": cfg.algo.loss,
                                                "reward": cfg.reward.weights, "band": cfg.data.depths}}
     return Parts(cfg, out, world, pool, tok, model, ref, opt, sched, critic, critic_opt, max_new,
-                 rl_precision(cfg, dev), meta)
+                 rl_precision(cfg, dev), meta, contexts)
 
 
 def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict:
@@ -149,14 +151,13 @@ def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict
     out = prepare_run(out, cfg, resume)
     runtime.set_threads(cfg.threads)
     before = evaluate_checkpoint(prior, cfg, out / "before", show, reuse=resume)
-    p = build_parts(cfg, out, prior, show)
+    p = build_parts(cfg, out, prior, show, reuse=resume)
     ckpt = latest_checkpoint(out) if resume else None
     start = restore(ckpt, p.model, p.opt, p.sched) if ckpt is not None else 0
     if ckpt is not None and p.critic is not None:
         restore_critic(ckpt, p.critic, p.critic_opt)
     log = MetricsLog(out / "metrics.jsonl", resume_step=start if ckpt else None)
-    contexts = cfg.data.contexts or p.meta.get("corpus_contexts") or p.world.contexts[:1]
-    probes = [q for d in cfg.data.depths for c in contexts for q in p.world.problems("eval", d, cfg.probe.n_problems, c)]
+    probes = [q for d in cfg.data.depths for c in p.contexts for q in p.world.problems("eval", d, cfg.probe.n_problems, c)]
     probe_cfg = EvalConfig(n_samples=cfg.probe.n_samples, max_new_tokens=p.max_new,
                            temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p)
     if start == 0 and cfg.probe.every:
