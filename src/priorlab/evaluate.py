@@ -57,6 +57,11 @@ def world_for(path: str | Path, world_cfg=None) -> World:
     return (world_cfg or WorldConfig(**meta["world"])).build()
 
 
+def contexts_for(asked: list[str] | None, checkpoint: str | Path, world: World) -> list[str]:
+    """``asked`` contexts, else the checkpoint's pretraining contexts, else the world's first."""
+    return asked or checkpoint_meta(checkpoint).get("corpus_contexts") or world.contexts[:1]
+
+
 def max_tokens_for(world: World, problems: list[Problem]) -> int:
     """1.5x the longest gold solution (any format) + 16 tokens."""
     longest = max(len(world.render_solution(p, f, 1.0).split()) for p in problems for f in world.formats)
@@ -165,7 +170,7 @@ def evaluate(checkpoint: str | Path, cfg, out: str | Path | None = None, world_c
     world = world_for(checkpoint, world_cfg)
     meta = checkpoint_meta(checkpoint)
     model, tok = load_model(checkpoint, dev), load_tokenizer(checkpoint)
-    contexts = cfg.contexts or meta.get("corpus_contexts") or world.contexts[:1]
+    contexts = contexts_for(cfg.contexts, checkpoint, world)
     records, problems = sample_eval(model, tok, world, cfg, contexts, show)
     in_dist = set(meta.get("pretrain_depths", []))
     rows = passk_rows(records, problems, world, in_dist, cfg.n_samples, cfg.bootstrap, cfg.seed)

@@ -175,7 +175,7 @@ def _register_passk(app: typer.Typer) -> None:
 
         from priorlab import runtime
         from priorlab.diagnostics.passk_compare import compare_passk, plot_compare
-        from priorlab.evaluate import METRICS, checkpoint_meta, sample_eval
+        from priorlab.evaluate import METRICS, contexts_for, sample_eval
         from priorlab.model import load_model
         from priorlab.tokenizer import load_tokenizer
 
@@ -184,7 +184,7 @@ def _register_passk(app: typer.Typer) -> None:
             raise typer.BadParameter(f"--metric {metric!r}: use one of {', '.join(METRICS)}")
         cfg = _config(config, list(set_) + eval_overrides(splits, depths, n_problems, n_samples))
         world, ref = shared_world(checkpoints, cfg.world)
-        contexts = cfg.eval.contexts or checkpoint_meta(ref).get("corpus_contexts") or world.contexts[:1]
+        contexts = contexts_for(cfg.eval.contexts, ref, world)
         runtime.set_threads(threads)
         records = {}
         for label, ckpt in zip(unique_labels(checkpoints), checkpoints):
@@ -249,7 +249,7 @@ def _register_contamination(probe_app: typer.Typer) -> None:
         from priorlab.diagnostics.contamination import (
             jsonl_items, plot_contamination, probe_contamination, summarize, world_items,
         )
-        from priorlab.evaluate import checkpoint_meta
+        from priorlab.evaluate import contexts_for
         from priorlab.model import load_model
         from priorlab.tokenizer import load_tokenizer
 
@@ -263,7 +263,7 @@ def _register_contamination(probe_app: typer.Typer) -> None:
             probe_items = jsonl_items(items)
         else:
             world, _ = shared_world([checkpoint], cfg.world)
-            contexts = cfg.eval.contexts or checkpoint_meta(checkpoint).get("corpus_contexts") or world.contexts[:1]
+            contexts = contexts_for(cfg.eval.contexts, checkpoint, world)
             probe_items = world_items(world, cfg.eval.splits, cfg.eval.depths, cfg.eval.n_problems, contexts)
         runtime.set_threads(threads)
         model, tok = load_model(checkpoint, runtime.device()), load_tokenizer(checkpoint)

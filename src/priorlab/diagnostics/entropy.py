@@ -55,12 +55,12 @@ def entropy_over_training(run_dir: str | Path, n_problems: int = 8, n_samples: i
     ``rollout.temperature``."""
     from priorlab import runtime
     from priorlab.diagnostics.rundir import checkpoints, run_config, run_world
-    from priorlab.evaluate import checkpoint_meta
+    from priorlab.evaluate import contexts_for
     from priorlab.model import load_model
     from priorlab.tokenizer import load_tokenizer
 
     cfg, world, ckpts = run_config(run_dir), run_world(run_dir), checkpoints(run_dir)
-    contexts = cfg.data.contexts or checkpoint_meta(ckpts[-1][1]).get("corpus_contexts") or world.contexts[:1]
+    contexts = contexts_for(cfg.data.contexts, ckpts[-1][1], world)
     problems = [p for d in cfg.data.depths for c in contexts for p in world.problems("eval", d, n_problems, c)]
     rows = []
     for step, path in ckpts:

@@ -18,7 +18,7 @@ import torch
 
 from priorlab import runtime
 from priorlab.config import ConfigError, EvalConfig
-from priorlab.evaluate import checkpoint_meta, evaluate, max_tokens_for, sample_and_verify, world_for
+from priorlab.evaluate import checkpoint_meta, contexts_for, evaluate, max_tokens_for, sample_and_verify, world_for
 from priorlab.model import load_model, n_params
 from priorlab.pretrain import _rng_state, make_optimizer, restore, save_checkpoint
 from priorlab.progress import progress_bar
@@ -123,7 +123,7 @@ def build_parts(cfg, out: Path, prior: Path, show: bool, reuse: bool = False) ->
     """Load the policy, the frozen prior, the pool, the optimizers (and the PPO critic)."""
     dev = runtime.device()
     world, meta = world_for(prior), checkpoint_meta(prior)
-    contexts = cfg.data.contexts or meta.get("corpus_contexts") or world.contexts[:1]
+    contexts = contexts_for(cfg.data.contexts, prior, world)
     tok = load_tokenizer(prior)
     model, ref = load_model(prior, dev), load_model(prior, dev).requires_grad_(False)
     pool = build_pool(world, cfg.data, contexts)
