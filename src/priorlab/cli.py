@@ -205,6 +205,8 @@ def world_show(config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
 
 from priorlab.diagnostics.cli import register as register_diagnostics  # noqa: E402  (passk, diff, probe)
 register_diagnostics(app)
+from priorlab.report.cli import register as register_report  # noqa: E402  (report DIR)
+register_report(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

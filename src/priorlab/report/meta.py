@@ -1,0 +1,53 @@
+"""Run metadata for the report's compute section: version, git commit, machine, command, wall times."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+
+def git_commit(cwd: str | Path | None = None) -> str | None:
+    """Short commit of the checkout holding priorlab (``+dirty`` when it has changes); None outside git."""
+    cwd = cwd or Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "")
+
+
+def machine() -> dict:
+    """``{cores, device}``: usable CPU cores and the torch device (with the GPU's name on CUDA)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        cores = os.cpu_count() or 1
+    from priorlab import runtime
+
+    dev = runtime.device()
+    name = "cpu"
+    if dev.type == "cuda":
+        import torch
+
+        name = f"cuda ({torch.cuda.get_device_name(dev)})"
+    return {"cores": cores, "device": name}
+
+
+def collect_meta(scale: str, started: str, wall_s: float, breakdown: list[dict] | None = None,
+                 command: str | None = None, **extra) -> dict:
+    """The ``meta`` dict :func:`priorlab.report.write_report` takes, with version, commit and machine
+    filled in. ``breakdown``: ``[{name, kind, wall_s, reused}]`` (default: the claims' runs);
+    ``command``: default the current process's command line; ``extra`` keys are listed as given."""
+    from priorlab import __version__
+
+    meta = {"scale": scale, "started": started, "wall_s": wall_s, "version": __version__, "commit": git_commit(),
+            "machine": machine(), "command": command or shlex.join(["priorlab", *sys.argv[1:]])}
+    if breakdown is not None:
+        meta["breakdown"] = breakdown
+    return meta | extra

@@ -1,0 +1,137 @@
+"""The claim re-test report on constructed claim results: one self-contained HTML file, the
+verdicts.json contract, the ClaimResult round trip, `priorlab report DIR`, and (when Chromium is
+installed) a headless-browser load with no console errors."""
+
+import base64
+import json
+import math
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from priorlab.claims.result import VERDICT_KEYS, VERDICTS, ClaimResult, load_results, verdicts_json
+from priorlab.cli import app
+from priorlab.config import ConfigError
+from priorlab.report import fmt, svg, write_report
+from priorlab.report.browser import check_page, find_chromium
+
+# a valid 1x1 PNG
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+NASTY = '<script>alert("x")</script> & pass@k < 1'
+
+
+def claim(id="C1", verdict="holds", **kw) -> ClaimResult:
+    base = dict(id=id, title=f"title of {id}", statement=f"statement of {id}",
+                source={"arxiv": "2506.10947", "date": "2025-06", "authors": "Shao et al.", "title": "Spurious"},
+                statistic="Δ verified pass@1", verdict=verdict, reason=f"reason of {id}", effect=0.12, ci_low=0.05,
+                ci_high=0.2, seeds=3, scale="small",
+                runs=[{"name": "prior", "kind": "prior", "path": "p", "summary": "s", "reused": True, "wall_s": 9.0},
+                      {"name": f"{id}/rl", "kind": "rl", "path": "r", "summary": "s", "reused": False, "wall_s": 3.5}],
+                table=[{"arm": "rl", "seed": 0, "pass1": 0.5, "ok": True}],
+                control={"description": "random reward", "verdict": "inconclusive", "effect": 0.0, "ci_low": -0.1,
+                         "ci_high": 0.1, "reason": "CI contains 0"},
+                next_steps=["more seeds"], wall_s=12.5, notes=["a caveat"])
+    return ClaimResult(**(base | kw))
+
+
+@pytest.fixture
+def results(tmp_path):
+    (tmp_path / "claims" / "C1").mkdir(parents=True)
+    (tmp_path / "claims" / "C1" / "fig.png").write_bytes(PNG)
+    return [claim("C1", figures=["claims/C1/fig.png", str(tmp_path / "claims" / "C1" / "fig.png")]),
+            claim("C2", "contradicted", effect=-0.3, ci_low=-0.5, ci_high=-0.1, control=None, statement=NASTY),
+            claim("C10", "inconclusive", effect=None, ci_low=None, ci_high=None, figures=["missing.png"],
+                  table=[], runs=[])]
+
+
+META = {"scale": "small", "started": "2025-01-01T00:00:00", "wall_s": 60.0, "version": "0.1.0", "commit": "abc",
+        "machine": {"cores": 2, "device": "cpu"}, "command": "priorlab retest --scale small",
+        "breakdown": [{"name": "prior", "kind": "prior", "wall_s": 9.0, "reused": True}]}
+
+
+def test_report_is_one_self_contained_file(results, tmp_path):
+    path = write_report(results, tmp_path, META)
+    html = path.read_text()
+    assert path == tmp_path / "report.html" and (tmp_path / "verdicts.json").exists()
+    # nothing fetched from anywhere: only in-page anchors, data URIs and arXiv links
+    for ref in re.findall(r'(?:src|href)="([^"]*)"', html):
+        assert ref.startswith(("#", "data:image/png;base64,", "https://arxiv.org/abs/")), ref
+    assert all(u.startswith("https://arxiv.org/abs/") for u in re.findall(r"https?://[^\s\"'<>]+", html))
+    assert not re.search(r"<script|<link|@import|url\(", html)
+    for r in results:
+        assert f'id="{r.id}"' in html and f'href="#{r.id}"' in html and f'class="badge {r.verdict}"' in html
+    # the figure (given relative and absolute) is embedded twice, byte for byte; a missing one is named
+    uris = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(uris) == 2 and all(base64.b64decode(u) == PNG for u in uris)
+    assert "figure not found" in html and "missing.png" in html
+    # user text is escaped, numbers formatted, the None effect is said, the table is collapsible
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; pass@k &lt; 1" in html and "alert(\"x\")" not in html
+    assert "+0.12 [+0.05, +0.2]" in html and "−0.3 [−0.5, −0.1]" in html and "no estimate" in html
+    assert html.count("<details>") == 4 and "none for this claim" in html
+    assert "priorlab retest --scale small" in html and "9.0 s, reused" in html
+
+
+def test_verdicts_json_has_exactly_the_contract_keys(results, tmp_path):
+    write_report(results, tmp_path, META)
+    rows = json.loads((tmp_path / "verdicts.json").read_text())
+    assert [r["id"] for r in rows] == ["C1", "C2", "C10"]
+    assert all(list(r) == list(VERDICT_KEYS) for r in rows)
+    assert rows[2]["effect"] is None and rows[0]["source"]["arxiv"] == "2506.10947"
+    assert verdicts_json([claim(effect=math.nan)])[0]["effect"] is None  # JSON has no NaN
+
+
+def test_claim_result_round_trip_and_errors(results):
+    for r in results:
+        assert ClaimResult.from_json(json.loads(json.dumps(r.to_json()))) == r
+    with pytest.raises(ConfigError, match="Did you mean 'notes'"):
+        ClaimResult.from_json(results[0].to_json() | {"note": []})
+    with pytest.raises(ConfigError, match="missing key"):
+        ClaimResult.from_json({k: v for k, v in results[0].to_json().items() if k != "verdict"})
+    with pytest.raises(ConfigError, match="Did you mean 'holds'"):
+        claim(verdict="hold")
+    with pytest.raises(ConfigError, match="control.verdict"):
+        claim(control={"verdict": "yes"})
+    assert VERDICTS == ("holds", "contradicted", "inconclusive")
+
+
+def test_cli_report_rerenders_from_saved_results(results, tmp_path):
+    for r in results:
+        r.save(tmp_path / "claims" / r.id / "result.json")
+    assert [r.id for r in load_results(tmp_path)] == ["C1", "C2", "C10"]  # natural order
+    write_report(results, tmp_path, META)
+    (tmp_path / "report.html").unlink()
+    res = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "report.html").read_text()
+    assert "priorlab retest --scale small" in html and "contradicted" in res.output  # meta.json was kept
+    (tmp_path / "meta.json").unlink()
+    assert CliRunner().invoke(app, ["report", str(tmp_path)]).exit_code == 0
+    assert "not recorded (no meta.json)" in (tmp_path / "report.html").read_text()
+    (tmp_path / "claims" / "C2" / "result.json").write_text('{"id": "C2"}')
+    res = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert res.exit_code == 2 and "C2/result.json" in res.output and "missing key" in res.output
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2 and "no claims/*/result.json" in res.output
+
+
+def test_numbers_and_forest_rows():
+    assert [fmt.num(x) for x in (0.9996, 1234.5, 12.34, 0.01234, -0.05, 0.0, 7, None)] == \
+        ["1", "1,230", "12.3", "0.0123", "−0.05", "0", "7", "—"]
+    assert fmt.effect_ci(0.1, -0.02, 0.3) == "+0.1 [−0.02, +0.3]" and fmt.duration(185) == "3 min 05 s"
+    row = svg.forest_row(0.5, 0.2, 0.8, "holds", width=100)
+    xs = [float(x) for x in re.findall(r'x1="([\d.]+)"', row)]
+    assert 0 <= min(xs) and max(xs) <= 100 and "#1a7f37" in row  # zero line and CI inside the box
+    assert svg.forest_row(None, None, None, "inconclusive") == ""
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no Chromium (apt-get install chromium)")
+def test_report_loads_in_headless_chromium(results, tmp_path):
+    path = write_report(results, tmp_path, META)
+    res = check_page(path, tmp_path / "shot.png", timeout_s=120)
+    assert res.ok, (res.errors, res.external)
+    assert res.height > 900 and (tmp_path / "shot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = tmp_path / "bad.html"
+    bad.write_text('<img src="https://example.invalid/x.png"><script>console.error("boom")</script>')
+    res = check_page(bad, timeout_s=120)
+    assert not res.ok and "console.error: boom" in res.errors and res.external == ["https://example.invalid/x.png"]
