@@ -63,7 +63,7 @@ class ClaimResult:
         return _finite(dataclasses.asdict(self))
 
     @classmethod
-    def from_json(cls, d: dict) -> "ClaimResult":
+    def from_json(cls, d: dict) -> ClaimResult:
         """Inverse of :meth:`to_json`; a missing or unknown key is a :class:`ConfigError` naming it."""
         names = [f.name for f in dataclasses.fields(cls)]
         required = [f.name for f in dataclasses.fields(cls)

@@ -60,7 +60,9 @@ class _DevTools:
 
     def call(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
         self.next_id += 1
-        msg = {"id": self.next_id, "method": method, "params": params or {}} | ({"sessionId": session} if session else {})
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
         os.write(self.w, json.dumps(msg).encode() + b"\0")
         while True:
             reply = self._read()

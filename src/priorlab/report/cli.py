@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("report")
     @friendly
-    def report_cmd(out: Path = typer.Argument(..., metavar="DIR", help="a retest directory holding claims/*/result.json"),
+    def report_cmd(out: Path = typer.Argument(..., metavar="DIR",
+                                              help="a retest directory holding claims/*/result.json"),
                    check: bool = typer.Option(False, help="open report.html in headless Chromium: fail on console "
                                                          "errors or non-local requests; screenshot DIR/report.png")):
         """Rebuild DIR/report.html and DIR/verdicts.json from the saved claim results (reruns nothing)."""

@@ -59,58 +59,64 @@ def _runs(claim: str, seeds: int, rng: np.random.Generator) -> list[dict]:
                     "reused": False, "summary": "pass@k, 64 problems x 256 samples", "wall_s": 41.5}]
 
 
+# id: (title, statement, source, statistic)
+CLAIMS = {
+    "C1": ("RL narrows what the prior can solve at large k",
+           ("Base models reach higher pass@k than their RLVR-trained versions when k is large: RL improves "
+            "sampling efficiency but does not add reasoning the base model lacks."),
+           {"arxiv": "2504.13837", "date": "2025-04", "authors": "Yue et al.",
+            "title": "Does Reinforcement Learning Really Incentivize Reasoning Capacity in LLMs "
+                     "Beyond the Base Model?"},
+           "pass@256(prior) − pass@256(RL), verified, held-out eval, depths 4–5"),
+    "C2": ("Spurious rewards need the right prior",
+           ("Random or incorrect rewards improve models whose prior already holds a useful strategy "
+            "(code reasoning) and not others."),
+           {"arxiv": "2506.10947", "date": "2025-06", "authors": "Shao et al.",
+            "title": "Spurious Rewards: Rethinking Training Signals in RLVR"},
+           "Δ verified pass@1 (after − before), random reward, prior with 20% code format"),
+    "C3": ("RL updates a small subnetwork",
+           "RL fine-tuning changes <30% of parameters & the update is nearly full-rank (\"sparse but not low-rank\").",
+           {"arxiv": "2505.11711", "date": "2025-05", "authors": "Mukherjee et al.",
+            "title": "Reinforcement Learning Finetunes Small Subnetworks in Large Language Models"},
+           "fraction of parameters with |Δ| > 1e-5 (bf16), RL vs prior"),
+}
+
+
+def _claim(cid: str, verdict: str, reason: str, ci: tuple, seeds: int, rng: np.random.Generator,
+           **rest) -> ClaimResult:
+    """``ci``: (effect, low, high); ``rest``: figures, table, control, next_steps, wall_s, notes."""
+    title, statement, source, statistic = CLAIMS[cid]
+    return ClaimResult(id=cid, title=title, statement=statement, source=source, statistic=statistic,
+                       verdict=verdict, reason=reason, effect=ci[0], ci_low=ci[1], ci_high=ci[2], seeds=seeds,
+                       scale="small", runs=_runs(cid, seeds, rng), **rest)
+
+
 def example_results(out: str | Path, seed: int = 0) -> list[ClaimResult]:
     """Three made-up :class:`ClaimResult` s with figures written under ``out/claims/<id>/``."""
     out, rng = Path(out), np.random.default_rng(seed)
     for c in ("C1", "C2"):
         (out / "claims" / c).mkdir(parents=True, exist_ok=True)
-    c1 = ClaimResult(
-        id="C1", title="RL narrows what the prior can solve at large k",
-        statement="Base models reach higher pass@k than their RLVR-trained versions when k is large: "
-                  "RL improves sampling efficiency but does not add reasoning the base model lacks.",
-        source={"arxiv": "2504.13837", "date": "2025-04", "authors": "Yue et al.",
-                "title": "Does Reinforcement Learning Really Incentivize Reasoning Capacity in LLMs "
-                         "Beyond the Base Model?"},
-        statistic="pass@256(prior) − pass@256(RL), verified, held-out eval, depths 4–5",
-        verdict="holds", reason="pass@256 is 0.081 lower after RL, 95% CI [0.043, 0.12] excludes 0 over 3 seeds; "
-                                "the curves cross at k = 16.",
-        effect=0.081, ci_low=0.043, ci_high=0.12, seeds=3, scale="small", runs=_runs("C1", 3, rng),
-        figures=[_passk_figure(out, "claims/C1/passk.png", rng)],
-        table=[{"arm": arm, "seed": s, "k": k, "pass_at_k": round(float(rng.uniform(0.3, 0.95)), 3)}
-               for arm in ("prior", "rl") for s in range(3) for k in (1, 256)],
-        control={"description": "RL with a random reward (same steps and seeds)", "verdict": "holds",
-                 "effect": 0.004, "ci_low": -0.02, "ci_high": 0.028,
-                 "reason": "no change at k = 256: CI [−0.02, 0.028] contains 0"},
-        next_steps=["Repeat at depth 6 (out of the RL distribution).", "Add a prior with 10x more tokens."],
-        wall_s=1260.0, notes=["k stops at 256, not 1024 as in the paper."])
-    c2 = ClaimResult(
-        id="C2", title="Spurious rewards need the right prior",
-        statement="Random or incorrect rewards improve models whose prior already holds a useful strategy "
-                  "(code reasoning) and not others.",
-        source={"arxiv": "2506.10947", "date": "2025-06", "authors": "Shao et al.",
-                "title": "Spurious Rewards: Rethinking Training Signals in RLVR"},
-        statistic="Δ verified pass@1 (after − before), random reward, prior with 20% code format",
-        verdict="contradicted", reason="the random reward lowers pass@1 by 0.031, 95% CI [−0.052, −0.01]; the "
-                                       "paper predicts a gain for a code-holding prior.",
-        effect=-0.031, ci_low=-0.052, ci_high=-0.01, seeds=3, scale="small", runs=_runs("C2", 3, rng),
-        figures=[_arms_figure(out, "claims/C2/arms.png", rng)],
-        table=[{"reward": r, "seed": s, "delta_pass1": round(float(rng.normal(0.02, 0.03)), 3)}
-               for r in ("correct", "random") for s in range(3)],
-        control={"description": "the same random reward on a prior without code", "verdict": "inconclusive",
-                 "effect": -0.012, "ci_low": -0.04, "ci_high": 0.016, "reason": "CI contains 0"},
-        next_steps=["Sweep the code share of the prior: 0, 5, 20, 50%."], wall_s=980.0, notes=[])
-    c3 = ClaimResult(
-        id="C3", title="RL updates a small subnetwork",
-        statement="RL fine-tuning changes <30% of parameters & the update is nearly full-rank "
-                  "(\"sparse but not low-rank\").",
-        source={"arxiv": "2505.11711", "date": "2025-05", "authors": "Mukherjee et al.",
-                "title": "Reinforcement Learning Finetunes Small Subnetworks in Large Language Models"},
-        statistic="fraction of parameters with |Δ| > 1e-5 (bf16), RL vs prior",
-        verdict="inconclusive", reason="the runs diverged before step 20 on 2 of 3 seeds; no estimate.",
-        effect=None, ci_low=None, ci_high=None, seeds=1, scale="small", runs=_runs("C3", 1, rng),
-        figures=[], table=[], control=None,
-        next_steps=["Lower the learning rate to 1e-5 and rerun 3 seeds."], wall_s=410.0,
-        notes=["Only one seed finished."])
+    c1 = _claim("C1", "holds", "pass@256 is 0.081 lower after RL, 95% CI [0.043, 0.12] excludes 0 over 3 seeds; "
+                               "the curves cross at k = 16.", (0.081, 0.043, 0.12), 3, rng,
+                figures=[_passk_figure(out, "claims/C1/passk.png", rng)],
+                table=[{"arm": arm, "seed": s, "k": k, "pass_at_k": round(float(rng.uniform(0.3, 0.95)), 3)}
+                       for arm in ("prior", "rl") for s in range(3) for k in (1, 256)],
+                control={"description": "RL with a random reward (same steps and seeds)", "verdict": "holds",
+                         "effect": 0.004, "ci_low": -0.02, "ci_high": 0.028,
+                         "reason": "no change at k = 256: CI [−0.02, 0.028] contains 0"},
+                next_steps=["Repeat at depth 6 (out of the RL distribution).", "Add a prior with 10x more tokens."],
+                wall_s=1260.0, notes=["k stops at 256, not 1024 as in the paper."])
+    c2 = _claim("C2", "contradicted", "the random reward lowers pass@1 by 0.031, 95% CI [−0.052, −0.01]; the paper "
+                                      "predicts a gain for a code-holding prior.", (-0.031, -0.052, -0.01), 3, rng,
+                figures=[_arms_figure(out, "claims/C2/arms.png", rng)],
+                table=[{"reward": r, "seed": s, "delta_pass1": round(float(rng.normal(0.02, 0.03)), 3)}
+                       for r in ("correct", "random") for s in range(3)],
+                control={"description": "the same random reward on a prior without code", "verdict": "inconclusive",
+                         "effect": -0.012, "ci_low": -0.04, "ci_high": 0.016, "reason": "CI contains 0"},
+                next_steps=["Sweep the code share of the prior: 0, 5, 20, 50%."], wall_s=980.0)
+    c3 = _claim("C3", "inconclusive", "the runs diverged before step 20 on 2 of 3 seeds; no estimate.",
+                (None, None, None), 1, rng, next_steps=["Lower the learning rate to 1e-5 and rerun 3 seeds."],
+                wall_s=410.0, notes=["Only one seed finished."])
     return [c1, c2, c3]
 
 

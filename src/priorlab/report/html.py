@@ -80,8 +80,8 @@ def arxiv_link(source: dict, sep: str = " · ") -> str:
 def _header(results: list[ClaimResult], meta: dict) -> str:
     counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
     tiles = "".join(f'<div class="tile {v}"><b>{n}</b><span>{v}</span></div>' for v, n in counts.items())
-    facts = [f"{len(results)} published claim{'s' * (len(results) != 1)} re-tested on priors trained from "
-             f"scratch in controlled, strictly verifiable worlds",
+    facts = [(f"{len(results)} published claim{'s' * (len(results) != 1)} re-tested on priors trained from "
+              f"scratch in controlled, strictly verifiable worlds"),
              f"scale <b>{_e(meta.get('scale', fmt.DASH))}</b>", f"wall time {fmt.duration(meta.get('wall_s'))}"]
     if meta.get("started"):
         facts.append(f"started {_e(meta['started'])}")
@@ -96,9 +96,11 @@ def _summary(results: list[ClaimResult]) -> str:
         ctl = badge(r.control.get("verdict"), small=True) if r.control else '<span class="muted">none</span>'
         rows.append(f'<tr><td><a class="cid" href="#{_e(r.id)}">{_e(r.id)}</a></td>'
                     f'<td class="title"><a href="#{_e(r.id)}">{_e(r.title)}</a></td><td>{badge(r.verdict)}</td>'
-                    f'<td class="eff"><span class="num">{_e(fmt.effect_ci(r.effect, r.ci_low, r.ci_high))}</span>'
+                    f'<td class="eff" title="{_e(r.statistic)}">'
+                    f'<span class="num">{_e(fmt.effect_ci(r.effect, r.ci_low, r.ci_high))}</span>'
                     f'{svg.forest_row(r.effect, r.ci_low, r.ci_high, r.verdict, width=150)}</td>'
-                    f'<td>{ctl}</td><td class="num">{r.seeds}</td><td class="src">{arxiv_link(r.source, "<br>")}</td></tr>')
+                    f'<td>{ctl}</td><td class="num">{r.seeds}</td>'
+                    f'<td class="src">{arxiv_link(r.source, "<br>")}</td></tr>')
     return ('<section id="summary"><h2>Summary</h2><table class="summary"><thead><tr><th>claim</th><th>title</th>'
             '<th>verdict</th><th>effect [95% CI] <span class="hint">dot = effect, bar = CI, dashed = 0; '
             'own scale per row</span></th><th>control</th><th>seeds</th><th>source</th></tr></thead>'
@@ -112,13 +114,14 @@ def _claim(r: ClaimResult, out: Path) -> str:
               f'</p>{svg.forest_row(r.effect, r.ci_low, r.ci_high, r.verdict, width=340, height=28, zero_label=True)}'
               if r.effect is not None else '<p class="big muted">no estimate</p>')
     parts = [f'<section class="claim {_e(r.verdict)}" id="{_e(r.id)}">',
-             f'<div class="claim-head"><span class="cid">{_e(r.id)}</span><h2>{_e(r.title)}</h2>{badge(r.verdict)}</div>',
+             (f'<div class="claim-head"><span class="cid">{_e(r.id)}</span><h2>{_e(r.title)}</h2>'
+              f'{badge(r.verdict)}</div>'),
              f'<blockquote>{_e(r.statement)}<footer>{arxiv_link(src)}{title}</footer></blockquote>',
-             f'<div class="pair"><div class="stack"><div class="box verdict"><h3>Verdict: {badge(r.verdict)}</h3>'
-             f'<p>{_e(r.reason)}</p></div>{_control(r)}</div>',
-             f'<div class="box"><h3>Effect</h3><p class="stat">{_e(r.statistic)}</p>{effect}'
-             f'<p class="muted">{r.seeds} seed{"s" * (r.seeds != 1)} · scale {_e(r.scale)} · '
-             f'{fmt.duration(r.wall_s)}</p></div></div>',
+             (f'<div class="pair"><div class="stack"><div class="box verdict"><h3>Verdict: {badge(r.verdict)}</h3>'
+              f'<p>{_e(r.reason)}</p></div>{_control(r)}</div>'),
+             (f'<div class="box"><h3>Effect</h3><p class="stat">{_e(r.statistic)}</p>{effect}'
+              f'<p class="muted">{r.seeds} seed{"s" * (r.seeds != 1)} · scale {_e(r.scale)} · '
+              f'{fmt.duration(r.wall_s)}</p></div></div>'),
              _figures(r.figures, out), _details_table(f"Measurements ({len(r.table)} rows)", r.table),
              _runs(r.runs), _list("Caveats", r.notes, "ul"), _list("Suggested next experiments", r.next_steps, "ol"),
              '<p class="up"><a href="#summary">↑ summary</a></p></section>']

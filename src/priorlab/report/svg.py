@@ -35,11 +35,11 @@ def forest_row(effect, lo, hi, verdict: str, width: int = 180, height: int = 22,
     y, colour = height / 2, VERDICT_COLOURS.get(verdict, OTHER_COLOUR)
     full = height + 12 * zero_label
     title = escape(f"effect {fmt.effect_ci(effect, lo, hi)}; dashed line = 0")
-    parts = [f'<svg class="forest" width="{width}" height="{full}" viewBox="0 0 {width} {full}" '
-             f'role="img" aria-label="{title}"><title>{title}</title>',
+    parts = [(f'<svg class="forest" width="{width}" height="{full}" viewBox="0 0 {width} {full}" '
+              f'role="img" aria-label="{title}"><title>{title}</title>'),
              f'<line x1="{x(0)}" x2="{x(0)}" y1="2" y2="{height - 2}" stroke="#adb5bd" stroke-dasharray="3 2"/>',
-             f'<line x1="{x(lo)}" x2="{x(hi)}" y1="{y}" y2="{y}" stroke="{colour}" stroke-width="2.5" '
-             f'stroke-linecap="round"/>']
+             (f'<line x1="{x(lo)}" x2="{x(hi)}" y1="{y}" y2="{y}" stroke="{colour}" stroke-width="2.5" '
+              f'stroke-linecap="round"/>')]
     for end in (lo, hi):
         parts.append(f'<line x1="{x(end)}" x2="{x(end)}" y1="{y - 5}" y2="{y + 5}" stroke="{colour}" '
                      f'stroke-width="2"/>')
@@ -58,8 +58,8 @@ def walltime_bars(rows: list[dict], width: int = 1000) -> str:
     label_w, value_w, bar_h, gap = 250, 150, 16, 6
     top = max(r["wall_s"] for r in rows) or 1.0
     height = len(rows) * (bar_h + gap) + gap
-    parts = [f'<svg class="bars" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="wall time per run">']
+    parts = [(f'<svg class="bars" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+              f'aria-label="wall time per run">')]
     for i, r in enumerate(rows):
         y = gap + i * (bar_h + gap)
         colour = KIND_COLOURS.get(r.get("kind"), OTHER_COLOUR)
