@@ -15,6 +15,7 @@ from priorlab.cli import app
 from priorlab.config import ConfigError
 from priorlab.report import fmt, svg, write_report
 from priorlab.report.browser import check_page, find_chromium
+from priorlab.report.html import breakdown
 
 # a valid 1x1 PNG
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwAD"
@@ -72,6 +73,9 @@ def test_report_is_one_self_contained_file(results, tmp_path):
     assert "+0.12 [+0.05, +0.2]" in html and "−0.3 [−0.5, −0.1]" in html and "no estimate" in html
     assert html.count("<details>") == 4 and "none for this claim" in html
     assert "priorlab retest --scale small" in html and "9.0 s, reused" in html
+    # without a breakdown the compute chart shows the claims' runs, a shared prior once
+    assert [r["name"] for r in breakdown(results, {})] == ["prior", "C1/rl", "C2/rl"]
+    assert svg.walltime_bars([]) == ""
 
 
 def test_verdicts_json_has_exactly_the_contract_keys(results, tmp_path):

@@ -101,11 +101,12 @@ def _summary(results: list[ClaimResult]) -> str:
                     f'{svg.forest_row(r.effect, r.ci_low, r.ci_high, r.verdict, width=120)}</td>'
                     f'<td>{ctl}</td><td class="num">{r.seeds}</td>'
                     f'<td class="src">{arxiv_link(r.source, "<br>")}</td></tr>')
-    return ('<section id="summary"><h2>Summary</h2><div class="scroll"><table class="summary"><thead><tr><th>claim</th><th>title</th>'
-            '<th>verdict</th><th>effect [95% CI]</th><th>control</th><th>seeds</th><th>source</th></tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div><p class="hint">Effect: dot = estimate, bar = 95% CI, '
-            'dashed line = 0; each row has its own scale (the claims measure different statistics: hover for '
-            'which).</p></section>')
+    cols = ("claim", "title", "verdict", "effect [95% CI]", "control", "seeds", "source")
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    return (f'<section id="summary"><h2>Summary</h2><div class="scroll"><table class="summary"><thead><tr>{head}'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table></div><p class="hint">Effect: dot = estimate, '
+            'bar = 95% CI, dashed line = 0; each row has its own scale (the claims measure different statistics: '
+            'hover for which).</p></section>')
 
 
 def _claim(r: ClaimResult, out: Path) -> str:

@@ -55,7 +55,8 @@ def walltime_bars(rows: list[dict], width: int = 1000) -> str:
     rows = sorted((r for r in rows if _ok(r.get("wall_s"))), key=lambda r: -r["wall_s"])
     if not rows:
         return ""
-    label_w, value_w, bar_h, gap = 250, 150, 16, 6
+    longest = max(min(len(str(r.get("name", ""))), 34) for r in rows)
+    label_w, value_w, bar_h, gap = max(80, 7 * longest + 16), 150, 16, 6  # ~7 px per character at 12 px
     top = max(r["wall_s"] for r in rows) or 1.0
     height = len(rows) * (bar_h + gap) + gap
     parts = [(f'<svg class="bars" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
