@@ -92,3 +92,23 @@ def test_existing_run_is_not_overwritten_and_resume_needs_same_config(tiny_prior
         pretrain(load_config(None, TINY), out, show=False)
     with pytest.raises(ConfigError, match="config differs"):
         pretrain(load_config(None, TINY + ["pretrain.lr=0.01"]), out, resume=True, show=False)
+
+
+def test_evaluate_cached_reuses_an_identical_evaluation_and_misses_on_new_weights(tiny_prior, tiny_cfg, tmp_path):
+    import json
+    import os
+
+    from priorlab.evaluate import evaluate_cached
+
+    _, model_dir = tiny_prior
+    cfg = tiny_cfg.eval.model_copy(update={"depths": [2], "n_problems": 2, "n_samples": 2, "bootstrap": 10})
+    first = evaluate_cached(model_dir, cfg, tmp_path / "a", show=False, threads=1)
+    stored = list((model_dir / "evals").iterdir())
+    second = evaluate_cached(model_dir, cfg, tmp_path / "b", show=False, threads=1)
+    assert second == first and len(stored) == 1
+    assert (tmp_path / "b" / "samples.parquet").read_bytes() == (tmp_path / "a" / "samples.parquet").read_bytes()
+    weights = next(model_dir.glob("*.safetensors"))
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    evaluate_cached(model_dir, cfg, tmp_path / "c", show=False, threads=1)
+    assert len(list((model_dir / "evals").iterdir())) == 2
+    assert json.loads((tmp_path / "c" / "summary.json").read_text())["passk"] == first["passk"]

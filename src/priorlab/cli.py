@@ -207,6 +207,8 @@ from priorlab.diagnostics.cli import register as register_diagnostics  # noqa: E
 register_diagnostics(app)
 from priorlab.report.cli import register as register_report  # noqa: E402  (report DIR)
 register_report(app)
+from priorlab.claims.cli import register as register_claims  # noqa: E402  (retest)
+register_claims(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

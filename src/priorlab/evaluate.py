@@ -9,7 +9,10 @@ pretraining), n_problems, n_samples (per problem).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -181,6 +184,37 @@ def evaluate(checkpoint: str | Path, cfg, out: str | Path | None = None, world_c
                "wall_s": round(time.perf_counter() - t0, 2)}
     if out is not None:
         write_outputs(Path(out), records, summary)
+    return summary
+
+
+def _cache_key(checkpoint: Path, cfg) -> str:
+    """Eval config + the checkpoint's weight files (path, size, mtime): a changed file is a miss."""
+    files = sorted(checkpoint.glob("*.safetensors"))
+    ident = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    blob = json.dumps([cfg.model_dump(mode="json"), ident], sort_keys=True).encode()
+    return hashlib.blake2b(blob, digest_size=8).hexdigest()
+
+
+def evaluate_cached(checkpoint: str | Path, cfg, out: str | Path, show: bool = True,
+                    threads: int | None = None) -> dict:
+    """:func:`evaluate`, reusing an identical earlier evaluation stored in ``CHECKPOINT/evals/KEY/``.
+
+    Many RL runs start from one prior with one eval config (every arm and seed of a claim); the
+    prior's evaluation is deterministic, so it is computed once and copied into each ``out``.
+    A read-only checkpoint directory just means no cache.
+    """
+    checkpoint, out = Path(checkpoint), Path(out)
+    hit = checkpoint / "evals" / _cache_key(checkpoint, cfg)
+    if (hit / "summary.json").exists():
+        shutil.copytree(hit, out, dirs_exist_ok=True)
+        return json.loads((hit / "summary.json").read_text())
+    summary = evaluate(checkpoint, cfg, out, show=show, threads=threads)
+    tmp = hit.parent / f".tmp-{os.getpid()}-{hit.name}"
+    try:
+        shutil.copytree(out, tmp, dirs_exist_ok=True)
+        os.rename(tmp, hit)  # atomic; loses the race harmlessly if another run stored it first
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
     return summary
 
 

@@ -1,2 +1,10 @@
-"""Published claims about RLVR, re-tested on controlled priors (:mod:`~priorlab.claims.result`
-holds the result record the report renders)."""
+"""Claim re-tests: one file per published claim (recipe, statistic, verdict rule), ``retest``
+to run them and the report to show them. Importing this package registers every claim."""
+
+from priorlab.claims import (  # noqa: F401 - registration side effects
+    c01_spurious, c02_clipping, c03_formats, c04_crossover, c05_edge, c06_psr_nsr, c07_sparsity, c08_calibration,
+    c09_contamination, c10_shortcuts,
+)
+from priorlab.claims.base import CLAIMS, SCALES, Claim
+
+__all__ = ["CLAIMS", "SCALES", "Claim"]

@@ -18,7 +18,8 @@ import torch
 
 from priorlab import runtime
 from priorlab.config import ConfigError, EvalConfig
-from priorlab.evaluate import checkpoint_meta, contexts_for, evaluate, max_tokens_for, sample_and_verify, world_for
+from priorlab.evaluate import (checkpoint_meta, contexts_for, evaluate, evaluate_cached, max_tokens_for,
+                               sample_and_verify, world_for)
 from priorlab.model import load_model, n_params
 from priorlab.pretrain import _rng_state, make_optimizer, restore, save_checkpoint
 from priorlab.progress import progress_bar
@@ -78,15 +79,17 @@ def final_evals(cfg) -> dict[str, EvalConfig]:
     return {"band": band, "eval": cfg.final}
 
 
-def evaluate_checkpoint(ckpt: Path, cfg, out: Path, show: bool, reuse: bool) -> list[dict]:
-    """pass@k rows of ``ckpt`` for :func:`final_evals` (with ``reuse``, those already written)."""
+def evaluate_checkpoint(ckpt: Path, cfg, out: Path, show: bool, reuse: bool, cache: bool = False) -> list[dict]:
+    """pass@k rows of ``ckpt`` for :func:`final_evals` (with ``reuse``, those already written;
+    with ``cache``, an identical evaluation stored next to ``ckpt`` is reused: the prior's)."""
     rows = []
     for name, ecfg in final_evals(cfg).items():
         where = out / name
         if reuse and (where / "summary.json").exists():
             rows += json.loads((where / "summary.json").read_text())["passk"]
         else:
-            rows += evaluate(ckpt, ecfg, where, show=show, threads=cfg.threads)["passk"]
+            run = evaluate_cached if cache else evaluate
+            rows += run(ckpt, ecfg, where, show=show, threads=cfg.threads)["passk"]
     return rows
 
 
@@ -150,7 +153,7 @@ def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict
     prior = Path(cfg.prior).resolve()
     out = prepare_run(out, cfg, resume)
     runtime.set_threads(cfg.threads)
-    before = evaluate_checkpoint(prior, cfg, out / "before", show, reuse=resume)
+    before = evaluate_checkpoint(prior, cfg, out / "before", show, reuse=resume, cache=True)
     p = build_parts(cfg, out, prior, show, reuse=resume)
     ckpt = latest_checkpoint(out) if resume else None
     start = restore(ckpt, p.model, p.opt, p.sched) if ckpt is not None else 0

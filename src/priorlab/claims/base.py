@@ -1,0 +1,134 @@
+"""What a claim is: priors and RL arms to run, a measurement over those runs, a verdict rule.
+
+A :class:`Claim` never runs anything itself. It declares, for a :class:`Scale`, the priors
+(:class:`PriorSpec`: ``--set`` overrides of the demo prior config) and the RL arms
+(:class:`Arm`: a preset plus overrides, run once per seed) it needs; ``priorlab retest``
+collects the declarations of every chosen claim, runs each distinct job once (identical
+specs are shared between claims), and hands the finished run directories to
+:meth:`Claim.measure` (tidy rows, one per arm x seed) and :meth:`Claim.judge` (effect, 95% CI
+and verdict from those rows). ``judge`` is a pure function of the table, so a doctored table
+or a negative control changes the verdict in a test without running anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from priorlab.registry import Registry
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big every run of a retest is.
+
+    ``prior_sets`` and ``rl_sets`` are ``--set`` overrides applied to every prior and every
+    arm before the claim's own; ``n_large`` is the sample count per problem for pass@k
+    claims (k runs up to it).
+    """
+
+    name: str
+    seeds: tuple[int, ...]
+    prior_sets: tuple[str, ...]
+    rl_sets: tuple[str, ...]
+    n_large: int
+    n_problems: int
+
+
+SCALES: dict[str, Scale] = {
+    # CI and smoke tests: a tiny model, two RL steps; numbers mean nothing.
+    "tiny": Scale("tiny", (0, 1, 2), (
+        "model.preset=tiny", "pretrain.tokens=16384", "pretrain.batch_size=8", "pretrain.seq_len=128",
+        "pretrain.warmup_steps=2", "pretrain.checkpoint_every=8", "pretrain.precision=fp32"), (
+        "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=4", "data.n_prompts=8",
+        "probe.every=1", "probe.n_problems=2", "probe.n_samples=2", "checkpoint_every=2", "kl_every=0"),
+        n_large=8, n_problems=3),
+    # The 90-minute budget on 2 CPU cores (docs/claims.md has the measured breakdown).
+    "small": Scale("small", (0, 1, 2), (), (
+        "steps=30", "data.n_prompts=128", "probe.every=10", "checkpoint_every=30", "kl_every=0"),
+        n_large=64, n_problems=24),
+    # What a GPU afternoon buys: 5 seeds, 150 steps, n = 256.
+    "full": Scale("full", (0, 1, 2, 3, 4), (), ("steps=150", "probe.every=10", "checkpoint_every=50"),
+                  n_large=256, n_problems=64),
+}
+
+
+@dataclass(frozen=True)
+class PriorSpec:
+    """A prior to pretrain: overrides of the demo config (``src/priorlab/configs/demo.yaml``)."""
+
+    name: str
+    sets: tuple[str, ...] = ()
+    about: str = ""
+
+
+@dataclass(frozen=True)
+class Arm:
+    """An RL arm: ``priorlab rl -c PRESET --set ...`` on prior ``prior``, once per seed."""
+
+    name: str
+    prior: str
+    sets: tuple[str, ...] = ()
+    preset: str = "grpo"
+    about: str = ""
+
+
+@dataclass
+class Judgement:
+    """A verdict with its statistic: ``effect`` and the 95% CI ``[ci_low, ci_high]``."""
+
+    verdict: str
+    effect: float | None
+    ci_low: float | None
+    ci_high: float | None
+    reason: str
+    seeds: int = 0
+
+
+@dataclass
+class Evidence:
+    """Finished runs handed to :meth:`Claim.measure`.
+
+    ``priors[name]`` is the prior's HF directory; ``arms[name]`` maps seed -> run directory;
+    ``out`` is the claim's own output directory (figures go there).
+    """
+
+    priors: dict[str, Path]
+    arms: dict[str, dict[int, Path]]
+    out: Path
+    scale: Scale
+    extra: dict = field(default_factory=dict)
+
+
+class Claim:
+    """Base class; subclasses set the class attributes and implement the four methods."""
+
+    id: str = ""
+    title: str = ""
+    statement: str = ""
+    source: dict = {}
+    statistic: str = ""
+    control: str = ""
+    next_steps: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def priors(self, scale: Scale) -> list[PriorSpec]:
+        raise NotImplementedError
+
+    def arms(self, scale: Scale) -> list[Arm]:
+        raise NotImplementedError
+
+    def measure(self, ev: Evidence) -> tuple[list[dict], list[Path]]:
+        """Tidy rows (one per arm x seed, or per k) and the figure files written to ``ev.out``."""
+        raise NotImplementedError
+
+    def judge(self, rows: list[dict]) -> Judgement:
+        """The verdict from the rows alone (pure: tests feed doctored rows)."""
+        raise NotImplementedError
+
+    def judge_control(self, rows: list[dict]) -> Judgement | None:
+        """The negative control's verdict from the same rows, when the claim has one."""
+        return None
+
+
+CLAIMS: Registry[type[Claim]] = Registry("claim")

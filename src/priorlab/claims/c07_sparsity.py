@@ -1,0 +1,81 @@
+"""C7: RL update sparsity is a bf16 artefact; updates are full rank; masks overlap across seeds
+(Mukherjee et al., arXiv 2505.11711, and the RL's Razor caveat, arXiv 2509.04259; claims.md §5)."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+
+from priorlab.claims.base import CLAIMS, Claim, Evidence, Scale
+from priorlab.claims.common import DEMO, grpo_correct, plot_arms
+from priorlab.claims.stats import combine, directional
+from priorlab.diagnostics.updates import update_overlap, update_ranks, update_sparsity
+
+TOL = 1e-5  # Mukherjee et al.'s isclose(delta, 0, atol=1e-5)
+FP32_NEAR_ZERO = 0.05  # "vanishes": under 5% of parameters unchanged in fp32
+
+
+def _unchanged(a, b) -> dict[str, float]:
+    rows = update_sparsity(a, b, tols=(TOL,))
+    return {r["dtype"]: 1 - r["changed_frac"] for r in rows if r["scope"] == "overall"}
+
+
+@CLAIMS.register("C7")
+class Sparsity(Claim):
+    id = "C7"
+    title = "Sparse updates are a bf16 artefact"
+    statement = ("RL updates only a sparse subnetwork (68-96% of parameters unchanged in bf16), but the same "
+                 "training compared in fp32 shows no sparsity; the updates are nearly full rank and the updated "
+                 "sets of two seeds overlap more than chance.")
+    source = {"arxiv": "2505.11711", "date": "2025-05", "authors": "Mukherjee et al.",
+              "title": "Reinforcement Learning Finetunes Small Subnetworks in Large Language Models"}
+    statistic = (f"share of parameters with |Δ| ≤ {TOL:g} after casting both checkpoints to bf16, minus the same "
+                 "share in fp32 (prior → GRPO policy, per seed)")
+    control = "a checkpoint against itself: everything is unchanged in both dtypes, so the bf16 − fp32 gap is 0"
+    notes = (f"'Vanishes in fp32' is read as: under {FP32_NEAR_ZERO:.0%} of parameters unchanged in fp32.",
+             "'Nearly full rank' is read as: mean rank/min(shape) of the fp32 update above 0.9.")
+    next_steps = ("Compare SFT on the same data: the paper reports 6-15% sparsity for SFT.",
+                  "Train with bf16 master weights to see the sparsity appear in the run itself.")
+
+    def priors(self, scale: Scale):
+        return [DEMO]
+
+    def arms(self, scale: Scale):
+        return [grpo_correct(scale)]
+
+    def measure(self, ev: Evidence):
+        prior, runs = ev.priors["demo"], ev.arms["grpo-correct"]
+        rows = []
+        for seed, run in sorted(runs.items()):
+            u, same = _unchanged(prior, run / "model"), _unchanged(run / "model", run / "model")
+            ranks = [r["rank_ratio"] for r in update_ranks(prior, run / "model", dtypes=("fp32",))]
+            rows.append({"seed": seed, "kind": "update", "unchanged_fp32": u["fp32"], "unchanged_bf16": u["bf16"],
+                         "bf16_minus_fp32": u["bf16"] - u["fp32"], "rank_ratio": float(np.mean(ranks)),
+                         "self_bf16_minus_fp32": same["bf16"] - same["fp32"], "self_unchanged_fp32": same["fp32"]})
+        for (s1, r1), (s2, r2) in combinations(sorted(runs.items()), 2):
+            for o in update_overlap(prior, r1 / "model", r2 / "model", tols=(TOL,)):
+                rows.append({"seed": s1 * 100 + s2, "kind": "overlap", "dtype": o["dtype"], "o1": o["o1"],
+                             "o1_random": o["o1_random"], "o1_minus_random": o["o1"] - o["o1_random"]})
+        upd = [r for r in rows if r["kind"] == "update"]
+        long = [{"arm": f"unchanged {dt}", "value": r[f"unchanged_{dt}"]} for r in upd for dt in ("fp32", "bf16")]
+        fig = plot_arms(long, "value", ev.out / "c7_sparsity.png",
+                        f"share of parameters unchanged (|Δ| ≤ {TOL:g}), per seed", "share unchanged")
+        return rows, [fig]
+
+    def _judge(self, rows, gap: str, fp32: str):
+        upd = [r for r in rows if r["kind"] == "update"]
+        ov = [r for r in rows if r["kind"] == "overlap" and r["dtype"] == "bf16"]
+        return combine([
+            ("bf16 sparser than fp32", directional([r[gap] for r in upd], +1, "unchanged share bf16 − fp32")),
+            ("fp32 sparsity vanishes", directional([FP32_NEAR_ZERO - r[fp32] for r in upd], +1,
+                                                   f"{FP32_NEAR_ZERO:.2f} − unchanged share fp32")),
+            ("nearly full rank", directional([r["rank_ratio"] - 0.9 for r in upd], +1, "rank ratio − 0.9")),
+            ("overlap above chance", directional([r["o1_minus_random"] for r in ov], +1, "o1 − random (bf16)")),
+        ])
+
+    def judge(self, rows):
+        return self._judge(rows, "bf16_minus_fp32", "unchanged_fp32")
+
+    def judge_control(self, rows):
+        return self._judge(rows, "self_bf16_minus_fp32", "self_unchanged_fp32")

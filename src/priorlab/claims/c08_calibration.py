@@ -1,0 +1,65 @@
+"""C8: binary rewards hurt calibration; the Brier reward restores it without losing accuracy
+(Damani et al., RLCR, arXiv 2507.16806; claims.md §6)."""
+
+from __future__ import annotations
+
+from priorlab.claims.base import CLAIMS, Claim, Evidence, PriorSpec, Scale
+from priorlab.claims.common import BAND, arm, plot_arms
+from priorlab.claims.measure import by_seed, paired, records
+from priorlab.claims.stats import combine, directional, non_inferior
+from priorlab.diagnostics.calibration import calibration_rows
+
+METRIC = "verified"
+MARGIN = 0.03  # "without losing accuracy": no loss above 3 points
+CONFIDENT = PriorSpec("confident", ("corpus.confidence_prob=1.0",),
+                      "demo, every solution followed by a stated confidence <conf> q")
+ARMS = {"conf-correct": "reward.weights={correct: 1.0}", "conf-brier": "reward.weights={brier: 1.0}"}
+
+
+@CLAIMS.register("C8")
+class Calibration(Claim):
+    id = "C8"
+    title = "Brier reward keeps calibration"
+    statement = ("RL with a binary correctness reward makes stated confidence worse calibrated; adding a Brier "
+                 "term (reward c − (q − c)²) restores calibration without costing accuracy.")
+    source = {"arxiv": "2507.16806", "date": "2025-07", "authors": "Damani et al.",
+              "title": "Beyond Binary Rewards: Training LMs to Reason About Their Uncertainty"}
+    statistic = ("ECE (10 equal-width bins, stated confidence vs verified correctness, held-out eval at the band) "
+                 "after the binary reward minus after the Brier reward, paired by seed")
+    notes = (f"'Without losing accuracy' is read as: the CI of the accuracy difference excludes a loss above "
+             f"{MARGIN}.", "A completion without a confidence counts as q = 0 (RLCR's extractor).")
+    next_steps = ("Add the log-loss reward to show why a bounded scoring rule matters.",
+                  "Evaluate on deeper (out-of-distribution) depths as the paper's OOD sets.")
+
+    def priors(self, scale: Scale):
+        return [CONFIDENT]
+
+    def arms(self, scale: Scale):
+        return [arm(scale, name, CONFIDENT, sets, about=sets) for name, sets in ARMS.items()]
+
+    def measure(self, ev: Evidence):
+        rows = []
+        for name in ARMS:
+            for seed, run in sorted(ev.arms[name].items()):
+                row = {"arm": name, "seed": seed}
+                for when in ("before", "after"):
+                    cal = calibration_rows(records(run, when, depths=BAND), metric=METRIC, by=("split",))[0]
+                    row |= {f"{k}_{when}": cal[k] for k in ("ece", "brier", "auroc", "accuracy", "mean_confidence",
+                                                             "conf_rate")}
+                row["d_ece"] = row["ece_after"] - row["ece_before"]
+                rows.append(row)
+        fig = plot_arms(rows, "ece_after", ev.out / "c8_ece.png", "ECE after RL (lower is better calibrated)",
+                        "ECE", list(ARMS))
+        return rows, [fig]
+
+    def judge(self, rows):
+        ece = {a: by_seed(rows, "ece_after", arm=a) for a in ARMS}
+        acc = {a: by_seed(rows, "accuracy_after", arm=a) for a in ARMS}
+        return combine([
+            ("binary − Brier ECE", directional(paired(ece["conf-correct"], ece["conf-brier"]), +1,
+                                               "ECE binary − ECE Brier")),
+            ("binary reward worsens ECE", directional(list(by_seed(rows, "d_ece", arm="conf-correct").values()), +1,
+                                                      "ΔECE binary")),
+            ("Brier keeps accuracy", non_inferior(paired(acc["conf-brier"], acc["conf-correct"]), MARGIN,
+                                                  "accuracy Brier − binary")),
+        ])

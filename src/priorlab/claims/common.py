@@ -1,0 +1,88 @@
+"""Priors, arms and figures several claims share (so ``retest`` runs each one once).
+
+An arm's identity is its prior, preset and ``--set`` list; two claims that declare the same
+arm get the same runs. The shared evaluation (``final``) is the held-out ``eval`` split on the
+RL band, ``scale.n_problems`` problems per depth and ``scale.n_large`` samples each.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from priorlab.claims.base import Arm, PriorSpec, Scale
+from priorlab.claims.stats import seed_ci
+from priorlab.plots import plt, save
+
+BAND = (4, 5)
+
+#: The demo prior: 70% step-by-step / 30% answer-only, depths 2-5 (docs/demo.md).
+DEMO = PriorSpec("demo", (), "the demo prior: formats steps 0.7 / answer 0.3, depths 2-5")
+#: Same world and budget, the format mix flipped: the dominant format is the inaccurate one.
+ANSWER_HEAVY = PriorSpec("answer-heavy", ("corpus.formats={steps: 0.3, answer: 0.7}",),
+                         "formats steps 0.3 / answer 0.7 (the dominant format is answer-only, never verified)")
+
+
+def final_sets(scale: Scale, depths=BAND, splits=("eval",)) -> tuple[str, ...]:
+    """``final`` eval overrides shared by the arms of every claim at this scale."""
+    return (f"final.splits=[{','.join(splits)}]", f"final.depths=[{','.join(map(str, depths))}]",
+            f"final.n_problems={scale.n_problems}", f"final.n_samples={scale.n_large}")
+
+
+def arm(scale: Scale, name: str, prior: PriorSpec, *sets: str, preset: str = "grpo", about: str = "",
+        depths=BAND) -> Arm:
+    """An arm on ``prior`` with the scale's shared overrides, then ``sets``."""
+    return Arm(name, prior.name, tuple(scale.rl_sets) + final_sets(scale, depths) + tuple(sets), preset, about)
+
+
+def grpo_correct(scale: Scale, prior: PriorSpec = DEMO, name: str = "grpo-correct") -> Arm:
+    return arm(scale, name, prior, about="GRPO, verified reward, eps 0.2, 4 optimizer steps per batch")
+
+
+def random_reward(scale: Scale, prior: PriorSpec = DEMO, *sets: str, name: str = "random") -> Arm:
+    return arm(scale, name, prior, "reward.weights={random: 1.0}", "reward.args={gamma: 0.5}", *sets,
+               about="GRPO, Bernoulli(0.5) reward independent of the completion")
+
+
+def plot_arms(rows: list[dict], value: str, path: Path, title: str, ylabel: str, order: list[str] | None = None,
+              key: str = "arm") -> Path:
+    """One column per arm: each seed a dot, the mean with its 95% t-interval over seeds."""
+    names = order or sorted({r[key] for r in rows})
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.6 + 1.3 * len(names)), 3.8))
+    for i, name in enumerate(names):
+        vals = [r[value] for r in rows if r[key] == name and r[value] is not None]
+        if not vals:
+            continue
+        jitter = np.linspace(-0.12, 0.12, len(vals)) if len(vals) > 1 else [0.0]
+        ax.scatter(i + np.asarray(jitter), vals, s=18, color="0.55", zorder=2)
+        mean, lo, hi = seed_ci(vals)
+        err = None if np.isnan(lo) else [[mean - lo], [hi - mean]]
+        ax.errorbar([i], [mean], yerr=err, fmt="o", color="C0", ms=7, capsize=5, lw=2, zorder=3)
+    ax.axhline(0, color="0.3", lw=0.8, ls="--")
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    return save(fig, path)
+
+
+def plot_curves(curves: dict[str, list[tuple[int, list[float]]]], path: Path, title: str,
+                ylabel: str = "pass@k") -> Path:
+    """pass@k vs k (log2) per model: mean over seeds with the 95% t-band."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (name, pts) in enumerate(curves.items()):
+        ks = [k for k, _ in pts]
+        stats = [seed_ci(v) for _, v in pts]
+        mean = [s[0] for s in stats]
+        ax.plot(ks, mean, "-o", ms=3, color=f"C{i}", label=name)
+        lo, hi = [s[1] for s in stats], [s[2] for s in stats]
+        if not any(np.isnan(lo)):
+            ax.fill_between(ks, lo, hi, color=f"C{i}", alpha=0.15)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("k")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save(fig, path)

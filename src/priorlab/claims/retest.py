@@ -1,0 +1,143 @@
+"""``priorlab retest``: run what the chosen claims need, once, then measure and judge each claim.
+
+Plan: collect every chosen claim's priors and arms at one :class:`~priorlab.claims.base.Scale`
+(claims that declare the same prior or arm share it; the same name with different specs is an
+error), run the priors, then every arm x seed on its prior, through the run store and the
+sweep executors (:mod:`priorlab.sweep`: finished runs with the same config hash are reused,
+crashed ones resumed). Then each claim measures its runs, judges them, and lands in
+``OUT/claims/<id>/result.json``; ``OUT/report.html`` and ``OUT/verdicts.json`` render them.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+
+from priorlab.claims.base import CLAIMS, SCALES, Arm, Claim, Evidence, PriorSpec, Scale
+from priorlab.claims.result import ClaimResult
+from priorlab.config import ConfigError, default_config_path, load_config
+
+
+def chosen(ids: list[str] | None) -> list[Claim]:
+    """Claim instances for ``ids`` (all registered claims when empty), in registry order."""
+    names = sorted(CLAIMS.names(), key=lambda s: int(s[1:]))
+    return [CLAIMS.get(i)() for i in (ids or names)]
+
+
+def _unique(items, kind: str) -> dict:
+    out = {}
+    for it in items:
+        if it.name in out and out[it.name] != it:
+            raise ConfigError(f"two claims declare {kind} {it.name!r} differently; give one of them another name")
+        out[it.name] = it
+    return out
+
+
+def plan(claims: list[Claim], scale: Scale) -> tuple[dict[str, PriorSpec], dict[str, Arm]]:
+    """The distinct priors and arms the claims need."""
+    priors = _unique([p for c in claims for p in c.priors(scale)], "prior")
+    arms = _unique([a for c in claims for a in c.arms(scale)], "arm")
+    for a in arms.values():
+        if a.prior not in priors:
+            raise ConfigError(f"arm {a.name!r} runs on prior {a.prior!r}, which no claim declares")
+    return priors, arms
+
+
+def prior_config(spec: PriorSpec, scale: Scale):
+    """The demo prior config with the scale's and the spec's overrides."""
+    return load_config(default_config_path("demo"), [*scale.prior_sets, *spec.sets])
+
+
+def rl_config(arm: Arm, seed: int, prior: Path):
+    """The arm's RL config for one seed on a prior checkpoint."""
+    from priorlab.rl.config import RLConfig
+
+    return load_config(default_config_path(f"rl/{arm.preset}"), [*arm.sets, f"seed={seed}", f"prior={prior}"],
+                       model=RLConfig)
+
+
+def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | None, store, show: bool,
+            address: str | None = None):
+    """Run (or reuse) every prior and arm x seed; returns (prior dirs, arm dirs, job results, failures)."""
+    from priorlab.sweep import Job, run_jobs
+
+    priors, arms = plan(claims, scale)
+    names = list(priors)
+    res = run_jobs([Job("pretrain", prior_config(priors[n], scale), name=f"prior {n}") for n in names],
+                   executor=executor, workers=workers, store=store, show=show, address=address)
+    done = dict(zip(names, res))
+    prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.status != "failed"}
+    keys = [(a, s) for a in arms for s in scale.seeds if arms[a].prior in prior_dirs]
+    res_rl = run_jobs([Job("rl", rl_config(arms[a], s, prior_dirs[arms[a].prior]), name=f"{a} seed {s}")
+                       for a, s in keys], executor=executor, workers=workers, store=store, show=show,
+                      address=address)
+    arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}
+    for (a, s), r in zip(keys, res_rl):
+        if r.status != "failed":
+            arm_dirs[a][s] = r.run_dir
+    jobs = [("prior", n, None, r) for n, r in done.items()] + [("rl", a, s, r) for (a, s), r in zip(keys, res_rl)]
+    failed = [f"{kind} {name}" + (f" seed {s}" if s is not None else "") + f": {r.error}"
+              for kind, name, s, r in jobs if r.status == "failed"]
+    return prior_dirs, arm_dirs, jobs, failed
+
+
+def _runs_of(claim: Claim, scale: Scale, jobs) -> list[dict]:
+    mine = {p.name for p in claim.priors(scale)} | {a.name for a in claim.arms(scale)}
+    return [{"name": name + (f" seed {s}" if s is not None else ""), "kind": kind, "path": str(r.run_dir),
+             "summary": r.status if r.status == "failed" else "", "reused": r.status == "reused",
+             "wall_s": float(r.wall_s or 0.0)} for kind, name, s, r in jobs if name in mine]
+
+
+def judge_claim(claim: Claim, ev: Evidence, runs: list[dict]) -> ClaimResult:
+    """Measure and judge one claim; a failure in either is an inconclusive result with its reason."""
+    t0 = time.perf_counter()
+    ev.out.mkdir(parents=True, exist_ok=True)
+    rows, figures, control = [], [], None
+    try:
+        rows, figures = claim.measure(ev)
+        j = claim.judge(rows)
+        jc = claim.judge_control(rows)
+        if jc is not None:
+            control = {"description": claim.control, "verdict": jc.verdict, "effect": jc.effect,
+                       "ci_low": jc.ci_low, "ci_high": jc.ci_high, "reason": jc.reason}
+        verdict, reason, eff, lo, hi, seeds = j.verdict, j.reason, j.effect, j.ci_low, j.ci_high, j.seeds
+    except Exception as e:  # noqa: BLE001 - a broken claim must not sink the others' report
+        (ev.out / "error.txt").write_text(traceback.format_exc())
+        verdict, reason, eff, lo, hi, seeds = ("inconclusive", f"measurement failed: {type(e).__name__}: {e} "
+                                               f"(traceback in {ev.out / 'error.txt'})", None, None, None, 0)
+    return ClaimResult(
+        id=claim.id, title=claim.title, statement=claim.statement, source=dict(claim.source),
+        statistic=claim.statistic, verdict=verdict, reason=reason, effect=eff, ci_low=lo, ci_high=hi, seeds=seeds,
+        scale=ev.scale.name, runs=runs, figures=[str(f) for f in figures], table=rows, control=control,
+        next_steps=list(claim.next_steps), wall_s=time.perf_counter() - t0, notes=list(claim.notes))
+
+
+def retest(ids: list[str] | None, scale_name: str, out: Path, executor: str = "local", workers: int | None = None,
+           store=None, show: bool = True, address: str | None = None) -> list[ClaimResult]:
+    """Run, measure, judge and report the chosen claims; returns their results."""
+    from priorlab.report.html import write_report
+    from priorlab.report.meta import collect_meta
+
+    if scale_name not in SCALES:
+        from priorlab.registry import did_you_mean
+
+        raise ConfigError(f"--scale {scale_name!r}: unknown.{did_you_mean(scale_name, list(SCALES))} "
+                          f"Scales: {', '.join(SCALES)}.")
+    scale, claims, t0, started = SCALES[scale_name], chosen(ids), time.time(), time.strftime("%Y-%m-%d %H:%M:%S")
+    prior_dirs, arm_dirs, jobs, failed = run_all(claims, scale, executor, workers, store, show, address)
+    results = []
+    for c in claims:
+        ev = Evidence(prior_dirs, arm_dirs, out / "claims" / c.id, scale)
+        result = judge_claim(c, ev, _runs_of(c, scale, jobs))
+        if failed and result.verdict == "inconclusive":
+            result.notes.append("failed runs: " + "; ".join(failed))
+        result.save(ev.out / "result.json")
+        results.append(result)
+    breakdown = [{"name": name + (f" seed {s}" if s is not None else ""), "kind": kind,
+                  "reused": r.status == "reused", "wall_s": float(r.wall_s or 0.0)} for kind, name, s, r in jobs]
+    meta = collect_meta(scale.name, started, time.time() - t0, breakdown)
+    if failed:
+        meta["note"] = f"{len(failed)} run(s) failed: " + "; ".join(failed)
+    write_report(results, out, meta)
+    return results
