@@ -92,3 +92,24 @@ def test_c2_needs_a_larger_move_with_clipping():
     assert c2.judge(rows).verdict == "holds"
     same = [r | {"abs_d_answer": 0.05 + r["seed"] / 100} for r in rows]
     assert c2.judge(same).verdict == "inconclusive"
+
+
+def test_retest_tiny_runs_shares_and_reuses_runs_and_writes_the_report(tmp_path):
+    """End to end at the tiny scale: C4 and C7 share one prior and one arm (3 seeds); a second
+    call reuses every run; the report and verdicts.json follow the contract."""
+    import json
+
+    from priorlab.claims.result import VERDICT_KEYS, VERDICTS
+    from priorlab.claims.retest import retest
+
+    store, out = tmp_path / "store", tmp_path / "retest"
+    results = retest(["C4", "C7"], "tiny", out, workers=2, store=store, show=False)
+    assert [r.id for r in results] == ["C4", "C7"] and all(r.verdict in VERDICTS for r in results)
+    assert all("measurement failed" not in r.reason for r in results), [r.reason for r in results]
+    verdicts = json.loads((out / "verdicts.json").read_text())
+    assert [set(v) >= set(VERDICT_KEYS) for v in verdicts] == [True, True]
+    assert (out / "report.html").stat().st_size > 1000
+    assert len(list(store.iterdir())) == 1 + 3  # one prior, one arm x 3 seeds, shared by both claims
+    again = retest(["C4"], "tiny", out, workers=2, store=store, show=False)
+    assert all(r["reused"] for r in again[0].runs)
+    assert again[0].effect == results[0].effect

@@ -58,20 +58,21 @@ def rl_config(arm: Arm, seed: int, prior: Path):
 
 
 def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | None, store, show: bool,
-            address: str | None = None):
+            address: str | None = None, out: Path | None = None):
     """Run (or reuse) every prior and arm x seed; returns (prior dirs, arm dirs, job results, failures)."""
     from priorlab.sweep import Job, run_jobs
 
     priors, arms = plan(claims, scale)
     names = list(priors)
     res = run_jobs([Job("pretrain", prior_config(priors[n], scale), name=f"prior {n}") for n in names],
-                   executor=executor, workers=workers, store=store, show=show, address=address)
+                   executor=executor, workers=workers, store=store, show=show, address=address,
+                   sweep_dir=out and out / "jobs-priors")
     done = dict(zip(names, res))
     prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.status != "failed"}
     keys = [(a, s) for a in arms for s in scale.seeds if arms[a].prior in prior_dirs]
     res_rl = run_jobs([Job("rl", rl_config(arms[a], s, prior_dirs[arms[a].prior]), name=f"{a} seed {s}")
                        for a, s in keys], executor=executor, workers=workers, store=store, show=show,
-                      address=address)
+                      address=address, sweep_dir=out and out / "jobs-rl")
     arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}
     for (a, s), r in zip(keys, res_rl):
         if r.status != "failed":
@@ -125,7 +126,7 @@ def retest(ids: list[str] | None, scale_name: str, out: Path, executor: str = "l
         raise ConfigError(f"--scale {scale_name!r}: unknown.{did_you_mean(scale_name, list(SCALES))} "
                           f"Scales: {', '.join(SCALES)}.")
     scale, claims, t0, started = SCALES[scale_name], chosen(ids), time.time(), time.strftime("%Y-%m-%d %H:%M:%S")
-    prior_dirs, arm_dirs, jobs, failed = run_all(claims, scale, executor, workers, store, show, address)
+    prior_dirs, arm_dirs, jobs, failed = run_all(claims, scale, executor, workers, store, show, address, out)
     results = []
     for c in claims:
         ev = Evidence(prior_dirs, arm_dirs, out / "claims" / c.id, scale)
