@@ -147,22 +147,21 @@ class PriorConfig(Strict):
 
         world = self.world.build()
         c = self.corpus
-        _check_weights(c.formats, "corpus.formats", FORMATS.names())
-        _check_weights(c.contexts, "corpus.contexts", world.contexts)
-        _check_weights(c.depths, "corpus.depths")
-        max_depth = world.cfg.max_depth
-        for field, depths in (("corpus.depths", c.depths), ("eval.depths", self.eval.depths),
-                              ("corpus.contamination.depths", c.contamination.depths or [])):
-            bad = [d for d in depths if not 1 <= int(d) <= max_depth]
-            if bad:
-                raise ValueError(f"{field}: depth {bad[0]} out of range 1..{max_depth} "
-                                 f"(raise world.max_depth or pick smaller depths)")
-        if c.contamination.split not in EVAL_SPLITS:
-            raise ValueError(f"corpus.contamination.split: {c.contamination.split!r} is not an eval split; "
-                             f"only {', '.join(EVAL_SPLITS)} can be contaminated on purpose")
-        if c.contamination.format not in FORMATS:
-            raise ValueError(f"corpus.contamination.format: unknown format {c.contamination.format!r}."
-                             f"{did_you_mean(c.contamination.format, FORMATS.names())}")
+        if world.pretrainable:  # a dataset or reasoning-gym world only evaluates: no corpus to check
+            _check_weights(c.formats, "corpus.formats", FORMATS.names())
+            _check_weights(c.contexts, "corpus.contexts", world.contexts)
+            _check_weights(c.depths, "corpus.depths")
+            if c.contamination.split not in EVAL_SPLITS:
+                raise ValueError(f"corpus.contamination.split: {c.contamination.split!r} is not an eval split; "
+                                 f"only {', '.join(EVAL_SPLITS)} can be contaminated on purpose")
+            if c.contamination.format not in FORMATS:
+                raise ValueError(f"corpus.contamination.format: unknown format {c.contamination.format!r}."
+                                 f"{did_you_mean(c.contamination.format, FORMATS.names())}")
+        fields = [("eval.depths", self.eval.depths)]
+        if world.pretrainable:
+            fields += [("corpus.depths", c.depths), ("corpus.contamination.depths", c.contamination.depths or [])]
+        for field, depths in fields:
+            check_depths(world, field, depths)
         for s in self.eval.splits:
             if s not in SPLIT_BUCKETS:
                 raise ValueError(f"eval.splits: unknown split {s!r}.{did_you_mean(s, list(SPLIT_BUCKETS))}")
@@ -170,6 +169,17 @@ class PriorConfig(Strict):
             if ctx not in world.contexts:
                 raise ValueError(f"eval.contexts: unknown context {ctx!r}.{did_you_mean(ctx, world.contexts)}")
         return self
+
+
+def check_depths(world, field: str, depths) -> None:
+    """Every depth is one the world has items at (else a message naming ``field`` and the fix)."""
+    have = world.depths
+    bad = [d for d in depths if int(d) not in have]
+    if bad:
+        span = f"{have[0]}..{have[-1]}" if have == list(range(have[0], have[-1] + 1)) else ", ".join(map(str, have))
+        raise ValueError(f"{field}: depth {bad[0]} out of range for world {world.name!r} (its depths: {span}); "
+                         f"pick depths from those (e.g. --depths {have[0]})"
+                         + (" or raise world.max_depth" if world.pretrainable else ""))
 
 
 def _first_error(e: ValidationError, model: type[BaseModel] | None = None) -> str:
