@@ -51,10 +51,11 @@ class WorldConfig(BaseModel):
         if self.name not in WORLDS:
             raise ValueError(f"world.name: unknown world {self.name!r}."
                              f"{did_you_mean(self.name, WORLDS.names())} Known: {', '.join(WORLDS.names())}.")
+        knobs = WORLDS.get(self.name).Config
         try:
-            WORLDS.get(self.name).Config(**(self.model_extra or {}))
+            knobs(**(self.model_extra or {}))
         except ValidationError as e:
-            raise ValueError("world." + _first_error(e)) from None
+            raise ValueError("world." + _first_error(e, knobs)) from None
         return self
 
     def build(self):
@@ -223,6 +224,17 @@ def _apply_set(data: dict, path: list[str], value: Any) -> None:
     node[path[-1]] = value
 
 
+def _apply_sets(data: dict, sets: list[str]) -> None:
+    """Apply ``--set`` strings in order, ``world.name`` first: switching to another world drops
+    the old world's own knobs (e.g. the demo's ``modulus``), keeping only ``seed``."""
+    parsed = sorted(map(parse_set, sets), key=lambda kv: kv[0] != ["world", "name"])
+    for key, value in parsed:
+        world = data.get("world")
+        if key == ["world", "name"] and isinstance(world, dict) and world.get("name") != value:
+            data["world"] = {"seed": world.get("seed", 0)}
+        _apply_set(data, key, value)
+
+
 def default_config_path(name: str = "demo") -> Path:
     return Path(str(resources.files("priorlab") / "configs" / f"{name}.yaml"))
 
@@ -245,8 +257,7 @@ def load_config(path: str | Path | None = None, sets: list[str] = (), model=Prio
         cfg = model.model_validate(data)
         if sets:
             merged = cfg.model_dump()
-            for s in sets:
-                _apply_set(merged, *parse_set(s))
+            _apply_sets(merged, sets)
             where += " + --set " + " ".join(sets)
             cfg = model.model_validate(merged)
     except ValidationError as e:

@@ -51,12 +51,13 @@ class ProbeItem:
 
 
 def world_items(world, splits: list[str], depths: list[int], n: int, contexts: list[str]) -> list[ProbeItem]:
-    """Items 0..n-1 of each split, depth and context of a priorlab world (answer phrases
-    ``name value``). Contaminated items are indices 0..n_items-1 of ``eval-contaminated``."""
+    """Items 0..n-1 of each split, depth and context of a priorlab world (answer phrases:
+    ``World.answer_phrases``, e.g. ``name value`` pairs; a text world's gold answer).
+    Contaminated items are indices 0..n_items-1 of ``eval-contaminated``."""
     from priorlab.diagnostics.passk_compare import key_str
     from priorlab.evaluate import problem_key
 
-    return [ProbeItem(p.split, key_str(problem_key(p)), p.prompt, tuple(f"{k} {v}" for k, v in p.answer))
+    return [ProbeItem(p.split, key_str(problem_key(p)), p.prompt, world.answer_phrases(p))
             for split in splits for depth in depths for ctx in contexts
             for p in world.problems(split, depth, n, ctx)]
 
