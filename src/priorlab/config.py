@@ -121,7 +121,7 @@ class PretrainConfig(Strict):
 
 class EvalConfig(Strict):
     splits: list[str] = Field(default_factory=lambda: ["eval"])
-    depths: list[int] = Field(default_factory=lambda: [2, 3, 4, 5, 6, 7])
+    depths: list[int] | None = Field(None, description="default: the world's eval depths (arith_dag: 2-7)")
     contexts: list[str] | None = Field(None, description="default: the corpus contexts")
     n_problems: int = Field(32, ge=1, description="problems per (split, depth, context)")
     n_samples: int = Field(64, ge=1, description="completions per problem (n >= largest k)")
@@ -158,7 +158,7 @@ class PriorConfig(Strict):
             if c.contamination.format not in FORMATS:
                 raise ValueError(f"corpus.contamination.format: unknown format {c.contamination.format!r}."
                                  f"{did_you_mean(c.contamination.format, FORMATS.names())}")
-        fields = [("eval.depths", self.eval.depths)]
+        fields = [("eval.depths", self.eval.depths or [])]
         if world.pretrainable:
             fields += [("corpus.depths", c.depths), ("corpus.contamination.depths", c.contamination.depths or [])]
         for field, depths in fields:
@@ -226,12 +226,15 @@ def _apply_set(data: dict, path: list[str], value: Any) -> None:
 
 def _apply_sets(data: dict, sets: list[str]) -> None:
     """Apply ``--set`` strings in order, ``world.name`` first: switching to another world drops
-    the old world's own knobs (e.g. the demo's ``modulus``), keeping only ``seed``."""
+    the old world's own knobs (e.g. the demo's ``modulus``; ``seed`` stays) and ``eval.depths``
+    (back to the new world's default unless set too)."""
     parsed = sorted(map(parse_set, sets), key=lambda kv: kv[0] != ["world", "name"])
     for key, value in parsed:
         world = data.get("world")
         if key == ["world", "name"] and isinstance(world, dict) and world.get("name") != value:
             data["world"] = {"seed": world.get("seed", 0)}
+            if isinstance(data.get("eval"), dict):
+                data["eval"].pop("depths", None)
         _apply_set(data, key, value)
 
 

@@ -85,11 +85,12 @@ def sample_and_verify(model, tok, world: World, problems: list[Problem], cfg, se
 
 
 def sample_eval(model, tok, world: World, cfg, contexts: list[str], show: bool) -> tuple[list[dict], dict]:
-    """Records of :func:`sample_and_verify` over ``cfg``'s splits and depths (seed
+    """Records of :func:`sample_and_verify` over ``cfg``'s splits and depths (default: the world's
+    eval depths; seed
     ``cfg.seed + depth``, so every checkpoint sees the same problems and random draws), and
     ``{problem_key: Problem}``."""
     records, problems = [], {}
-    for depth in cfg.depths:
+    for depth in cfg.depths or world.eval_depths:
         probs = [p for split in cfg.splits for ctx in contexts
                  for p in world.problems(split, depth, cfg.n_problems, ctx)]
         problems.update({problem_key(p): p for p in probs})

@@ -159,13 +159,26 @@ def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eo
     return toks.cpu().numpy(), lps.cpu().numpy(), ents.cpu().numpy(), finished.cpu().numpy()
 
 
+def fit_context(model, tokenizer, prompts: list[str], max_new_tokens: int) -> int:
+    """``max_new_tokens`` capped at the model's positions minus the longest prompt (in tokens)."""
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if not limit:
+        return max_new_tokens
+    longest = max(len(ids) for ids in encode(tokenizer, prompts)["input_ids"])
+    if longest >= limit:
+        raise ValueError(f"a prompt of {longest} tokens fills the model's {limit} positions; shorten the "
+                         f"prompt template or the questions")
+    return min(max_new_tokens, limit - longest)
+
+
 def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int = 128,
            temperature: float = 1.0, top_p: float = 1.0, seed: int = 0, max_rows: int = 1024,
            bf16: bool | None = None, show: bool = False, desc: str = "sampling") -> Samples:
     """``n`` completions for each model input text (``World.model_input`` of a problem).
 
     Completion j of prompt i depends only on (model, prompt, ``seed``, i, j), not on batching.
-    A completion stops at any of :func:`stop_ids`.
+    A completion stops at any of :func:`stop_ids`, or unfinished after ``max_new_tokens``, which is
+    capped so that the longest prompt plus the completion fit the model's positions.
     """
     dev = next(model.parameters()).device
     if bf16 is None:  # on CPU autocast re-casts the weights every decode step: fp32 is faster
@@ -174,6 +187,7 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int 
     chunks = [(i, j, min(n, j + per_prompt)) for i in range(len(prompts)) for j in range(0, n, per_prompt)]
     group = max(1, max_rows // per_prompt)  # prompts per forward
     eos = torch.tensor(stop_ids(model, tokenizer), device=dev)
+    max_new_tokens = fit_context(model, tokenizer, prompts, max_new_tokens)
     rows: dict[tuple[int, int], tuple] = {}
     with progress_bar(show) as bar:
         task = bar.add_task(desc, total=len(prompts) * n)

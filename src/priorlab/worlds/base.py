@@ -133,6 +133,11 @@ class World(ABC):
     def depths(self) -> list[int]:
         """Every depth (difficulty) this world has items at."""
 
+    @property
+    def eval_depths(self) -> list[int]:
+        """Depths evaluated when the config names none (``eval.depths``): all of them."""
+        return self.depths
+
     def problems(
         self, split: str, depth: int, n: int, context: str | None = None, start: int = 0
     ) -> list[Problem]:
