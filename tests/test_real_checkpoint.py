@@ -3,6 +3,7 @@ on the QA file with the ``tokenizers`` library) goes through ``priorlab eval``, 
 and ``probe contamination`` with the dataset world given in a small YAML config."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,7 +25,7 @@ def _bpe_tokenizer():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    lines = [json.loads(line) for line in open(QA)]
+    lines = [json.loads(line) for line in Path(QA).read_text().splitlines()]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()

@@ -4,6 +4,7 @@ scored strictly, and what their verdicts mean to the RL rewards."""
 import json
 import threading
 from dataclasses import fields
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -56,7 +57,7 @@ def test_dataset_schema_depths_splits_and_errors(qa, tmp_path):
     assert qa.depths == [1, 2] and qa.contexts == ["default"]
     assert len(qa.problems("eval", 1, 100)) == 6  # fewer than asked: the file has 6
     assert qa.model_input(qa.problem("eval", 0, 1)) == "What is $3 + 4$?"
-    rows = [json.loads(line) for line in open(QA)]
+    rows = [json.loads(line) for line in Path(QA).read_text().splitlines()]
     table = pa.Table.from_pylist([{"q": r["problem"], "a": r["answer"], "part": "test" if i % 2 else "train"}
                                   for i, r in enumerate(rows)])
     pq.write_table(table, tmp_path / "qa.parquet")

@@ -18,7 +18,6 @@ verdict means here; the checks run in worker processes (math-verify's timeouts u
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from functools import lru_cache
@@ -129,14 +128,11 @@ class DatasetWorld(TextWorld):
 
     name = "dataset"
     Config = DatasetConfig
+    requires = "math-verify"
     check = staticmethod(math_check)
 
     def __init__(self, seed: int = 0, **knobs):
-        if importlib.util.find_spec("math_verify") is None:
-            raise ConfigError("the dataset world checks answers with math-verify: pip install math-verify "
-                              "(or pip install -e '.[real]')")
-        self.seed = int(seed)
-        self.cfg = DatasetConfig(**knobs)
+        super().__init__(seed, **knobs)
         path = self.cfg.path
         rows, columns = read_rows(path, Path(path).stat().st_mtime)
         if not rows:

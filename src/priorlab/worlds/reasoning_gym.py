@@ -25,7 +25,6 @@ string), which is not a verifiable reward. Scores run in the worker pool of
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import re
 from functools import lru_cache
@@ -33,18 +32,11 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from priorlab.config import ConfigError
 from priorlab.registry import did_you_mean
 from priorlab.worlds.base import SPLIT_BUCKETS, Problem, WORLDS, split_of
-from priorlab.worlds.text import TextWorld, TextWorldConfig
+from priorlab.worlds.text import TextWorld, TextWorldConfig, require
 
 _TAG = re.compile(r"<answer>\s?(.*?)\s?</answer>", re.DOTALL)
-
-
-def _require() -> None:
-    if importlib.util.find_spec("reasoning_gym") is None:
-        raise ConfigError("the reasoning_gym world needs reasoning-gym: pip install reasoning-gym "
-                          "(or pip install -e '.[real]')")
 
 
 class ReasoningGymConfig(TextWorldConfig):
@@ -58,7 +50,7 @@ class ReasoningGymConfig(TextWorldConfig):
 
     @model_validator(mode="after")
     def _known(self) -> "ReasoningGymConfig":
-        _require()
+        require("reasoning-gym", "reasoning_gym")
         from reasoning_gym.factory import DATASETS
 
         if self.task not in DATASETS:
@@ -115,12 +107,11 @@ class ReasoningGymWorld(TextWorld):
 
     name = "reasoning_gym"
     Config = ReasoningGymConfig
+    requires = "reasoning-gym"
     check = staticmethod(score_check)
 
     def __init__(self, seed: int = 0, **knobs):
-        _require()
-        self.seed = int(seed)
-        self.cfg = ReasoningGymConfig(**knobs)
+        super().__init__(seed, **knobs)
         self.n_levels = _levels(self.cfg.task)
         self._scan: dict[int, tuple[dict[str, list[int]], list[int]]] = {}  # depth -> (split -> js, [next j])
 

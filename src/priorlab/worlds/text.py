@@ -11,9 +11,11 @@ marker (``<eos>``, ``</s>``, ``<|...|>``) is dropped before the answer is extrac
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from abc import abstractmethod
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -39,6 +41,14 @@ class TextWorldConfig(BaseModel):
         if "{question}" not in v:
             raise ValueError(f"template {v!r} has no {{question}} placeholder")
         return v
+
+
+def require(package: str, world: str) -> None:
+    """A clear error when the checker package of ``world`` is not installed."""
+    if importlib.util.find_spec(package.replace("-", "_")) is None:
+        from priorlab.config import ConfigError
+
+        raise ConfigError(f"the {world} world needs {package}: pip install {package} (or pip install -e '.[real]')")
 
 
 def strip_end_marker(text: str) -> str:
@@ -67,8 +77,14 @@ class TextWorld(World):
     """
 
     pretrainable = False
-    cfg: TextWorldConfig
+    Config: type[TextWorldConfig]
+    requires: str  # the checker's PyPI package
     check: Callable[..., tuple[bool, str | None]]
+
+    def __init__(self, seed: int = 0, **knobs):
+        require(self.requires, self.name)
+        self.seed = int(seed)
+        self.cfg = self.Config(**knobs)
 
     @abstractmethod
     def check_args(self, problem: Problem, text: str) -> tuple:

@@ -7,9 +7,10 @@ in the worker's main thread. The pool starts once per worker count (``forkserver
 platform has it, else ``spawn``: never ``fork`` from a process that holds torch threads) and is
 reused by every world and call.
 
-A backstop timeout guards against a check that hangs where no signal can interrupt it (and a
-worker that dies): the chunk's items come back as ``None`` (the worlds count them as wrong) and
-the pool is killed and restarted for the remaining chunks.
+A backstop timeout guards against a check that hangs where no signal can interrupt it: the
+chunk's items come back as ``None`` (the worlds count them as wrong) and the pool is killed and
+restarted for the remaining chunks. Like every spawn/forkserver pool, workers re-import the main
+module: a script must keep its top-level work under ``if __name__ == "__main__":``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _POOLS: dict[int, ProcessPoolExecutor] = {}
 
@@ -60,23 +62,35 @@ def run_checks(fn: Callable, items: list[tuple], workers: int, item_timeout_s: f
     """``[fn(*args) for args in items]`` computed in the worker pool, in order.
 
     ``fn`` must be a module-level function (it is pickled by name). A chunk that takes longer
-    than ``item_timeout_s`` per item (+10 s) gives ``None`` for each of its items.
+    than ``item_timeout_s`` per item (+10 s) gives ``None`` for each of its items. A pool whose
+    workers die is restarted once; dying again is an error (never silently wrong verdicts).
     """
     if not items:
         return []
     size = max(1, min(64, -(-len(items) // (4 * workers))))
-    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    pending = [items[i:i + size] for i in range(0, len(items), size)]
     out: list[Any] = []
-    while chunks:
-        futures = [get_pool(workers).submit(_run_chunk, fn, c) for c in chunks]
-        for i, (chunk, fut) in enumerate(zip(chunks, futures)):
+    retried = False
+    while pending:
+        futures = [get_pool(workers).submit(_run_chunk, fn, c) for c in pending]
+        for i, (chunk, fut) in enumerate(zip(pending, futures)):
             try:
                 out += fut.result(timeout=item_timeout_s * len(chunk) + 10)
-            except (FutureTimeout, BrokenProcessPool):
+                retried = False
+            except FutureTimeout:
                 out += [None] * len(chunk)
                 _kill(workers)
-                chunks = chunks[i + 1:]
+                pending = pending[i + 1:]
+                break
+            except BrokenProcessPool:
+                _kill(workers)
+                if retried:
+                    raise RuntimeError(
+                        "the answer-checker worker processes died twice. They start with spawn/forkserver "
+                        "and re-import the main module: in a script, put the calls under "
+                        "`if __name__ == \"__main__\":`") from None
+                retried, pending = True, pending[i:]
                 break
         else:
-            chunks = []
+            pending = []
     return out
