@@ -41,7 +41,7 @@ from priorlab.config import load_config
 from priorlab.evaluate import world_for
 from priorlab.model import build_model, load_model, n_params
 from priorlab.pretrain import save_checkpoint
-from priorlab.sampling import prompt_text
+from priorlab.tokenizer import prompt_text
 from priorlab.tokenizer import build_tokenizer, load_tokenizer
 
 #: The untrained default model (about 3.3M parameters with the arithmetic world's 155 tokens).

@@ -15,9 +15,9 @@ import time
 import torch
 
 from priorlab import runtime
-from priorlab.evaluate import max_tokens_for, world_for
+from priorlab.evaluate import world_for
 from priorlab.model import load_model
-from priorlab.sampling import prompt_text, sample
+from priorlab.sampling import encode, sample
 from priorlab.tokenizer import load_tokenizer
 
 
@@ -32,8 +32,8 @@ def main() -> None:
     world = world_for(args.model)
     problems = world.problems("eval", 4, 16)
     n = args.rows // 16
-    max_new = max_tokens_for(world, problems)
-    prompts = [p.prompt for p in problems]
+    max_new = world.max_new_tokens(problems)
+    prompts = [world.model_input(p) for p in problems]
     print(f"threads={threads}, rows={args.rows}, max_new_tokens={max_new}")
     print("| sampler | precision | tokens/s | wall s |")
     print("|---|---|---|---|")
@@ -42,8 +42,7 @@ def main() -> None:
         s = sample(model, tok, prompts, n, max_new_tokens=max_new, seed=0, bf16=bf16, max_rows=args.rows)
         dt = time.perf_counter() - t
         print(f"| priorlab | {'bf16' if bf16 else 'fp32'} | {sum(map(len, s.ids)) / dt:,.0f} | {dt:.2f} |")
-    enc = tok([prompt_text(p) for p in prompts for _ in range(n)], add_special_tokens=False,
-              padding=True, return_tensors="pt")
+    enc = encode(tok, [p for p in prompts for _ in range(n)], padding=True, return_tensors="pt")
     for bf16 in (False, True):
         torch.manual_seed(0)
         t = time.perf_counter()

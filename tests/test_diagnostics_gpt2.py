@@ -43,7 +43,7 @@ def test_gpt2_left_padding_does_not_change_samples():
     position ids count real tokens only, which GPT-2's absolute position embeddings need."""
     world = make_world("arith_dag")
     model, tok = _gpt2(world)
-    short, long_ = world.problem("eval", 0, 1).prompt, world.problem("eval", 0, 8).prompt
+    short, long_ = world.model_input(world.problem("eval", 0, 1)), world.model_input(world.problem("eval", 0, 8))
     both = sample(model, tok, [short, long_], 2, max_new_tokens=10, seed=3)
     alone = sample(model, tok, [short], 2, max_new_tokens=10, seed=3)
     assert both.ids[:2] == alone.ids

@@ -2,13 +2,14 @@ import numpy as np
 import torch
 
 from priorlab.model import load_model
-from priorlab.sampling import prompt_text, sample
+from priorlab.sampling import encode, sample
 from priorlab.tokenizer import load_tokenizer
 
 
 def _setup(tiny_prior, world):
     _, model_dir = tiny_prior
-    return load_model(model_dir), load_tokenizer(model_dir), [world.problem("eval", i, 3).prompt for i in range(3)]
+    return load_model(model_dir), load_tokenizer(model_dir), [world.model_input(world.problem("eval", i, 3))
+                                                              for i in range(3)]
 
 
 def test_shapes_stop_and_batching_independence(tiny_prior, world):
@@ -28,7 +29,7 @@ def test_logprobs_match_a_teacher_forced_pass(tiny_prior, world):
     model, tok, prompts = _setup(tiny_prior, world)
     s = sample(model, tok, prompts, 2, max_new_tokens=10, seed=0, bf16=False, temperature=0.7)
     for r in range(len(s)):
-        prefix = tok(prompt_text(prompts[s.prompt_index[r]]), add_special_tokens=False)["input_ids"]
+        prefix = encode(tok, prompts[s.prompt_index[r]])["input_ids"]
         x = torch.tensor([prefix + s.ids[r]])
         with torch.no_grad():
             logp = torch.log_softmax(model(x).logits[0, len(prefix) - 1:-1].float() / 0.7, -1)
@@ -40,7 +41,7 @@ def test_tiny_top_p_is_greedy(tiny_prior, world):
     model, tok, prompts = _setup(tiny_prior, world)
     s = sample(model, tok, prompts[:1], 3, max_new_tokens=6, seed=1, top_p=1e-6, bf16=False)
     assert s.ids[0] == s.ids[1] == s.ids[2]
-    prefix = tok(prompt_text(prompts[0]), add_special_tokens=False)["input_ids"]
+    prefix = encode(tok, prompts[0])["input_ids"]
     with torch.no_grad():
         first = model(torch.tensor([prefix])).logits[0, -1].argmax().item()
     assert s.ids[0][0] == first

@@ -1,7 +1,6 @@
 from transformers import AutoTokenizer
 
-from priorlab.sampling import prompt_text
-from priorlab.tokenizer import build_tokenizer
+from priorlab.tokenizer import build_tokenizer, prompt_text
 
 
 def test_round_trip_and_transformers_load(world, tmp_path):

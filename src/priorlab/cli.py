@@ -85,9 +85,13 @@ def eval_cmd(checkpoint: Path = typer.Argument(..., help="HF model directory (e.
              depths: Optional[str] = typer.Option(None, help="comma list, e.g. 2,3,4"),
              n_problems: Optional[int] = typer.Option(None, help="problems per split/depth/context"),
              n_samples: Optional[int] = typer.Option(None, help="samples per problem (largest k)"),
+             threads: Optional[int] = typer.Option(None, help="torch threads; default: free cores"),
              as_json: bool = typer.Option(False, "--json", help="print summary.json to stdout"),
              quiet: bool = typer.Option(False, help="no progress bars")):
-    """Verified and answer-only pass@k with 95% CIs by split, depth, format and context."""
+    """Verified and answer-only pass@k with 95% CIs by split, depth, format and context.
+
+    A checkpoint without priorlab.json (any HF causal LM) is evaluated on the config's world,
+    e.g. --set world.name=dataset --set world.path=qa.jsonl (docs/diagnostics.md)."""
     from priorlab.evaluate import evaluate
 
     if not checkpoint.is_dir():
@@ -95,7 +99,7 @@ def eval_cmd(checkpoint: Path = typer.Argument(..., help="HF model directory (e.
     extra = [f"eval.{k}=[{v}]" for k, v in (("splits", splits), ("depths", depths)) if v]
     extra += [f"eval.{k}={v}" for k, v in (("n_problems", n_problems), ("n_samples", n_samples)) if v]
     cfg = _config(config, list(set_) + extra)
-    summary = evaluate(checkpoint, cfg.eval, out, show=not (quiet or as_json))
+    summary = evaluate(checkpoint, cfg.eval, out, world_cfg=cfg.world, show=not (quiet or as_json), threads=threads)
     if as_json:
         print(json.dumps(summary, default=str))
     else:

@@ -51,10 +51,11 @@ class WorldConfig(BaseModel):
         if self.name not in WORLDS:
             raise ValueError(f"world.name: unknown world {self.name!r}."
                              f"{did_you_mean(self.name, WORLDS.names())} Known: {', '.join(WORLDS.names())}.")
+        knobs = WORLDS.get(self.name).Config
         try:
-            WORLDS.get(self.name).Config(**(self.model_extra or {}))
+            knobs(**(self.model_extra or {}))
         except ValidationError as e:
-            raise ValueError("world." + _first_error(e)) from None
+            raise ValueError("world." + _first_error(e, knobs)) from None
         return self
 
     def build(self):
@@ -120,7 +121,7 @@ class PretrainConfig(Strict):
 
 class EvalConfig(Strict):
     splits: list[str] = Field(default_factory=lambda: ["eval"])
-    depths: list[int] = Field(default_factory=lambda: [2, 3, 4, 5, 6, 7])
+    depths: list[int] | None = Field(None, description="default: the world's eval depths (arith_dag: 2-7)")
     contexts: list[str] | None = Field(None, description="default: the corpus contexts")
     n_problems: int = Field(32, ge=1, description="problems per (split, depth, context)")
     n_samples: int = Field(64, ge=1, description="completions per problem (n >= largest k)")
@@ -147,22 +148,21 @@ class PriorConfig(Strict):
 
         world = self.world.build()
         c = self.corpus
-        _check_weights(c.formats, "corpus.formats", FORMATS.names())
-        _check_weights(c.contexts, "corpus.contexts", world.contexts)
-        _check_weights(c.depths, "corpus.depths")
-        max_depth = world.cfg.max_depth
-        for field, depths in (("corpus.depths", c.depths), ("eval.depths", self.eval.depths),
-                              ("corpus.contamination.depths", c.contamination.depths or [])):
-            bad = [d for d in depths if not 1 <= int(d) <= max_depth]
-            if bad:
-                raise ValueError(f"{field}: depth {bad[0]} out of range 1..{max_depth} "
-                                 f"(raise world.max_depth or pick smaller depths)")
-        if c.contamination.split not in EVAL_SPLITS:
-            raise ValueError(f"corpus.contamination.split: {c.contamination.split!r} is not an eval split; "
-                             f"only {', '.join(EVAL_SPLITS)} can be contaminated on purpose")
-        if c.contamination.format not in FORMATS:
-            raise ValueError(f"corpus.contamination.format: unknown format {c.contamination.format!r}."
-                             f"{did_you_mean(c.contamination.format, FORMATS.names())}")
+        if world.pretrainable:  # a dataset or reasoning-gym world only evaluates: no corpus to check
+            _check_weights(c.formats, "corpus.formats", FORMATS.names())
+            _check_weights(c.contexts, "corpus.contexts", world.contexts)
+            _check_weights(c.depths, "corpus.depths")
+            if c.contamination.split not in EVAL_SPLITS:
+                raise ValueError(f"corpus.contamination.split: {c.contamination.split!r} is not an eval split; "
+                                 f"only {', '.join(EVAL_SPLITS)} can be contaminated on purpose")
+            if c.contamination.format not in FORMATS:
+                raise ValueError(f"corpus.contamination.format: unknown format {c.contamination.format!r}."
+                                 f"{did_you_mean(c.contamination.format, FORMATS.names())}")
+        fields = [("eval.depths", self.eval.depths or [])]
+        if world.pretrainable:
+            fields += [("corpus.depths", c.depths), ("corpus.contamination.depths", c.contamination.depths or [])]
+        for field, depths in fields:
+            check_depths(world, field, depths)
         for s in self.eval.splits:
             if s not in SPLIT_BUCKETS:
                 raise ValueError(f"eval.splits: unknown split {s!r}.{did_you_mean(s, list(SPLIT_BUCKETS))}")
@@ -170,6 +170,17 @@ class PriorConfig(Strict):
             if ctx not in world.contexts:
                 raise ValueError(f"eval.contexts: unknown context {ctx!r}.{did_you_mean(ctx, world.contexts)}")
         return self
+
+
+def check_depths(world, field: str, depths) -> None:
+    """Every depth is one the world has items at (else a message naming ``field`` and the fix)."""
+    have = world.depths
+    bad = [d for d in depths if int(d) not in have]
+    if bad:
+        span = f"{have[0]}..{have[-1]}" if have == list(range(have[0], have[-1] + 1)) else ", ".join(map(str, have))
+        raise ValueError(f"{field}: depth {bad[0]} out of range for world {world.name!r} (its depths: {span}); "
+                         f"pick depths from those (e.g. --depths {have[0]})"
+                         + (" or raise world.max_depth" if world.pretrainable else ""))
 
 
 def _first_error(e: ValidationError, model: type[BaseModel] | None = None) -> str:
@@ -213,6 +224,20 @@ def _apply_set(data: dict, path: list[str], value: Any) -> None:
     node[path[-1]] = value
 
 
+def _apply_sets(data: dict, sets: list[str]) -> None:
+    """Apply ``--set`` strings in order, ``world.name`` first: switching to another world drops
+    the old world's own knobs (e.g. the demo's ``modulus``; ``seed`` stays) and ``eval.depths``
+    (back to the new world's default unless set too)."""
+    parsed = sorted(map(parse_set, sets), key=lambda kv: kv[0] != ["world", "name"])
+    for key, value in parsed:
+        world = data.get("world")
+        if key == ["world", "name"] and isinstance(world, dict) and world.get("name") != value:
+            data["world"] = {"seed": world.get("seed", 0)}
+            if isinstance(data.get("eval"), dict):
+                data["eval"].pop("depths", None)
+        _apply_set(data, key, value)
+
+
 def default_config_path(name: str = "demo") -> Path:
     return Path(str(resources.files("priorlab") / "configs" / f"{name}.yaml"))
 
@@ -235,8 +260,7 @@ def load_config(path: str | Path | None = None, sets: list[str] = (), model=Prio
         cfg = model.model_validate(data)
         if sets:
             merged = cfg.model_dump()
-            for s in sets:
-                _apply_set(merged, *parse_set(s))
+            _apply_sets(merged, sets)
             where += " + --set " + " ".join(sets)
             cfg = model.model_validate(merged)
     except ValidationError as e:

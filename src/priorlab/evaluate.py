@@ -40,8 +40,9 @@ def problem_key(p) -> tuple:
 
 
 def guess_prob(problems: list[Problem], world: World) -> float:
-    """Mean chance that one uniform guess of the queried values is right (P^-q per problem)."""
-    return float(np.mean([world.cfg.modulus ** -len(p.answer) for p in problems]))
+    """Mean chance that one uniform guess of the answer is right (``World.guess_prob``; NaN
+    for worlds without a guessing model)."""
+    return float(np.mean([world.guess_prob(p) for p in problems]))
 
 
 def checkpoint_meta(path: str | Path) -> dict:
@@ -65,22 +66,16 @@ def contexts_for(asked: list[str] | None, checkpoint: str | Path, world: World) 
     return asked or checkpoint_meta(checkpoint).get("corpus_contexts") or world.contexts[:1]
 
 
-def max_tokens_for(world: World, problems: list[Problem]) -> int:
-    """1.5x the longest gold solution (any format) + 16 tokens."""
-    longest = max(len(world.render_solution(p, f, 1.0).split()) for p in problems for f in world.formats)
-    return int(1.5 * longest) + 16
-
-
 def sample_and_verify(model, tok, world: World, problems: list[Problem], cfg, seed: int, show: bool) -> list[dict]:
     """Sample ``cfg.n_samples`` completions per problem; one record per completion."""
-    s = sample(model, tok, [p.prompt for p in problems], cfg.n_samples,
-               max_new_tokens=cfg.max_new_tokens or max_tokens_for(world, problems),
+    s = sample(model, tok, [world.model_input(p) for p in problems], cfg.n_samples,
+               max_new_tokens=cfg.max_new_tokens or world.max_new_tokens(problems),
                temperature=cfg.temperature, top_p=cfg.top_p, seed=seed, max_rows=cfg.max_rows,
                show=show, desc=f"sampling depth {problems[0].depth}")
+    rows = [problems[i] for i in s.prompt_index]
+    verdicts = world.verify_many(rows, s.text, [not f for f in s.finished])
     records = []
-    for r, text in enumerate(s.text):
-        p = problems[s.prompt_index[r]]
-        v = world.verify(p, text, truncated=not s.finished[r])
+    for r, (text, p, v) in enumerate(zip(s.text, rows, verdicts)):
         records.append({
             "split": p.split, "depth": p.depth, "context": p.context, "problem": int(s.prompt_index[r]),
             "index": p.index, "uid": p.uid, "sample": r % cfg.n_samples, "format": v.format,
@@ -93,11 +88,12 @@ def sample_and_verify(model, tok, world: World, problems: list[Problem], cfg, se
 
 
 def sample_eval(model, tok, world: World, cfg, contexts: list[str], show: bool) -> tuple[list[dict], dict]:
-    """Records of :func:`sample_and_verify` over ``cfg``'s splits and depths (seed
+    """Records of :func:`sample_and_verify` over ``cfg``'s splits and depths (default: the world's
+    eval depths; seed
     ``cfg.seed + depth``, so every checkpoint sees the same problems and random draws), and
     ``{problem_key: Problem}``."""
     records, problems = [], {}
-    for depth in cfg.depths:
+    for depth in cfg.depths or world.eval_depths:
         probs = [p for split in cfg.splits for ctx in contexts
                  for p in world.problems(split, depth, cfg.n_problems, ctx)]
         problems.update({problem_key(p): p for p in probs})
@@ -155,29 +151,34 @@ def format_rows(records: list[dict]) -> list[dict]:
 
 
 def guessing_baseline(problems: list[Problem], world: World, n: int) -> dict:
-    """Uniform guessing and the best constant answer, per sample and at k = n."""
+    """Uniform guessing (NaN for worlds without a guessing model) and the best constant answer,
+    per sample and at k = n."""
     p_uniform = guess_prob(problems, world)
     modes = Counter(tuple(v for _, v in p.answer) for p in problems)
     best_constant = modes.most_common(1)[0][1] / len(problems) if problems else 0.0
     return {"uniform_pass_at_1": p_uniform, f"uniform_pass_at_{n}": guess_pass_at_k(p_uniform, n),
             "best_constant_pass_at_1": best_constant, "verified_pass_at_k": 0.0,
-            "note": "guessing never produces a verified trace; answer-metric chance is uniform over P^q"}
+            "note": "guessing never produces a verified trace (arithmetic world); answer-metric chance is a "
+                    "uniform guess (P^-q in the arithmetic world)"}
 
 
 def evaluate(checkpoint: str | Path, cfg, out: str | Path | None = None, world_cfg=None,
              show: bool = True, threads: int | None = None) -> dict:
-    """Evaluate ``checkpoint`` on ``cfg`` (an EvalConfig); write tables and plot into ``out``."""
+    """Evaluate ``checkpoint`` on ``cfg`` (an EvalConfig); write tables and plot into ``out``.
+
+    The world is the checkpoint's own (``priorlab.json``); ``world_cfg`` (a WorldConfig) is used
+    for a checkpoint without one (any HF causal LM)."""
     t0 = time.perf_counter()
     runtime.set_threads(threads)
     dev = runtime.device()
-    world = world_for(checkpoint, world_cfg)
     meta = checkpoint_meta(checkpoint)
+    world = world_for(checkpoint, None if "world" in meta else world_cfg)
     model, tok = load_model(checkpoint, dev), load_tokenizer(checkpoint)
     contexts = contexts_for(cfg.contexts, checkpoint, world)
     records, problems = sample_eval(model, tok, world, cfg, contexts, show)
     in_dist = set(meta.get("pretrain_depths", []))
     rows = passk_rows(records, problems, world, in_dist, cfg.n_samples, cfg.bootstrap, cfg.seed)
-    summary = {"checkpoint": str(Path(checkpoint).resolve()), "world": meta.get("world"),
+    summary = {"checkpoint": str(Path(checkpoint).resolve()), "world": meta.get("world") or world_cfg.model_dump(mode="json"),
                "eval": cfg.model_dump(mode="json"), "passk": rows, "formats": format_rows(records),
                "guessing": guessing_baseline(list(problems.values()), world, cfg.n_samples),
                "n_completions": len(records), "n_tokens": int(sum(r["n_tokens"] for r in records)),

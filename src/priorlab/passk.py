@@ -47,5 +47,8 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: f
 
 
 def guess_pass_at_k(p_guess: float, k: int) -> float:
-    """Chance that at least one of k independent guesses with success ``p_guess`` is right."""
+    """Chance that at least one of k independent guesses with success ``p_guess`` is right
+    (NaN stays NaN: a world without a guessing model)."""
+    if np.isnan(p_guess):
+        return float("nan")
     return float(-np.expm1(k * np.log1p(-p_guess))) if p_guess < 1 else 1.0

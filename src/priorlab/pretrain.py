@@ -23,6 +23,7 @@ from priorlab import runtime
 from priorlab.corpus import Corpus, build_corpus
 from priorlab.model import build_model, n_params, quiet_hf
 from priorlab.progress import progress_bar
+from priorlab.config import ConfigError
 from priorlab.runs import MetricsLog, latest_checkpoint, prepare_run, write_json
 from priorlab.tokenizer import build_tokenizer
 
@@ -113,6 +114,9 @@ def _set_rng_state(s: dict) -> None:
 
 def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> Path:
     """Train the prior described by ``cfg`` (a PriorConfig) into ``out``; return ``out/model``."""
+    if not cfg.world.build().pretrainable:
+        raise ConfigError(f"world {cfg.world.name!r} only evaluates checkpoints; pretraining needs a procedural "
+                          f"world with a fixed vocabulary (world.name=arith_dag)")
     out = prepare_run(out, cfg, resume)
     pc = cfg.pretrain
     dev = runtime.device()

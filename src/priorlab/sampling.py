@@ -17,7 +17,6 @@ from transformers.cache_utils import DynamicLayer
 
 from priorlab import runtime
 from priorlab.progress import progress_bar
-from priorlab.tokenizer import BOS, SOL
 
 
 @dataclass
@@ -39,9 +38,19 @@ class Samples:
         return len(self.ids)
 
 
-def prompt_text(prompt: str) -> str:
-    """Model input for a world prompt: ``<bos> prompt <sol>``."""
-    return f"{BOS} {prompt} {SOL}"
+def encode(tokenizer, texts: list[str], **kwargs):
+    """Token ids of model inputs, with the special tokens the checkpoint's tokenizer adds itself
+    (e.g. a Llama BOS; none for priorlab's and GPT-2's), as ``tokenizer(text)`` does."""
+    return tokenizer(texts, add_special_tokens=True, **kwargs)
+
+
+def stop_ids(model, tokenizer) -> list[int]:
+    """Token ids that end a completion: the tokenizer's EOS and the model's generation-config EOS
+    (instruct checkpoints often stop on an end-of-turn token as well)."""
+    ids = [tokenizer.eos_token_id]
+    gen = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids += gen if isinstance(gen, list) else [gen]
+    return sorted({i for i in ids if i is not None})
 
 
 def row_uniforms(seed: int, keys: list[tuple[int, int]], steps: int) -> torch.Tensor:
@@ -114,7 +123,7 @@ def _prefill(model, input_ids, attn, reps, extra, bf16):
 @torch.no_grad()
 def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eos, bf16):
     """Decode one chunk. Returns tokens, log-probs, entropies [R, T] (tokens -1 past the end)
-    and finished [R]; ``uniforms`` [R, T] fixes every random draw.
+    and finished [R]; ``uniforms`` [R, T] fixes every random draw; ``eos`` [S] stop ids.
 
     Finished rows are compacted out of the batch once they are an eighth of it (copying the
     cache on every single finish would cost more than decoding a few idle rows).
@@ -135,7 +144,7 @@ def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eo
         tok, lp, ent = _next_token(logits, uniforms[alive, t], temperature, top_p)
         live = ~finished[alive]
         toks[alive[live], t], lps[alive[live], t], ents[alive[live], t] = tok[live], lp[live], ent[live]
-        finished[alive[live & (tok == eos)]] = True
+        finished[alive[live & torch.isin(tok, eos)]] = True
         running = ~finished[alive]
         if not running.any() or t == T - 1:
             break
@@ -150,12 +159,26 @@ def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eo
     return toks.cpu().numpy(), lps.cpu().numpy(), ents.cpu().numpy(), finished.cpu().numpy()
 
 
+def fit_context(model, tokenizer, prompts: list[str], max_new_tokens: int) -> int:
+    """``max_new_tokens`` capped at the model's positions minus the longest prompt (in tokens)."""
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if not limit:
+        return max_new_tokens
+    longest = max(len(ids) for ids in encode(tokenizer, prompts)["input_ids"])
+    if longest >= limit:
+        raise ValueError(f"a prompt of {longest} tokens fills the model's {limit} positions; shorten the "
+                         f"prompt template or the questions")
+    return min(max_new_tokens, limit - longest)
+
+
 def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int = 128,
            temperature: float = 1.0, top_p: float = 1.0, seed: int = 0, max_rows: int = 1024,
            bf16: bool | None = None, show: bool = False, desc: str = "sampling") -> Samples:
-    """``n`` completions for each world prompt.
+    """``n`` completions for each model input text (``World.model_input`` of a problem).
 
     Completion j of prompt i depends only on (model, prompt, ``seed``, i, j), not on batching.
+    A completion stops at any of :func:`stop_ids`, or unfinished after ``max_new_tokens``, which is
+    capped so that the longest prompt plus the completion fit the model's positions.
     """
     dev = next(model.parameters()).device
     if bf16 is None:  # on CPU autocast re-casts the weights every decode step: fp32 is faster
@@ -163,18 +186,19 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int 
     per_prompt = max(1, min(n, max_rows))
     chunks = [(i, j, min(n, j + per_prompt)) for i in range(len(prompts)) for j in range(0, n, per_prompt)]
     group = max(1, max_rows // per_prompt)  # prompts per forward
+    eos = torch.tensor(stop_ids(model, tokenizer), device=dev)
+    max_new_tokens = fit_context(model, tokenizer, prompts, max_new_tokens)
     rows: dict[tuple[int, int], tuple] = {}
     with progress_bar(show) as bar:
         task = bar.add_task(desc, total=len(prompts) * n)
         for c in range(0, len(chunks), group):
             part = chunks[c:c + group]
             reps = torch.tensor([hi - lo for _, lo, hi in part], device=dev)
-            enc = tokenizer([prompt_text(prompts[i]) for i, _, _ in part], add_special_tokens=False,
-                            padding=True, return_tensors="pt")
+            enc = encode(tokenizer, [prompts[i] for i, _, _ in part], padding=True, return_tensors="pt")
             keys = [(i, j) for i, lo, hi in part for j in range(lo, hi)]
             toks, lps, ents, fin = _sample_chunk(
                 model, enc["input_ids"].to(dev), enc["attention_mask"].to(dev), reps,
-                row_uniforms(seed, keys, max_new_tokens), temperature, top_p, tokenizer.eos_token_id, bf16)
+                row_uniforms(seed, keys, max_new_tokens), temperature, top_p, eos, bf16)
             for r, key in enumerate(keys):
                 length = int((toks[r] >= 0).sum())
                 rows[key] = (toks[r, :length].tolist(), lps[r, :length], ents[r, :length], fin[r])

@@ -30,11 +30,21 @@ def build_tokenizer(vocabulary: list[str]) -> PreTrainedTokenizerFast:
     return fast
 
 
+def prompt_text(prompt: str) -> str:
+    """Model input of a priorlab world prompt: ``<bos> prompt <sol>``."""
+    return f"{BOS} {prompt} {SOL}"
+
+
 def save_tokenizer(tok: PreTrainedTokenizerFast, path: str | Path) -> None:
     tok.save_pretrained(str(path))
 
 
-def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
-    tok = PreTrainedTokenizerFast.from_pretrained(str(path))
+def load_tokenizer(path: str | Path):
+    """The tokenizer of any local HF checkpoint, left-padding; without a pad token, EOS pads."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(path))
     tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
     return tok

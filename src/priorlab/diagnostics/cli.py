@@ -264,7 +264,8 @@ def _register_contamination(probe_app: typer.Typer) -> None:
         else:
             world, _ = shared_world([checkpoint], cfg.world)
             contexts = contexts_for(cfg.eval.contexts, checkpoint, world)
-            probe_items = world_items(world, cfg.eval.splits, cfg.eval.depths, cfg.eval.n_problems, contexts)
+            probe_items = world_items(world, cfg.eval.splits, cfg.eval.depths or world.eval_depths,
+                                      cfg.eval.n_problems, contexts)
         runtime.set_threads(threads)
         model, tok = load_model(checkpoint, runtime.device()), load_tokenizer(checkpoint)
         rows = probe_contamination(model, tok, probe_items, fracs, mode)

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from priorlab.diagnostics import DiagnosticInputError
+from priorlab.sampling import fit_context
 from priorlab.tokenizer import SOL
 
 FRACTIONS = (0.4, 0.6, 0.8)
@@ -51,12 +52,13 @@ class ProbeItem:
 
 
 def world_items(world, splits: list[str], depths: list[int], n: int, contexts: list[str]) -> list[ProbeItem]:
-    """Items 0..n-1 of each split, depth and context of a priorlab world (answer phrases
-    ``name value``). Contaminated items are indices 0..n_items-1 of ``eval-contaminated``."""
+    """Items 0..n-1 of each split, depth and context of a priorlab world (answer phrases:
+    ``World.answer_phrases``, e.g. ``name value`` pairs; a text world's gold answer).
+    Contaminated items are indices 0..n_items-1 of ``eval-contaminated``."""
     from priorlab.diagnostics.passk_compare import key_str
     from priorlab.evaluate import problem_key
 
-    return [ProbeItem(p.split, key_str(problem_key(p)), p.prompt, tuple(f"{k} {v}" for k, v in p.answer))
+    return [ProbeItem(p.split, key_str(problem_key(p)), p.prompt, world.answer_phrases(p))
             for split in splits for depth in depths for ctx in contexts
             for p in world.problems(split, depth, n, ctx)]
 
@@ -144,7 +146,8 @@ def probe_contamination(model, tok, items: list[ProbeItem], fractions=FRACTIONS,
     """One row per item and fraction: ``{split, id, fraction, mode, n_prefix_words,
     n_remainder_words, exact_match, rouge_l, answer_contained, continuation}`` (metrics in
     [0, 1]; ``exact_match``/``rouge_l`` are NaN in ``solve`` mode). ``max_new_tokens`` defaults
-    to 3x the longest question in model tokens + 16 (room for the remainder and a solution)."""
+    to 3x the longest question in model tokens + 16 (room for the remainder and a solution), capped
+    to the model's positions (:func:`priorlab.sampling.fit_context`)."""
     if mode not in MODES:
         raise DiagnosticInputError(f"mode {mode!r}: use one of {', '.join(MODES)}")
     suffix: tuple[int, ...] = ()
@@ -155,6 +158,7 @@ def probe_contamination(model, tok, items: list[ProbeItem], fractions=FRACTIONS,
         suffix = (tok.convert_tokens_to_ids(SOL),)
     if max_new_tokens is None:
         max_new_tokens = 3 * max(len(tok(it.question, add_special_tokens=False)["input_ids"]) for it in items) + 16
+    max_new_tokens = fit_context(model, tok, [it.question for it in items], max_new_tokens)
     cuts = [(it, f, *truncate(it.question, f)) for f in fractions for it in items]
     texts = greedy_continue(model, tok, [c[2] for c in cuts], max_new_tokens, suffix, batch_size)
     rows = []

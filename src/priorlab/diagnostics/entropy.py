@@ -41,10 +41,9 @@ def sample_role_entropy(model, tok, world, problems: list, n_samples: int, seed:
                         temperature: float = 1.0) -> list[dict]:
     """Sample ``n_samples`` completions per problem and return :func:`role_entropy` rows.
     Needs a word-level tokenizer (one id per world token), as priorlab checkpoints have."""
-    from priorlab.evaluate import max_tokens_for
     from priorlab.sampling import sample
 
-    s = sample(model, tok, [p.prompt for p in problems], n_samples, max_new_tokens=max_tokens_for(world, problems),
+    s = sample(model, tok, [world.model_input(p) for p in problems], n_samples, max_new_tokens=world.max_new_tokens(problems),
                temperature=temperature, seed=seed)
     return role_entropy(s.entropies, [tok.convert_ids_to_tokens(ids) for ids in s.ids])
 

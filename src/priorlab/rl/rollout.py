@@ -16,7 +16,7 @@ import torch
 
 from priorlab.pretrain import batch_indices
 from priorlab.rl.rewards import combine
-from priorlab.sampling import prompt_text, sample
+from priorlab.sampling import encode, sample
 from priorlab.worlds import Problem, Verdict, World
 
 
@@ -92,14 +92,13 @@ def probe_pool(model, tok, world: World, pool: Pool, data, rollout, seed: int, m
     ``pass_rate`` (verified) and ``label`` = the prior's majority answer where it is wrong
     (the "incorrect" labels of Shao et al. 2025, arXiv:2506.10947; None where it is right)."""
     n = data.probe_samples
-    s = sample(model, tok, [p.prompt for p in pool.problems], n, max_new_tokens=max_new,
+    s = sample(model, tok, [world.model_input(p) for p in pool.problems], n, max_new_tokens=max_new,
                temperature=rollout.temperature, top_p=rollout.top_p, seed=seed, show=show,
                desc="probing the prior on the RL pool")
     verified = np.zeros(len(pool))
     votes: list[Counter] = [Counter() for _ in pool.problems]
-    for r, text in enumerate(s.text):
-        i = int(s.prompt_index[r])
-        v = world.verify(pool.problems[i], text, truncated=not s.finished[r])
+    verdicts = world.verify_many([pool.problems[i] for i in s.prompt_index], s.text, [not f for f in s.finished])
+    for i, v in zip(s.prompt_index, verdicts):
         verified[i] += v.verified
         if v.parsed_answer is not None:
             votes[i][answer_key(v.parsed_answer)] += 1
@@ -123,17 +122,18 @@ def collect(model, tok, world: World, pool: Pool, idx: np.ndarray, cfg, step: in
     G = ro.group_size
     problems = [pool.problems[i] for i in idx]
     t0 = time.perf_counter()
-    s = sample(model, tok, [p.prompt for p in problems], G, max_new_tokens=max_new, temperature=ro.temperature,
+    inputs = [world.model_input(p) for p in problems]
+    s = sample(model, tok, inputs, G, max_new_tokens=max_new, temperature=ro.temperature,
                top_p=ro.top_p, seed=step_seed(cfg.seed, step), max_rows=max_rows)
     t1 = time.perf_counter()
     rows = [problems[i] for i in s.prompt_index]
-    verdicts = [world.verify(p, text, truncated=not fin) for p, text, fin in zip(rows, s.text, s.finished)]
+    verdicts = world.verify_many(rows, s.text, [not f for f in s.finished])
     labels = [pool.label[idx[i]] for i in s.prompt_index]
     ctx = dict(seed=cfg.seed, step=step, group=list(s.prompt_index), labels=labels,
                lengths=[len(x) for x in s.ids], max_tokens=max_new) | cfg.reward.args
     rewards = combine(cfg.reward.weights, rows, s.text, verdicts, **ctx)
     t2 = time.perf_counter()
-    enc = tok([prompt_text(p.prompt) for p in problems], add_special_tokens=False)["input_ids"]
+    enc = encode(tok, inputs)["input_ids"]
     return Rollout(
         problems=rows, group=torch.from_numpy(s.prompt_index.astype(np.int64)),
         prompt_ids=[enc[i] for i in s.prompt_index], ids=s.ids, text=s.text, logp_old=s.logprobs,

@@ -18,8 +18,7 @@ import torch
 
 from priorlab import runtime
 from priorlab.config import ConfigError, EvalConfig
-from priorlab.evaluate import (checkpoint_meta, contexts_for, evaluate, evaluate_cached, max_tokens_for,
-                               sample_and_verify, world_for)
+from priorlab.evaluate import checkpoint_meta, contexts_for, evaluate, evaluate_cached, sample_and_verify, world_for
 from priorlab.model import load_model, n_params
 from priorlab.pretrain import _rng_state, make_optimizer, restore, save_checkpoint
 from priorlab.progress import progress_bar
@@ -130,7 +129,7 @@ def build_parts(cfg, out: Path, prior: Path, show: bool, reuse: bool = False) ->
     tok = load_tokenizer(prior)
     model, ref = load_model(prior, dev), load_model(prior, dev).requires_grad_(False)
     pool = build_pool(world, cfg.data, contexts)
-    max_new = cfg.rollout.max_new_tokens or max_tokens_for(world, pool.problems)
+    max_new = cfg.rollout.max_new_tokens or world.max_new_tokens(pool.problems)
     pool = prepare_pool(cfg, out, world, pool, model, tok, max_new, show, reuse)
     needs_values = getattr(ADVANTAGES.get(cfg.algo.advantage), "needs_values", False)
     critic = Critic(prior).to(dev) if needs_values else None

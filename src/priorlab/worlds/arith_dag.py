@@ -90,6 +90,19 @@ class ArithDag(World):
     def formats(self) -> list[str]:
         return FORMATS.names()
 
+    @property
+    def depths(self) -> list[int]:
+        return list(range(1, self.cfg.max_depth + 1))
+
+    @property
+    def eval_depths(self) -> list[int]:
+        """2-7: the demo's pretraining depths 2-5 and two beyond (capped at ``max_depth``)."""
+        return [d for d in range(2, 8) if d <= self.cfg.max_depth]
+
+    def guess_prob(self, problem: Problem) -> float:
+        """One uniform guess of every queried value: ``P ** -n_query``."""
+        return float(self.cfg.modulus ** -len(problem.answer))
+
     def check_context(self, context: str | None) -> str:
         context = context or self.contexts[0]
         if context not in CONTEXTS:

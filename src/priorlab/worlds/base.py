@@ -40,8 +40,9 @@ def split_of(text: str) -> str:
 class Problem:
     """One task instance.
 
-    ``prompt`` and ``answer`` are whitespace-token strings; ``gold`` holds the world's own
-    structured solution (for the arithmetic world: leaves and operation nodes).
+    ``prompt`` is the question text (for the arithmetic world, whitespace tokens); ``answer``
+    holds ``(name, value)`` pairs (a text world: one ``("answer", text)`` pair); ``gold`` holds the
+    world's own structured solution (for the arithmetic world: leaves and operation nodes).
     """
 
     world: str
@@ -50,7 +51,7 @@ class Problem:
     depth: int
     context: str
     prompt: str
-    answer: tuple[tuple[str, int], ...]
+    answer: tuple[tuple[str, Any], ...]
     gold: Any = field(compare=False, repr=False)
 
     @property
@@ -65,13 +66,14 @@ class Verdict:
     ``verified`` is the "VerifiedCorrect" of claims.md §9: well-formed, every gold operation
     present exactly once with the right parents and values, nothing extra, answer correct.
     Counts (``n_*``) feed the process reward (penalty = value + dependency mismatches +
-    missing nodes + min(extra, n_gold) + 1 if the answer is wrong).
+    missing nodes + min(extra, n_gold) + 1 if the answer is wrong). Worlds without a trace to check
+    (a dataset, reasoning-gym) set ``verified = answer_correct`` and leave the counts at 0.
     """
 
     answer_correct: bool = False
     verified: bool = False
     format: str = "none"
-    parsed_answer: tuple[tuple[str, int], ...] | None = None
+    parsed_answer: tuple[tuple[str, Any], ...] | None = None
     steps: list[dict] = field(default_factory=list)
     process_acc: float = 0.0
     n_gold: int = 0
@@ -90,10 +92,15 @@ class Verdict:
 
 
 class World(ABC):
-    """A task family. Subclasses register with ``@WORLDS.register(name)``."""
+    """A task family. Subclasses register with ``@WORLDS.register(name)``.
+
+    ``pretrainable`` worlds (procedural, with a fixed vocabulary) can generate a pretraining corpus;
+    the others (a dataset file, reasoning-gym tasks) only evaluate checkpoints and score completions.
+    """
 
     name: str
     seed: int
+    pretrainable: bool = True
 
     @abstractmethod
     def problem(self, split: str, index: int, depth: int, context: str | None = None) -> Problem:
@@ -107,9 +114,9 @@ class World(ABC):
     def verify(self, problem: Problem, completion: str, truncated: bool = False) -> Verdict:
         """Strict check; never raises on any string."""
 
-    @abstractmethod
     def vocabulary(self) -> list[str]:
-        """Every whitespace token a prompt or solution of this world can contain."""
+        """Every whitespace token a prompt or solution of this world can contain (pretrainable worlds)."""
+        raise NotImplementedError(f"world {self.name!r} has no fixed vocabulary")
 
     @property
     @abstractmethod
@@ -121,10 +128,45 @@ class World(ABC):
     def formats(self) -> list[str]:
         """Solution formats this world renders."""
 
+    @property
+    @abstractmethod
+    def depths(self) -> list[int]:
+        """Every depth (difficulty) this world has items at."""
+
+    @property
+    def eval_depths(self) -> list[int]:
+        """Depths evaluated when the config names none (``eval.depths``): all of them."""
+        return self.depths
+
     def problems(
         self, split: str, depth: int, n: int, context: str | None = None, start: int = 0
     ) -> list[Problem]:
         return [self.problem(split, start + i, depth, context) for i in range(n)]
+
+    def verify_many(self, problems: list[Problem], completions: list[str],
+                    truncated: list[bool] | None = None) -> list[Verdict]:
+        """:meth:`verify` for each (problem, completion); worlds with costly checkers batch them."""
+        truncated = truncated if truncated is not None else [False] * len(problems)
+        return [self.verify(p, c, bool(t)) for p, c, t in zip(problems, completions, truncated)]
+
+    def model_input(self, problem: Problem) -> str:
+        """The text a checkpoint is conditioned on; default priorlab's ``<bos> prompt <sol>``."""
+        from priorlab.tokenizer import prompt_text
+
+        return prompt_text(problem.prompt)
+
+    def max_new_tokens(self, problems: list[Problem]) -> int:
+        """Sampling budget: 1.5x the longest gold solution (any format, whitespace tokens) + 16."""
+        longest = max(len(self.render_solution(p, f, 1.0).split()) for p in problems for f in self.formats)
+        return int(1.5 * longest) + 16
+
+    def guess_prob(self, problem: Problem) -> float:
+        """Chance that one uniform guess of the answer is right; NaN where no guessing model exists."""
+        return float("nan")
+
+    def answer_phrases(self, problem: Problem) -> tuple[str, ...]:
+        """Phrases a completion must contain to hold the answer (contamination probe): ``name value``."""
+        return tuple(f"{k} {v}" for k, v in problem.answer)
 
 
 WORLDS: Registry[type[World]] = Registry("world")
