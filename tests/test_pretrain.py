@@ -101,14 +101,18 @@ def test_evaluate_cached_reuses_an_identical_evaluation_and_misses_on_new_weight
     from priorlab.evaluate import evaluate_cached
 
     _, model_dir = tiny_prior
-    cfg = tiny_cfg.eval.model_copy(update={"depths": [2], "n_problems": 2, "n_samples": 2, "bootstrap": 10})
+    cfg = tiny_cfg.eval.model_copy(update={"depths": [2], "n_problems": 2, "n_samples": 2, "bootstrap": 7})
+
+    def stored():
+        return len(list((model_dir / "evals").iterdir())) if (model_dir / "evals").exists() else 0
+
+    n0 = stored()
     first = evaluate_cached(model_dir, cfg, tmp_path / "a", show=False, threads=1)
-    stored = list((model_dir / "evals").iterdir())
     second = evaluate_cached(model_dir, cfg, tmp_path / "b", show=False, threads=1)
-    assert second == first and len(stored) == 1
+    assert second == first and stored() == n0 + 1
     assert (tmp_path / "b" / "samples.parquet").read_bytes() == (tmp_path / "a" / "samples.parquet").read_bytes()
     weights = next(model_dir.glob("*.safetensors"))
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
     evaluate_cached(model_dir, cfg, tmp_path / "c", show=False, threads=1)
-    assert len(list((model_dir / "evals").iterdir())) == 2
+    assert stored() == n0 + 2
     assert json.loads((tmp_path / "c" / "summary.json").read_text())["passk"] == first["passk"]
