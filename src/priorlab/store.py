@@ -323,6 +323,9 @@ def execute(kind: str, cfg, out: Path, resume: bool, show: bool) -> None:
 
         pretrain_and_evaluate(cfg, out, resume=resume, show=show)
     else:
+        from priorlab.rl.config import check_prior
+
+        check_prior(cfg)  # before the trainer's imports (seconds)
         from priorlab.rl.trainer import train
 
         train(cfg, out, resume=resume, show=show)

@@ -154,3 +154,10 @@ def rl_config_path(config: str | None) -> Path:
         raise ConfigError(f"--config {config}: no such file and no RL preset of that name."
                           f"{did_you_mean(path.name, presets)} Presets: {', '.join(presets)}.")
     return default_config_path(f"rl/{path.name}")
+
+
+def check_prior(cfg: RLConfig) -> None:
+    """Fail early (before torch loads anything) when ``cfg.prior`` is not an HF model directory."""
+    if not cfg.prior or not (Path(cfg.prior) / "config.json").exists():
+        raise ConfigError(f"prior: {cfg.prior!r} is not a model directory (config.json + safetensors); "
+                          f"pass --prior RUN/model")
