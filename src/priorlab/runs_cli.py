@@ -109,8 +109,13 @@ def sweep_cmd(file: Path = typer.Argument(..., help="sweep YAML (kind, config, s
         _print_rows(f"{len(jobs)} jobs, store {root}", ["job", "run", "status"], rows, False)
         return
     sweep_dir = out or root / "sweeps" / file.stem
-    results = run_jobs(jobs, executor=spec.executor, workers=spec.workers, retries=spec.retries, store=root,
-                       show=not quiet, address=spec.address, sweep_dir=sweep_dir)
+    try:
+        results = run_jobs(jobs, executor=spec.executor, workers=spec.workers, retries=spec.retries, store=root,
+                           show=not quiet, address=spec.address, sweep_dir=sweep_dir)
+    except KeyboardInterrupt:
+        console.print(f"[bold red]interrupted[/]: rerun the same command to reuse the finished runs and resume "
+                      f"the others; record: {sweep_dir / 'sweep.json'}")
+        raise typer.Exit(130) from None
     failed = [r for r in results if r.status == "failed"]
     console.print(f"{len(results) - len(failed)}/{len(results)} jobs done "
                   f"({sum(r.status == 'reused' for r in results)} reused); record: {sweep_dir / 'sweep.json'}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -67,6 +68,23 @@ class _State:
     future: object = field(default=None, repr=False)
 
 
+RUNNING: set[subprocess.Popen] = set()  # job processes started by this process
+
+
+def interrupt(procs, grace_s: float = 30.0) -> None:
+    """SIGINT to running job processes (each records ``interrupted`` in its ``run.json``), then
+    kill what is still alive after ``grace_s`` (it shows as ``crashed``; both resume)."""
+    alive = [p for p in procs if p.poll() is None]
+    for p in alive:
+        p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for p in alive:
+        try:
+            p.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def attempt(payload: dict, log_path: str, threads: int) -> dict:
     """One attempt of a job in a fresh ``python -m priorlab.store`` process (the executors call
     this locally or inside a Ray task); returns ``{"status", "error"}``."""
@@ -76,11 +94,19 @@ def attempt(payload: dict, log_path: str, threads: int) -> dict:
         log.write(f"--- attempt at {S._now()} on {S.HOST}, {threads} threads\n")
         log.flush()
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "priorlab.store"], input=json.dumps(payload), text=True,
-                              stdout=subprocess.PIPE, stderr=log, env=env)
-        log.write(proc.stdout)
+        proc = subprocess.Popen([sys.executable, "-m", "priorlab.store"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=log, env=env, text=True, start_new_session=True)
+        RUNNING.add(proc)
+        try:
+            out, _ = proc.communicate(json.dumps(payload))
+        except BaseException:
+            interrupt([proc])
+            raise
+        finally:
+            RUNNING.discard(proc)
+        log.write(out)
     wall = {"wall_s": time.perf_counter() - t0}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if lines:
         return json.loads(lines[-1]) | wall
     tail = Path(log_path).read_text().splitlines()[-3:]
@@ -99,7 +125,10 @@ class LocalExecutor:
         return self.pool.submit(attempt, payload, log, threads)
 
     def close(self, cancel: bool = False) -> None:
-        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        if cancel:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            interrupt(list(RUNNING))
+        self.pool.shutdown(wait=True)
 
 
 class RayExecutor:
@@ -128,7 +157,7 @@ class RayExecutor:
         return ref.future()
 
     def close(self, cancel: bool = False) -> None:
-        if cancel:
+        if cancel:  # Ray kills the tasks' workers and their job processes: the runs show as crashed
             for ref in self.refs:
                 self.ray.cancel(ref, force=True)
         if self.started:
@@ -167,6 +196,8 @@ def run_jobs(jobs: list[Job], executor: str = "local", workers: int | None = Non
     local Ray instance (workers x threads). ``retries``: extra attempts of a failed job.
     ``sweep_dir``: where ``sweep.json`` (one row per job, updated as jobs end) is written.
     """
+    if executor not in ("local", "ray"):
+        raise ConfigError(f"executor: unknown executor {executor!r}; use local or ray")
     states = plan(jobs, store)
     root = S.store_root(store)
     for st in states:
@@ -180,9 +211,7 @@ def run_jobs(jobs: list[Job], executor: str = "local", workers: int | None = Non
     ex = None
     if todo:
         ex = LocalExecutor(workers) if executor == "local" else RayExecutor(
-            address, workers * max(st.job.threads for st in todo)) if executor == "ray" else None
-        if ex is None:
-            raise ConfigError(f"executor: unknown executor {executor!r}; use local or ray")
+            address, workers * max(st.job.threads for st in todo))
     record = SweepRecord(sweep_dir, executor, workers, root)
     try:
         with LiveView(show) as view:
@@ -290,6 +319,8 @@ class LiveView:
     def __exit__(self, *exc):
         if self.live:
             self.live.__exit__(*exc)
+            if not self.live.console.is_terminal:  # rich ends the last frame with a newline on terminals only
+                self.live.console.line()
 
 
 def report(states: list[_State], path: Path | None) -> None:
