@@ -191,7 +191,8 @@ class RunLock:
                 if holder or i == tries - 1:  # an empty file: a status probe or a claimant mid-write
                     os.close(fd)
                     raise RunLockedError(f"{self.path.parent} is claimed by {holder or 'another process'}; wait "
-                                         f"for it to finish (a finished run is then reused) or stop that process")
+                                         f"for it to finish (a finished run is then reused) or stop that "
+                                         f"process") from None
                 time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {HOST} since {_now()}".encode(), 0)

@@ -216,10 +216,11 @@ def run_jobs(jobs: list[Job], executor: str = "local", workers: int | None = Non
     try:
         with LiveView(show) as view:
             _drive(ex, todo, retries, root, lambda: (view(states), record.write(states)))
-    except KeyboardInterrupt:
+    except BaseException as e:  # Ctrl-C, or the executor failed: stop the jobs, keep the record true
+        why = "the sweep was interrupted" if isinstance(e, KeyboardInterrupt) else f"the sweep stopped ({e})"
         for st in states:
             if st.status in ("queued", "running"):
-                st.status, st.error = "interrupted", "the sweep was interrupted; rerun it to resume"
+                st.status, st.error = "interrupted", f"{why}; rerun it to resume"
         record.write(states)
         if ex:
             ex.close(cancel=True)
