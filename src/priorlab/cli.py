@@ -18,6 +18,7 @@ app.add_typer(world_app, name="world")
 console = Console()
 
 CONFIG_OPT = typer.Option(None, "--config", "-c", help="YAML config (default: the demo config)")
+STORE_OPT = typer.Option(None, "--store", help="run store root (default $PRIORLAB_STORE or runs/store)")
 SET_OPT = typer.Option([], "--set", "-s", help="override a field: --set pretrain.tokens=500000")
 
 
@@ -26,12 +27,14 @@ def friendly(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from priorlab.catalog import QueryError
         from priorlab.config import ConfigError
         from priorlab.registry import UnknownNameError
+        from priorlab.store import RunLockedError
 
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, UnknownNameError, FileNotFoundError, FloatingPointError) as e:
+        except (ConfigError, UnknownNameError, FileNotFoundError, FloatingPointError, RunLockedError, QueryError) as e:
             console.print(f"[bold red]error:[/] {e}", soft_wrap=True)
             raise typer.Exit(2)
 
@@ -51,29 +54,45 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run directory"),
          resume: bool = typer.Option(False, help="continue an interrupted demo in OUT"),
          quiet: bool = typer.Option(False, help="no progress bars")):
     """World -> corpus -> prior trained from scratch -> pass@k evaluation, on CPU in minutes."""
-    from priorlab.evaluate import evaluate
-    from priorlab.pretrain import pretrain
-    from priorlab.runs import write_json
+    from priorlab.pretrain import pretrain_and_evaluate
+    from priorlab.store import claim
 
     cfg = _config(config, set_)
     console.print(f"[bold]priorlab demo[/] -> {out}")
-    model_dir = pretrain(cfg, out, resume=resume, show=not quiet)
-    summary = evaluate(model_dir, cfg.eval, out / "eval", show=not quiet, threads=cfg.pretrain.threads)
-    write_json(out / "summary.json", summary)
+    with claim(out, "pretrain", cfg):
+        summary = pretrain_and_evaluate(cfg, out, resume=resume, show=not quiet)
     print_summary(summary, out)
 
 
 @app.command("pretrain")
 @friendly
-def pretrain_cmd(out: Path = typer.Option(..., help="run directory"),
+def pretrain_cmd(out: Optional[Path] = typer.Option(None, help="run directory; without it the run store's "
+                                                                "pretrain-HASH (pretrain + eval.*, reused when "
+                                                                "finished, resumed when not)"),
                  config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
                  resume: bool = typer.Option(False, help="continue from the latest checkpoint in OUT"),
+                 store: Optional[Path] = STORE_OPT,
                  quiet: bool = typer.Option(False, help="no progress bars")):
     """Pretrain a prior from a composed corpus; writes OUT/model (HF directory)."""
     from priorlab.pretrain import pretrain
+    from priorlab.store import claim
 
-    model_dir = pretrain(_config(config, set_), out, resume=resume, show=not quiet)
+    cfg = _config(config, set_)
+    if out is None:
+        return _store_run("pretrain", cfg, store, quiet)
+    with claim(out, "pretrain", cfg):
+        model_dir = pretrain(cfg, out, resume=resume, show=not quiet)
     console.print(f"prior saved to [bold]{model_dir}[/]")
+
+
+def _store_run(kind: str, cfg, store: Optional[Path], quiet: bool) -> None:
+    """Run ``cfg`` in the store (``priorlab pretrain`` / ``rl`` without ``--out``)."""
+    from priorlab.store import run
+
+    status, out = run(kind, cfg, store, show=not quiet)
+    summary = json.loads((out / "summary.json").read_text())
+    (print_before_after if kind == "rl" else print_summary)(summary, out)
+    console.print(f"{status}: [bold]{out}[/] (`priorlab runs show {out.name}`)")
 
 
 @app.command("eval")
@@ -106,40 +125,39 @@ def eval_cmd(checkpoint: Path = typer.Argument(..., help="HF model directory (e.
         print_summary(summary, out)
 
 
-def _rl_config(config: Optional[str], sets: list[str], out: Path, resume: bool):
+def _rl_config(config: Optional[str], sets: list[str], out: Optional[Path], resume: bool):
     """An RL preset name (``grpo``, ``ppo``, ...) or YAML file; on ``--resume`` with neither,
     the run's own ``config.yaml``."""
-    from priorlab.config import ConfigError, default_config_path, load_config
-    from priorlab.registry import did_you_mean
-    from priorlab.rl.config import RLConfig
+    from priorlab.config import load_config
+    from priorlab.rl.config import RLConfig, rl_config_path
 
-    if config is None and resume and (out / "config.yaml").exists():
+    if config is None and resume and out is not None and (out / "config.yaml").exists():
         return load_config(out / "config.yaml", sets, model=RLConfig)
-    path = Path(config or "grpo")
-    if not path.exists():
-        presets = sorted(p.stem for p in default_config_path("rl/grpo").parent.glob("*.yaml"))
-        if path.suffix or path.name not in presets:
-            raise ConfigError(f"--config {config}: no such file and no RL preset of that name."
-                              f"{did_you_mean(path.name, presets)} Presets: {', '.join(presets)}.")
-        path = default_config_path(f"rl/{path.name}")
-    return load_config(path, sets, model=RLConfig)
+    return load_config(rl_config_path(config), sets, model=RLConfig)
 
 
 @app.command("rl")
 @friendly
-def rl_cmd(out: Path = typer.Option(..., help="run directory"),
+def rl_cmd(out: Optional[Path] = typer.Option(None, help="run directory; without it the run store's rl-HASH "
+                                                          "(reused when finished, resumed when not)"),
            prior: Optional[Path] = typer.Option(None, help="prior checkpoint (HF directory), e.g. runs/demo/model"),
            config: Optional[str] = typer.Option(None, "--config", "-c",
                                                 help="RL preset (grpo, ppo, expert_iteration, w_reinforce) or "
                                                      "YAML file; default grpo"),
            set_: list[str] = SET_OPT,
            resume: bool = typer.Option(False, help="continue from the latest checkpoint in OUT"),
+           store: Optional[Path] = STORE_OPT,
            quiet: bool = typer.Option(False, help="no progress bars")):
     """RLVR on a prior: rollout -> reward -> advantage -> loss -> step; before/after pass@k."""
     from priorlab.rl.trainer import train
+    from priorlab.store import claim
 
     sets = list(set_) + ([f"prior={prior}"] if prior else [])
-    summary = train(_rl_config(config, sets, out, resume), out, resume=resume, show=not quiet)
+    cfg = _rl_config(config, sets, out, resume)
+    if out is None:
+        return _store_run("rl", cfg, store, quiet)
+    with claim(out, "rl", cfg):
+        summary = train(cfg, out, resume=resume, show=not quiet)
     print_before_after(summary, out)
 
 
@@ -208,11 +226,14 @@ def world_show(config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
 
 
 from priorlab.diagnostics.cli import register as register_diagnostics  # noqa: E402  (passk, diff, probe)
+from priorlab.runs_cli import register as register_runs  # noqa: E402  (runs ls/show/query, sweep)
+
 register_diagnostics(app)
 from priorlab.report.cli import register as register_report  # noqa: E402  (report DIR)
 register_report(app)
 from priorlab.claims.cli import register as register_claims  # noqa: E402  (retest)
 register_claims(app)
+register_runs(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

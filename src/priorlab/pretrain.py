@@ -177,3 +177,14 @@ def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> P
                                        "device": str(dev), "params": n_params(model),
                                        "wall_s": round(time.perf_counter() - t0, 2)})
     return out / "model"
+
+
+def pretrain_and_evaluate(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict:
+    """The prior pipeline of ``priorlab demo`` and of store ``pretrain`` runs: :func:`pretrain`,
+    then ``cfg.eval`` on ``out/model`` into ``out/eval``; the eval summary is also ``out/summary.json``."""
+    from priorlab.evaluate import evaluate
+
+    model_dir = pretrain(cfg, out, resume=resume, show=show)
+    summary = evaluate(model_dir, cfg.eval, Path(out) / "eval", show=show, threads=cfg.pretrain.threads)
+    write_json(Path(out) / "summary.json", summary)
+    return summary

@@ -17,7 +17,8 @@ from priorlab.config import ConfigError, dump_config
 def prepare_run(out: str | Path, cfg, resume: bool) -> Path:
     """Create ``out`` and write ``config.yaml``; refuse to clobber an existing run.
 
-    With ``resume`` the saved config must equal ``cfg`` (a changed config is a new run).
+    With ``resume`` the saved config must equal ``cfg`` up to execution fields (a changed
+    config is a new run; a different thread count is the same run).
     """
     out = Path(out)
     saved = out / "config.yaml"
@@ -28,12 +29,21 @@ def prepare_run(out: str | Path, cfg, resume: bool) -> Path:
         if resume:
             import yaml
 
-            if yaml.safe_load(saved.read_text()) != cfg.model_dump(mode="json"):
+            if identity(yaml.safe_load(saved.read_text())) != identity(cfg.model_dump(mode="json")):
                 raise ConfigError(f"--resume: the config differs from {saved}; resume with the "
                                   f"same config or start a new run directory")
     out.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, saved)
     return out
+
+
+EXECUTION_FIELDS = ("threads",)
+
+
+def identity(data: dict) -> dict:
+    """A config dump without its execution fields (``threads`` at any depth): what the results
+    depend on. Thread counts are how a run is executed, not which run it is."""
+    return {k: identity(v) if isinstance(v, dict) else v for k, v in data.items() if k not in EXECUTION_FIELDS}
 
 
 def latest_checkpoint(out: str | Path) -> Path | None:

@@ -6,11 +6,12 @@ is checked against its registry up front, so a typo fails before any work with "
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from priorlab.config import EvalConfig, Strict, _check_weights
+from priorlab.config import ConfigError, EvalConfig, Strict, _check_weights, default_config_path
 from priorlab.registry import did_you_mean
 
 
@@ -141,3 +142,22 @@ class RLConfig(Strict):
             raise ValueError(f"algo.mini_batches={self.algo.mini_batches} exceeds the rollout batch of {batch} "
                              f"completions (rollout.prompts_per_step x rollout.group_size)")
         return self
+
+
+def rl_config_path(config: str | None) -> Path:
+    """An RL preset name (``grpo``, ``ppo``, ...; default ``grpo``) or a YAML file -> its path."""
+    path = Path(config or "grpo")
+    if path.exists():
+        return path
+    presets = sorted(p.stem for p in default_config_path("rl/grpo").parent.glob("*.yaml"))
+    if path.suffix or path.name not in presets:
+        raise ConfigError(f"--config {config}: no such file and no RL preset of that name."
+                          f"{did_you_mean(path.name, presets)} Presets: {', '.join(presets)}.")
+    return default_config_path(f"rl/{path.name}")
+
+
+def check_prior(cfg: RLConfig) -> None:
+    """Fail early (before torch loads anything) when ``cfg.prior`` is not an HF model directory."""
+    if not cfg.prior or not (Path(cfg.prior) / "config.json").exists():
+        raise ConfigError(f"prior: {cfg.prior!r} is not a model directory (config.json + safetensors); "
+                          f"pass --prior RUN/model")

@@ -24,6 +24,7 @@ from priorlab.pretrain import _rng_state, make_optimizer, restore, save_checkpoi
 from priorlab.progress import progress_bar
 from priorlab.rl import metrics as M
 from priorlab.rl.advantages import ADVANTAGES
+from priorlab.rl.config import check_prior
 from priorlab.rl.policy import Critic, to_batch, token_logprobs
 from priorlab.rl.rollout import Pool, build_pool, collect, perturbed_label, probe_pool, step_prompts
 from priorlab.rl.update import advantages_for, critic_targets, update
@@ -145,9 +146,7 @@ def build_parts(cfg, out: Path, prior: Path, show: bool, reuse: bool = False) ->
 
 def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict:
     """Run RL from ``cfg.prior`` into ``out``; return the summary (also ``out/summary.json``)."""
-    if not cfg.prior or not (Path(cfg.prior) / "config.json").exists():
-        raise ConfigError(f"prior: {cfg.prior!r} is not a model directory (config.json + safetensors); "
-                          f"pass --prior RUN/model")
+    check_prior(cfg)
     t_start = time.perf_counter()
     prior = Path(cfg.prior).resolve()
     out = prepare_run(out, cfg, resume)

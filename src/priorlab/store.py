@@ -1,0 +1,367 @@
+"""The run store: run directories named by the hash of their resolved config, one lock each.
+
+A store is a directory (``runs/store``; ``--store DIR`` or ``$PRIORLAB_STORE`` override it) of run
+directories ``<kind>-<hash12>`` for the kinds ``pretrain`` (the prior pipeline of ``priorlab demo``:
+pretrain, then ``eval.*`` into ``eval/`` and ``summary.json``) and ``rl`` (``priorlab rl``).
+
+The hash is sha256 over ``{kind, code_version, config}`` where ``config`` is the resolved config
+without execution fields (``threads``), an RL run's ``prior`` replaced by the prior's identity
+(its store run id, else the sha256 of its weights), and ``code_version`` is
+``priorlab.__version__``: bump it when a change alters results. The git commit is provenance
+only (``run.json``), so a docs commit does not invalidate every finished run.
+
+``run.json`` records id, kind, hash, code version, git commit, status, timestamps, host, pid,
+attempts, wall time and the error of a failed attempt. ``DIR/.lock`` is held (``fcntl.flock``)
+for a run's lifetime, so two processes cannot run one directory. :func:`run_status` derives:
+``finished``; ``running`` (lock held); ``failed`` / ``interrupted`` (recorded, resumable);
+``crashed`` (started, no lock, nothing recorded: killed; resumable).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from priorlab import __version__
+from priorlab.config import ConfigError, _first_error
+from priorlab.runs import identity, latest_checkpoint
+
+CODE_VERSION = __version__
+KINDS = ("pretrain", "rl")
+RECORD = "run.json"
+HOST = socket.gethostname()
+
+
+class RunLockedError(RuntimeError):
+    """Another process holds the run directory's lock; ``str()`` names it."""
+
+
+def store_root(store: str | Path | None = None) -> Path:
+    """``store``, else ``$PRIORLAB_STORE``, else ``runs/store`` (absolute)."""
+    return Path(store or os.environ.get("PRIORLAB_STORE") or "runs/store").resolve()
+
+
+def config_model(kind: str) -> type[BaseModel]:
+    from priorlab.config import PriorConfig
+    from priorlab.registry import did_you_mean
+    from priorlab.rl.config import RLConfig
+
+    if kind not in KINDS:
+        raise ConfigError(f"kind: unknown run kind {kind!r}.{did_you_mean(kind, list(KINDS))} "
+                          f"Known: {', '.join(KINDS)}.")
+    return {"pretrain": PriorConfig, "rl": RLConfig}[kind]
+
+
+def as_config(kind: str, config) -> BaseModel:
+    """``config`` (a dict or the kind's config model) validated as the kind's config model."""
+    model = config_model(kind)
+    if isinstance(config, model):
+        return config
+    if isinstance(config, BaseModel):
+        raise ConfigError(f"a {kind} run needs a {model.__name__}, got a {type(config).__name__}")
+    try:
+        return model.model_validate(config)
+    except ValidationError as e:
+        raise ConfigError(f"{kind} config: {_first_error(e, model)}") from None
+
+
+def with_threads(kind: str, cfg, threads: int | None):
+    """``cfg`` with its torch thread count set (an execution field, not part of the hash)."""
+    if threads is None:
+        return cfg
+    if kind == "pretrain":
+        return cfg.model_copy(update={"pretrain": cfg.pretrain.model_copy(update={"threads": threads})})
+    return cfg.model_copy(update={"threads": threads})
+
+
+def owning_run(path: str | Path) -> Path | None:
+    """The store run directory holding ``path`` (itself or a parent whose ``run.json`` id equals
+    its name: store directories are content-addressed), or None."""
+    path = Path(path).resolve()
+    for d in (path, *path.parents):
+        rec = read_record(d)
+        if rec is not None:
+            return d if rec.get("id") == d.name else None
+    return None
+
+
+def prior_identity(prior: str | None) -> str | None:
+    """``run:<id>/<sub path>`` for a checkpoint inside a store run, else ``sha256:<hex>`` of its
+    ``*.safetensors`` and ``config.json``, else ``path:<absolute path>`` (a missing prior; the
+    run will fail on it)."""
+    if not prior:
+        return None
+    path = Path(prior).resolve()
+    owner = owning_run(path)
+    if owner is not None:
+        return f"run:{owner.name}/{path.relative_to(owner).as_posix()}"
+    files = [f for f in sorted(path.glob("*.safetensors")) + [path / "config.json"] if f.is_file()]
+    if not files:
+        return f"path:{path}"
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return f"sha256:{h.hexdigest()}"
+
+
+def identity_of(kind: str, cfg) -> dict:
+    """What a run's hash covers: kind, code version, config identity (see the module doc)."""
+    data = identity(cfg.model_dump(mode="json"))
+    if kind == "rl":
+        data["prior"] = prior_identity(cfg.prior)
+    return {"kind": kind, "code_version": CODE_VERSION, "config": data}
+
+
+def config_hash(kind: str, config) -> str:
+    """sha256 hex of :func:`identity_of` (canonical JSON)."""
+    doc = identity_of(kind, as_config(kind, config))
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def run_id(kind: str, config) -> str:
+    """``<kind>-<first 12 hex digits of config_hash>``: the run's directory name in a store."""
+    return f"{kind}-{config_hash(kind, config)[:12]}"
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    """HEAD of the checkout priorlab runs from (``+dirty`` with uncommitted changes), or None."""
+    root = str(Path(__file__).resolve().parents[2])
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode:
+            return None
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def read_record(run_dir: str | Path) -> dict | None:
+    p = Path(run_dir) / RECORD
+    try:
+        return json.loads(p.read_text())
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+        return None
+
+
+def write_record(run_dir: str | Path, rec: dict) -> None:
+    """Atomic ``run.json`` (write a temporary file, then rename)."""
+    tmp = Path(run_dir) / f".{RECORD}.{os.getpid()}"
+    tmp.write_text(json.dumps(rec, indent=2, default=str))
+    os.replace(tmp, Path(run_dir) / RECORD)
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``DIR/.lock`` whose file names the holder (pid, host, since)."""
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / ".lock"
+        self.fd: int | None = None
+
+    def acquire(self, tries: int = 10) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        for i in range(tries):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+                if holder or i == tries - 1:  # an empty file: a status probe or a claimant mid-write
+                    os.close(fd)
+                    raise RunLockedError(f"{self.path.parent} is claimed by {holder or 'another process'}; wait "
+                                         f"for it to finish (a finished run is then reused) or stop that "
+                                         f"process") from None
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {HOST} since {_now()}".encode(), 0)
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def is_locked(run_dir: str | Path) -> bool:
+    """Whether a live process holds ``DIR/.lock`` (probed with a shared, non-blocking flock)."""
+    path = Path(run_dir) / ".lock"
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def claim(run_dir: str | Path, kind: str, cfg, digest: str | None = None, skip_finished: bool = False):
+    """Hold ``run_dir``'s lock while the body runs; ``run.json`` says running, then finished,
+    failed (with the error) or interrupted. Yields the record, or None without touching anything
+    when ``skip_finished`` and the run had already finished (another process got there first)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(run_dir)
+    lock.acquire()
+    previous = read_record(run_dir) or {}
+    if skip_finished and previous.get("status") == "finished":
+        lock.release()
+        yield None
+        return
+    digest = digest or config_hash(kind, cfg)
+    now = _now()
+    rec = {"id": f"{kind}-{digest[:12]}", "kind": kind, "hash": digest, "code_version": CODE_VERSION,
+           "git_commit": git_commit(), "status": "running", "created_at": previous.get("created_at", now),
+           "started_at": now, "ended_at": None, "wall_s": None, "host": HOST, "pid": os.getpid(),
+           "attempts": previous.get("attempts", 0) + 1, "resumed_from": None, "error": None}
+    if previous:
+        ckpt = latest_checkpoint(run_dir)
+        rec["resumed_from"] = ckpt.name if ckpt else "start"
+    write_record(run_dir, rec)
+    t0 = time.perf_counter()
+    try:
+        yield rec
+        rec["status"] = "finished"
+    except KeyboardInterrupt:
+        rec.update(status="interrupted", error="interrupted (KeyboardInterrupt)")
+        raise
+    except BaseException as e:
+        rec.update(status="failed", error=f"{type(e).__name__}: {e}")
+        raise
+    finally:
+        rec.update(ended_at=_now(), wall_s=round(time.perf_counter() - t0, 2))
+        write_record(run_dir, rec)
+        lock.release()
+
+
+def run_status(run_dir: str | Path) -> str:
+    """finished | running | failed | interrupted | crashed (see the module doc)."""
+    if is_locked(run_dir):
+        return "running"
+    rec = read_record(run_dir)
+    if rec is None:  # a run directory written before the store existed
+        return "finished" if (Path(run_dir) / "summary.json").exists() else "crashed"
+    return rec.get("status") if rec.get("status") in ("finished", "failed", "interrupted") else "crashed"
+
+
+def describe(run_dir: str | Path) -> dict:
+    """``run.json`` plus the derived ``status``, ``dir`` and ``resumable`` (the checkpoint a rerun
+    continues from, ``start`` without one; None for finished and running runs)."""
+    run_dir = Path(run_dir)
+    status = run_status(run_dir)
+    rec = read_record(run_dir) or {"id": run_dir.name, "kind": guess_kind(run_dir)}
+    resumable = None
+    if status in ("failed", "interrupted", "crashed"):
+        ckpt = latest_checkpoint(run_dir)
+        resumable = ckpt.name if ckpt else "start"
+    return rec | {"status": status, "dir": str(run_dir), "resumable": resumable}
+
+
+def guess_kind(run_dir: Path) -> str | None:
+    """The kind of a run directory without ``run.json``: its ``config.yaml`` has ``prior`` (rl)
+    or ``pretrain`` (pretrain) at the top."""
+    import yaml
+
+    path = run_dir / "config.yaml"
+    cfg = yaml.safe_load(path.read_text()) if path.exists() else None
+    return next((k for k, key in (("rl", "prior"), ("pretrain", "pretrain")) if key in (cfg or {})), None)
+
+
+def list_runs(store: str | Path | None = None) -> list[dict]:
+    """:func:`describe` of every run directory in the store, oldest first."""
+    root = store_root(store)
+    dirs = [d for d in sorted(root.glob("*")) if (d / RECORD).exists() or (d / "config.yaml").exists()]
+    return sorted((describe(d) for d in dirs), key=lambda r: r.get("created_at") or "")
+
+
+def find_run(key: str, store: str | Path | None = None) -> Path:
+    """A run directory by id, unique id prefix, or path."""
+    if Path(key).is_dir() and ((Path(key) / RECORD).exists() or (Path(key) / "config.yaml").exists()):
+        return Path(key)
+    root = store_root(store)
+    hits = [d for d in sorted(root.glob(f"{key}*")) if d.is_dir()] if key else []
+    if len(hits) != 1:
+        from priorlab.registry import did_you_mean
+
+        names = [d.name for d in root.glob("*") if d.is_dir()]
+        what = "matches several runs: " + ", ".join(d.name for d in hits) if hits else \
+            "matches no run." + did_you_mean(key, names)
+        raise FileNotFoundError(f"{key!r} {what} (store {root}; `priorlab runs ls` lists them)")
+    return hits[0]
+
+
+def execute(kind: str, cfg, out: Path, resume: bool, show: bool) -> None:
+    """Run the kind's pipeline into ``out`` (the same entry points as the commands)."""
+    if kind == "pretrain":
+        from priorlab.pretrain import pretrain_and_evaluate
+
+        pretrain_and_evaluate(cfg, out, resume=resume, show=show)
+    else:
+        from priorlab.rl.config import check_prior
+
+        check_prior(cfg)  # before the trainer's imports (seconds)
+        from priorlab.rl.trainer import train
+
+        train(cfg, out, resume=resume, show=show)
+
+
+def run(kind: str, config, store: str | Path | None = None, show: bool = True,
+        threads: int | None = None) -> tuple[str, Path]:
+    """Run ``config`` in the store, in this process: ``("reused", dir)`` when that run already
+    finished, else it runs (resuming an unfinished directory) and returns ``("finished", dir)``."""
+    cfg = with_threads(kind, as_config(kind, config), threads)
+    digest = config_hash(kind, cfg)
+    out = store_root(store) / f"{kind}-{digest[:12]}"
+    if run_status(out) == "finished":
+        return "reused", out
+    with claim(out, kind, cfg, digest=digest, skip_finished=True) as rec:
+        if rec is None:
+            return "reused", out
+        execute(kind, cfg, out, resume=(out / "config.yaml").exists(), show=show)
+    return "finished", out
+
+
+def main() -> None:
+    """Subprocess entry of the sweep executors: a JSON job on stdin -> :func:`run`; the last line
+    on stdout is ``{"status", "run_dir", "error"}``; exit code 1 on failure."""
+    job = json.loads(sys.stdin.read())
+    result = {"status": "failed", "run_dir": None, "error": None}
+    try:
+        status, out = run(job["kind"], job["config"], job["store"], show=False, threads=job.get("threads"))
+        result.update(status=status, run_dir=str(out))
+    except Exception as e:  # reported to the sweep; run.json holds it too once the run was claimed
+        traceback.print_exc()
+        result["error"] = f"{type(e).__name__}: {e}"
+    print(json.dumps(result), flush=True)
+    sys.exit(0 if result["error"] is None else 1)
+
+
+if __name__ == "__main__":  # pragma: no cover - run by the sweep executors
+    main()

@@ -1,0 +1,337 @@
+"""Run many store runs: ``run_jobs(jobs, executor="local" | "ray")`` (``priorlab sweep`` calls it).
+
+Every job is a store run (:mod:`priorlab.store`): a finished run with the same config hash is
+returned as ``reused`` without starting anything; an unfinished one resumes from its latest
+checkpoint. A job runs ``python -m priorlab.store`` in a fresh process with ``OMP_NUM_THREADS``
+and torch threads = ``job.threads``, its output appended to ``RUN_DIR/job.log``. A failed
+attempt is retried up to ``retries`` times (each retry resumes), then reported with its error
+(in the results, in ``SWEEP_DIR/sweep.json`` and at the end), never dropped. Stages with
+dependencies (priors, then RL on them) are two calls.
+
+Executors: ``local`` = a pool of ``workers`` processes (default: free cores // threads per job);
+``ray`` = Ray tasks with ``num_cpus=threads``, ``num_gpus=gpus`` on the cluster at ``address``
+(``auto`` for the one this machine belongs to), or on a local instance started for the call.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from priorlab import store as S
+from priorlab.config import ConfigError
+
+
+@dataclass
+class Job:
+    """One run to make: ``config`` (dict or the kind's config model) of ``kind``, with its
+    resources: torch ``threads`` (= CPUs asked of the executor) and ``gpus`` (Ray only)."""
+
+    kind: str
+    config: dict | BaseModel
+    threads: int = 1
+    gpus: float = 0
+    name: str | None = None
+
+
+@dataclass
+class JobResult:
+    """``status``: finished (ran now), reused (had finished before) or failed (``error``)."""
+
+    job: Job
+    run_dir: Path
+    status: str
+    error: str | None = None
+    wall_s: float = 0.0
+    attempts: int = 0
+
+
+@dataclass
+class _State:
+    job: Job
+    cfg: BaseModel
+    run_dir: Path
+    status: str = "queued"
+    attempts: int = 0
+    error: str | None = None
+    started: float | None = None
+    wall_s: float = 0.0
+    future: object = field(default=None, repr=False)
+
+
+RUNNING: set[subprocess.Popen] = set()  # job processes started by this process
+
+
+def interrupt(procs, grace_s: float = 30.0) -> None:
+    """SIGINT to running job processes (each records ``interrupted`` in its ``run.json``), then
+    kill what is still alive after ``grace_s`` (it shows as ``crashed``; both resume)."""
+    alive = [p for p in procs if p.poll() is None]
+    for p in alive:
+        p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for p in alive:
+        try:
+            p.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def attempt(payload: dict, log_path: str, threads: int) -> dict:
+    """One attempt of a job in a fresh ``python -m priorlab.store`` process (the executors call
+    this locally or inside a Ray task); returns ``{"status", "error"}``."""
+    env = os.environ | {v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as log:
+        log.write(f"--- attempt at {S._now()} on {S.HOST}, {threads} threads\n")
+        log.flush()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "priorlab.store"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=log, env=env, text=True, start_new_session=True)
+        RUNNING.add(proc)
+        try:
+            out, _ = proc.communicate(json.dumps(payload))
+        except BaseException:
+            interrupt([proc])
+            raise
+        finally:
+            RUNNING.discard(proc)
+        log.write(out)
+    wall = {"wall_s": time.perf_counter() - t0}
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+    if lines:
+        return json.loads(lines[-1]) | wall
+    tail = Path(log_path).read_text().splitlines()[-3:]
+    return wall | {"status": "failed", "error": f"exit code {proc.returncode} without a result; last lines of "
+                                                f"{log_path}: " + " | ".join(tail)}
+
+
+class LocalExecutor:
+    """``workers`` job processes at a time on this machine."""
+
+    def __init__(self, workers: int):
+        self.slots = workers
+        self.pool = cf.ThreadPoolExecutor(max_workers=workers)
+
+    def submit(self, payload: dict, log: str, threads: int, gpus: float) -> cf.Future:
+        return self.pool.submit(attempt, payload, log, threads)
+
+    def close(self, cancel: bool = False) -> None:
+        if cancel:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            interrupt(list(RUNNING))
+        self.pool.shutdown(wait=True)
+
+
+class RayExecutor:
+    """Ray tasks (``num_cpus=threads``, ``num_gpus=gpus``) on the cluster at ``address``, or on a
+    local instance with ``num_cpus`` CPUs started here (and stopped by :meth:`close`)."""
+
+    def __init__(self, address: str | None, num_cpus: int | None):
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("executor ray: the ray package is not installed; pip install -e \".[ray]\"") from None
+        self.ray, self.started, self.refs = ray, False, []
+        if not ray.is_initialized():
+            kw = {"address": address} if address else {"num_cpus": num_cpus, "include_dashboard": False}
+            ray.init(log_to_driver=False, **kw)
+            self.started = True
+        self.cpus = ray.cluster_resources().get("CPU", 0)
+        self.slots = None  # Ray queues tasks until a node has their resources
+        self.task = ray.remote(max_retries=0)(attempt)
+
+    def submit(self, payload: dict, log: str, threads: int, gpus: float) -> cf.Future:
+        if threads > self.cpus:
+            raise ConfigError(f"a job asks for {threads} CPUs (threads) but the Ray cluster has {self.cpus:g}")
+        ref = self.task.options(num_cpus=threads, num_gpus=gpus).remote(payload, log, threads)
+        self.refs.append(ref)
+        return ref.future()
+
+    def close(self, cancel: bool = False) -> None:
+        if cancel:  # Ray kills the tasks' workers and their job processes: the runs show as crashed
+            for ref in self.refs:
+                self.ray.cancel(ref, force=True)
+        if self.started:
+            self.ray.shutdown()
+
+
+def default_workers(jobs: list[Job]) -> int:
+    """Free cores (affinity minus load, :func:`priorlab.runtime.free_cores`) // the largest job's threads."""
+    from priorlab.runtime import free_cores
+
+    return max(1, free_cores() // max([j.threads for j in jobs] + [1]))
+
+
+def plan(jobs: list[Job], store: str | Path | None) -> list[_State]:
+    """Validate every job's config and name its run directory, before anything runs."""
+    root, states, seen = S.store_root(store), [], {}
+    for i, job in enumerate(jobs):
+        if job.threads < 1 or job.gpus < 0:
+            raise ConfigError(f"job {job.name or i}: threads must be >= 1 and gpus >= 0")
+        cfg = S.with_threads(job.kind, S.as_config(job.kind, job.config), job.threads)
+        rid = S.run_id(job.kind, cfg)
+        if rid in seen:
+            raise ConfigError(f"jobs {seen[rid]!r} and {job.name or rid!r} are the same run {rid} (a field that does "
+                              f"not change the run, e.g. threads, varies between them)")
+        seen[rid] = job.name or rid
+        states.append(_State(job, cfg, root / rid))
+    return states
+
+
+def run_jobs(jobs: list[Job], executor: str = "local", workers: int | None = None, retries: int = 1,
+             store: str | Path | None = None, show: bool = True, address: str | None = None,
+             sweep_dir: str | Path | None = None) -> list[JobResult]:
+    """Run ``jobs`` in the store on ``executor``; one :class:`JobResult` per job, in order.
+
+    ``workers``: local processes at a time (default :func:`default_workers`), or the CPUs of a
+    local Ray instance (workers x threads). ``retries``: extra attempts of a failed job.
+    ``sweep_dir``: where ``sweep.json`` (one row per job, updated as jobs end) is written.
+    """
+    if executor not in ("local", "ray"):
+        raise ConfigError(f"executor: unknown executor {executor!r}; use local or ray")
+    states = plan(jobs, store)
+    root = S.store_root(store)
+    for st in states:
+        status = S.run_status(st.run_dir)
+        if status == "finished":
+            st.status = "reused"
+        elif status == "running":
+            st.status, st.error = "failed", f"already running: {(st.run_dir / '.lock').read_text().strip()}"
+    todo = [st for st in states if st.status == "queued"]
+    workers = workers or default_workers([st.job for st in todo])
+    ex = None
+    if todo:
+        ex = LocalExecutor(workers) if executor == "local" else RayExecutor(
+            address, workers * max(st.job.threads for st in todo))
+    record = SweepRecord(sweep_dir, executor, workers, root)
+    try:
+        with LiveView(show) as view:
+            _drive(ex, todo, retries, root, lambda: (view(states), record.write(states)))
+    except BaseException as e:  # Ctrl-C, or the executor failed: stop the jobs, keep the record true
+        why = "the sweep was interrupted" if isinstance(e, KeyboardInterrupt) else f"the sweep stopped ({e})"
+        for st in states:
+            if st.status in ("queued", "running"):
+                st.status, st.error = "interrupted", f"{why}; rerun it to resume"
+        record.write(states)
+        if ex:
+            ex.close(cancel=True)
+        raise
+    if ex:
+        ex.close()
+    record.write(states)
+    if show:
+        report(states, record.path)
+    return [JobResult(st.job, st.run_dir, st.status, st.error, round(st.wall_s, 2), st.attempts) for st in states]
+
+
+def _drive(ex, todo: list[_State], retries: int, root: Path, refresh) -> None:
+    """Submit (at most ``ex.slots`` at a time), wait, retry failed attempts (each resumes), until
+    every job has ended."""
+    queue, pending = list(todo), {}
+
+    def submit(st: _State) -> None:
+        payload = {"kind": st.job.kind, "config": st.cfg.model_dump(mode="json"), "store": str(root),
+                   "threads": st.job.threads}
+        st.status, st.attempts, st.started = "running", st.attempts + 1, time.perf_counter()
+        pending[ex.submit(payload, str(st.run_dir / "job.log"), st.job.threads, st.job.gpus)] = st
+
+    while queue or pending:
+        while queue and (ex.slots is None or len(pending) < ex.slots):
+            submit(queue.pop(0))
+        refresh()
+        done, _ = cf.wait(list(pending), timeout=0.5, return_when=cf.FIRST_COMPLETED)
+        for fut in done:
+            st = pending.pop(fut)
+            try:
+                res = fut.result()
+            except Exception as e:  # the executor itself failed (e.g. a Ray worker died)
+                res = {"status": "failed", "error": f"{type(e).__name__}: {e}"}
+            st.wall_s += res.get("wall_s", time.perf_counter() - st.started)
+            st.status, st.error = res["status"], res.get("error")
+            if st.status == "failed" and st.attempts <= retries:
+                queue.insert(0, st)
+                st.status = "queued"
+    refresh()
+
+
+class SweepRecord:
+    """``SWEEP_DIR/sweep.json``: the settings and one row per job (rewritten as jobs end)."""
+
+    def __init__(self, sweep_dir, executor: str, workers: int, root: Path):
+        self.path = Path(sweep_dir) / "sweep.json" if sweep_dir else None
+        self.head = {"executor": executor, "workers": workers, "store": str(root), "started_at": S._now()}
+
+    def write(self, states: list[_State]) -> None:
+        if self.path is None:
+            return
+        rows = [{"name": st.job.name, "kind": st.job.kind, "run_id": st.run_dir.name, "run_dir": str(st.run_dir),
+                 "status": st.status, "attempts": st.attempts, "wall_s": round(st.wall_s, 2), "error": st.error,
+                 "threads": st.job.threads, "gpus": st.job.gpus} for st in states]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.head | {"updated_at": S._now(), "jobs": rows}, indent=2))
+
+
+def _table(states: list[_State], limit: int = 40):
+    from rich.table import Table
+
+    counts = {s: sum(st.status == s for st in states) for s in ("finished", "reused", "failed", "running", "queued")}
+    table = Table(title=f"sweep: {counts['finished'] + counts['reused']}/{len(states)} done "
+                        f"({counts['reused']} reused), {counts['failed']} failed, {counts['running']} running, "
+                        f"{counts['queued']} queued", title_justify="left")
+    for col in ("job", "run", "status", "attempt", "wall"):
+        table.add_column(col, overflow="fold")
+    colour = {"finished": "green", "reused": "cyan", "failed": "red", "running": "yellow"}
+    order = sorted(states, key=lambda st: ("running", "failed", "queued", "finished", "reused",
+                                           "interrupted").index(st.status))
+    for st in order[:limit]:
+        wall = st.wall_s + (time.perf_counter() - st.started if st.status == "running" else 0)
+        table.add_row(st.job.name or "", st.run_dir.name, f"[{colour.get(st.status, 'white')}]{st.status}[/]",
+                      str(st.attempts), f"{wall:.0f}s" if st.attempts else "")
+    if len(order) > limit:
+        table.caption = f"... {len(order) - limit} more"
+    return table
+
+
+class LiveView:
+    """A live rich table of the jobs (refreshed by the driver), or nothing when ``show`` is off."""
+
+    def __init__(self, show: bool):
+        self.live = None
+        if show:
+            from rich import get_console
+            from rich.live import Live
+
+            self.live = Live(console=get_console(), refresh_per_second=2, transient=False)
+
+    def __enter__(self):
+        if self.live:
+            self.live.__enter__()
+        return lambda states: self.live and self.live.update(_table(states))
+
+    def __exit__(self, *exc):
+        if self.live:
+            self.live.__exit__(*exc)
+            if not self.live.console.is_terminal:  # rich ends the last frame with a newline on terminals only
+                self.live.console.line()
+
+
+def report(states: list[_State], path: Path | None) -> None:
+    """The failed jobs and their errors (and where the full record is)."""
+    from rich import get_console
+
+    console = get_console()
+    for st in states:
+        if st.status == "failed":
+            console.print(f"[bold red]failed[/] {st.job.name or st.run_dir.name} ({st.attempts} attempts): "
+                          f"{st.error}  [dim]log: {st.run_dir / 'job.log'}[/]", soft_wrap=True)
+    if path:
+        console.print(f"sweep record: {path}")
