@@ -117,6 +117,10 @@ class PretrainConfig(Strict):
     checkpoint_every: int = Field(250, ge=1, description="steps between checkpoints")
     log_every: int = Field(10, ge=1)
     threads: int | None = Field(None, ge=1, description="torch threads; default: free cores")
+    init_from: str | None = Field(
+        None, description="start from this priorlab checkpoint's weights instead of a fresh initialisation (a "
+                          "continued / mid-training stage on this corpus; same world, tokenizer and model "
+                          "shape; fresh optimizer and schedule)")
 
 
 class EvalConfig(Strict):

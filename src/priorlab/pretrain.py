@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from priorlab import runtime
 from priorlab.corpus import Corpus, build_corpus
-from priorlab.model import build_model, n_params, quiet_hf
+from priorlab.model import build_model, load_model, n_params, quiet_hf
 from priorlab.progress import progress_bar
 from priorlab.config import ConfigError
 from priorlab.runs import MetricsLog, latest_checkpoint, prepare_run, write_json
@@ -112,6 +112,25 @@ def _set_rng_state(s: dict) -> None:
     random.setstate(s["python"])
 
 
+def init_weights(model, tok, path: str) -> dict:
+    """Load a priorlab checkpoint's weights into ``model`` (continued pretraining); returns its
+    ``priorlab.json`` so the new prior's metadata covers both corpora's depths and contexts."""
+    from priorlab.evaluate import checkpoint_meta
+    from priorlab.tokenizer import load_tokenizer
+
+    if not (Path(path) / "config.json").exists():
+        raise ConfigError(f"pretrain.init_from: {path} is not a model directory (config.json + safetensors)")
+    if load_tokenizer(path).get_vocab() != tok.get_vocab():
+        raise ConfigError(f"pretrain.init_from: {path} has another vocabulary than this world's; continue "
+                          f"from a prior of the same world config")
+    try:
+        model.load_state_dict(load_model(path).state_dict())
+    except RuntimeError as e:
+        raise ConfigError(f"pretrain.init_from: {path} has another model shape than model.* here "
+                          f"({str(e).splitlines()[0]}); set the same model preset") from None
+    return checkpoint_meta(path)
+
+
 def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> Path:
     """Train the prior described by ``cfg`` (a PriorConfig) into ``out``; return ``out/model``."""
     if not cfg.world.build().pretrainable:
@@ -129,12 +148,17 @@ def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> P
     total = max(1, pc.tokens // (pc.batch_size * pc.seq_len))
     torch.manual_seed(pc.seed)
     model = build_model(cfg.model, tok, max_positions=max(1024, pc.seq_len)).to(dev)
+    base = init_weights(model, tok, pc.init_from) if pc.init_from else {}
     opt = make_optimizer(model, pc)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: lr_factor(s, total, pc.warmup_steps, pc.min_lr_ratio))
-    meta = {"world": cfg.world.model_dump(mode="json"), "pretrain_depths": sorted(int(d) for d in cfg.corpus.depths),
-            "corpus_contexts": [c for c, w in cfg.corpus.contexts.items() if w > 0],
+    contexts = [c for c, w in cfg.corpus.contexts.items() if w > 0]
+    meta = {"world": cfg.world.model_dump(mode="json"),
+            "pretrain_depths": sorted({int(d) for d in cfg.corpus.depths} | set(base.get("pretrain_depths", []))),
+            "corpus_contexts": list(dict.fromkeys(base.get("corpus_contexts", []) + contexts)),
             "corpus_formats": cfg.corpus.formats, "corpus_sha256": corpus.stats["sha256"]}
+    if pc.init_from:
+        meta["init_from"] = str(Path(pc.init_from).resolve())
     ckpt = latest_checkpoint(out) if resume else None
     start = restore(ckpt, model, opt, sched) if ckpt is not None else 0
     log = MetricsLog(out / "metrics.jsonl", resume_step=start if ckpt else None)

@@ -125,6 +125,8 @@ def identity_of(kind: str, cfg) -> dict:
     data = identity(cfg.model_dump(mode="json"))
     if kind == "rl":
         data["prior"] = prior_identity(cfg.prior)
+    elif kind == "pretrain" and cfg.pretrain.init_from:
+        data["pretrain"]["init_from"] = prior_identity(cfg.pretrain.init_from)
     return {"kind": kind, "code_version": CODE_VERSION, "config": data}
 
 
