@@ -54,11 +54,10 @@ def register_run_commands(app: typer.Typer) -> None:
                     as_json: bool = JSON_OPT):
         """Format shares and accuracy over RL steps; partial contribution C_d of format switches."""
         from priorlab.diagnostics import formats as F
+        from priorlab.diagnostics.cli import check_metric
         from priorlab.diagnostics.rundir import metrics_rows, paired_samples
-        from priorlab.evaluate import METRICS
 
-        if metric not in METRICS:
-            raise typer.BadParameter(f"--metric {metric!r}: use one of {', '.join(METRICS)}")
+        check_metric(metric)
         traj = F.format_trajectory(metrics_rows(run_dir))
         contrib = [{"eval": name} | r for name, (b, a) in paired_samples(run_dir).items()
                    for r in F.partial_contribution(b, a, metric)]
