@@ -127,13 +127,6 @@ def calibration_metrics(q, c, n_bins: int = 10) -> dict:
     return {"n": len(q)} | {k: m[k] for k in ("accuracy", "brier", "ece", "auroc", "mean_confidence")}
 
 
-def _weights(idx: np.ndarray, n_units: int) -> np.ndarray:
-    """Bootstrap draws ``idx`` [R, U] -> how often each unit was drawn [R, U]."""
-    w = np.zeros((len(idx), n_units))
-    np.add.at(w, (np.arange(len(idx))[:, None], idx), 1.0)
-    return w
-
-
 def calibration_rows(records: list[dict], metric: str = "answer", by: tuple[str, ...] = ("split", "depth"),
                      n_bins: int = 10, n_boot: int = 0, seed: int = 0) -> list[dict]:
     """Metrics per group of :func:`priorlab.evaluate.sample_and_verify` records.
@@ -148,6 +141,7 @@ def calibration_rows(records: list[dict], metric: str = "answer", by: tuple[str,
     model) share their resamples.
     """
     from priorlab.evaluate import problem_key
+    from priorlab.passk import bootstrap_weights, percentile_ci
 
     groups: dict[tuple, list[dict]] = {}
     for r in records:
@@ -162,11 +156,9 @@ def calibration_rows(records: list[dict], metric: str = "answer", by: tuple[str,
         row = dict(zip(by, key)) | {"metric": metric, "n": len(recs), "n_problems": len(units)}
         row |= {m: float(point[m][0]) for m in MEASURES}
         if n_boot:
-            idx = np.random.default_rng(seed).integers(0, len(units), (n_boot, len(units)))
-            boot = metrics_from_stats(stats, _weights(idx, len(units)))
+            boot = metrics_from_stats(stats, bootstrap_weights(len(units), n_boot, seed))
             for m in MEASURES:
-                lo, hi = np.nanquantile(boot[m], [0.025, 0.975])
-                row |= {f"{m}_ci_low": float(lo), f"{m}_ci_high": float(hi)}
+                row[f"{m}_ci_low"], row[f"{m}_ci_high"] = percentile_ci(boot[m])
         rows.append(row)
     return rows
 

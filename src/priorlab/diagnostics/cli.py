@@ -188,6 +188,11 @@ def register(app: typer.Typer) -> None:
 JSON_OPT = typer.Option(False, "--json", help="print the JSON tables to stdout")
 DEPTHS_OPT = typer.Option(None, help="comma list, e.g. 2,3,4")
 THREADS_OPT = typer.Option(None, help="torch threads; default: free cores")
+OUT_OPT = typer.Option(..., help="output directory")
+SPLITS_OPT = typer.Option(None, help="comma list, e.g. eval,eval-contaminated")
+N_PROBLEMS_OPT = typer.Option(None, help="problems per split/depth/context")
+METRIC_OPT = typer.Option("verified", help="correctness: verified (strict trace) or answer")
+QUIET_OPT = typer.Option(False, help="no progress bars")
 
 
 def _register_passk(app: typer.Typer) -> None:
@@ -196,15 +201,12 @@ def _register_passk(app: typer.Typer) -> None:
     @app.command("passk")
     @friendly
     def passk_cmd(checkpoints: list[Path] = typer.Argument(..., help="HF model dirs; the first is the reference (base)"),
-                  out: Path = typer.Option(..., help="output directory"),
-                  config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
-                  splits: Optional[str] = typer.Option(None, help="comma list, e.g. eval,eval-contaminated"),
-                  depths: Optional[str] = DEPTHS_OPT,
-                  n_problems: Optional[int] = typer.Option(None, help="problems per split/depth/context"),
+                  out: Path = OUT_OPT, config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
+                  splits: Optional[str] = SPLITS_OPT, depths: Optional[str] = DEPTHS_OPT,
+                  n_problems: Optional[int] = N_PROBLEMS_OPT,
                   n_samples: Optional[int] = typer.Option(None, help="samples per problem n (largest k), e.g. 256"),
-                  metric: str = typer.Option("verified", help="verified (strict trace) or answer"),
-                  threads: Optional[int] = THREADS_OPT, as_json: bool = JSON_OPT,
-                  quiet: bool = typer.Option(False, help="no progress bars")):
+                  metric: str = METRIC_OPT, threads: Optional[int] = THREADS_OPT, as_json: bool = JSON_OPT,
+                  quiet: bool = QUIET_OPT):
         """Compare checkpoints' pass@k on the same problems: crossover k, solvable sets, Δ_SE."""
         from priorlab.diagnostics.passk_compare import compare_passk, plot_compare
 
@@ -249,7 +251,7 @@ def _print_calibration(rows: list[dict], out: Path) -> None:
         table.add_column(col, no_wrap=col in ("split", "depth", "n"))
     ci = lambda r, m: f"{r[m]:.3f} [{r[m + '_ci_low']:.2f}, {r[m + '_ci_high']:.2f}]"  # noqa: E731
     for r in rows:
-        table.add_row(r["model"], r["split"], _fmt(r["depth"]), str(r["n"]), ci(r, "accuracy"), ci(r, "brier"),
+        table.add_row("/".join(Path(r["model"]).parts[-2:]), r["split"], _fmt(r["depth"]), str(r["n"]), ci(r, "accuracy"), ci(r, "brier"),
                       ci(r, "ece"), ci(r, "auroc"), f"{r['mean_confidence']:.2f}", f"{r['conf_rate']:.2f}")
     console.print(table)
     console.print(f"results: {out}/calibration.json, calibration_*.parquet, samples.parquet, calibration.png")
@@ -263,15 +265,12 @@ def _register_calibration(app: typer.Typer) -> None:
     def calibration_cmd(paths: list[Path] = typer.Argument(..., help="HF model dirs (sampled on the same eval "
                                                                      "problems) and/or `priorlab rl` run dirs "
                                                                      "(their before/ and after/ samples)"),
-                        out: Path = typer.Option(..., help="output directory"),
-                        config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
-                        splits: Optional[str] = typer.Option(None, help="comma list, e.g. eval,eval-contaminated"),
-                        depths: Optional[str] = DEPTHS_OPT,
-                        n_problems: Optional[int] = typer.Option(None, help="problems per split/depth/context"),
+                        out: Path = OUT_OPT, config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
+                        splits: Optional[str] = SPLITS_OPT, depths: Optional[str] = DEPTHS_OPT,
+                        n_problems: Optional[int] = N_PROBLEMS_OPT,
                         n_samples: Optional[int] = typer.Option(None, help="samples per problem"),
-                        metric: str = typer.Option("verified", help="correctness: verified (strict trace) or answer"),
-                        threads: Optional[int] = THREADS_OPT, as_json: bool = JSON_OPT,
-                        quiet: bool = typer.Option(False, help="no progress bars")):
+                        metric: str = METRIC_OPT, threads: Optional[int] = THREADS_OPT,
+                        as_json: bool = JSON_OPT, quiet: bool = QUIET_OPT):
         """Calibration of stated confidence (<conf> q%): accuracy, Brier, ECE, AUROC, reliability diagram."""
         from priorlab.diagnostics import DiagnosticInputError
         from priorlab.diagnostics.calibration import calibration_rows, plot_reliability, reliability_bins

@@ -31,6 +31,7 @@ import numpy as np
 
 from priorlab.diagnostics import DiagnosticInputError
 from priorlab.evaluate import problem_key
+from priorlab.passk import bootstrap_weights, percentile_ci
 
 
 def format_trajectory(rows: list[dict]) -> list[dict]:
@@ -106,14 +107,11 @@ def _contribution_cis(gains: dict[tuple, dict[tuple, int]], n_boot: int, seed: i
     """``{subset: (ci_low, ci_high)}`` of C_d from per-problem gains ``{problem: {subset: delta}}``."""
     subsets = sorted({d for g in gains.values() for d in g})
     delta = np.array([[g.get(d, 0) for d in subsets] for g in gains.values()], dtype=np.float64)  # [P, S]
-    idx = np.random.default_rng(seed).integers(0, len(delta), (n_boot, len(delta)))
-    sums = delta[idx].sum(axis=1)  # [R, S]
+    sums = bootstrap_weights(len(delta), n_boot, seed) @ delta  # [R, S]
     total = sums.sum(axis=1, keepdims=True)
-    ok = total[:, 0] != 0
-    if not ok.any():
-        return {d: (float("nan"), float("nan")) for d in subsets}
-    lo, hi = np.quantile(sums[ok] / total[ok], [0.025, 0.975], axis=0)
-    return {d: (float(a) + 0.0, float(b) + 0.0) for d, a, b in zip(subsets, lo, hi)}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total != 0, sums / total, np.nan)
+    return {d: percentile_ci(share[:, j]) for j, d in enumerate(subsets)}
 
 
 def plot_formats(trajectory: list[dict], contributions: list[dict], path: str | Path) -> Path:

@@ -36,6 +36,7 @@ import numpy as np
 
 from priorlab.diagnostics import DiagnosticInputError
 from priorlab.evaluate import problem_key
+from priorlab.passk import bootstrap_weights, percentile_ci
 
 
 def reverify(records: list[dict], world) -> list:
@@ -101,7 +102,8 @@ def repetition(answers: list[tuple | None], questions: list[tuple]) -> dict:
 def _share_cis(answers, qs, right, verified, fewer, truncated, n_boot: int, seed: int) -> dict:
     """``{<share>_ci_low, <share>_ci_high}`` for :data:`SHARES` by bootstrap over questions."""
     _, table, per_q = _answer_table(answers, qs)
-    unit = np.array([list(dict.fromkeys(qs)).index(q) for q in qs]) if qs else np.zeros(0, int)
+    order = {q: i for i, q in enumerate(dict.fromkeys(qs))}
+    unit = np.array([order[q] for q in qs], dtype=np.int64)
 
     def per_question(x):
         return np.bincount(unit, weights=np.asarray(x, dtype=np.float64), minlength=len(per_q))
@@ -109,17 +111,13 @@ def _share_cis(answers, qs, right, verified, fewer, truncated, n_boot: int, seed
     skipped = per_question(right & ~verified)
     ratios = {"right_not_verified": (skipped, per_q), "skip_given_right": (skipped, per_question(right)),
               "fewer_steps": (per_question(fewer), per_q), "truncated": (per_question(truncated), per_q)}
-    idx = np.random.default_rng(seed).integers(0, len(per_q), (n_boot, len(per_q)))
-    w = np.zeros((n_boot, len(per_q)))
-    np.add.at(w, (np.arange(n_boot)[:, None], idx), 1.0)
+    w = bootstrap_weights(len(per_q), n_boot, seed)
     boot = {"repeat_share": _repeat_share(table, per_q, w)[0]}
     with np.errstate(invalid="ignore", divide="ignore"):
         boot |= {k: (w @ num) / (w @ den) for k, (num, den) in ratios.items()}
     out = {}
     for k in SHARES:
-        ok = ~np.isnan(boot[k])
-        lo, hi = np.quantile(boot[k][ok], [0.025, 0.975]) if ok.any() else (np.nan, np.nan)
-        out |= {f"{k}_ci_low": float(lo), f"{k}_ci_high": float(hi)}
+        out[f"{k}_ci_low"], out[f"{k}_ci_high"] = percentile_ci(boot[k])
     return out
 
 
