@@ -31,6 +31,8 @@ def test_ece_by_hand_and_bin_edges():
     bins = reliability_bins(q, c)
     assert [b["n"] for b in bins] == [1, 2, 0, 0, 0, 0, 0, 0, 0, 2]
     assert ece(q, c) == pytest.approx((2 * abs(0.125 - 0.5) + 2 * abs(1.1 - 1) + abs(-0.5)) / 5)
+    stated = np.array([int(t) / 100 for t in range(0, 101, 10)])  # the verifier's 0% .. 100%
+    assert [b["n"] for b in reliability_bins(stated, np.ones(11))] == [1] * 9 + [2]  # 30% in [0.3, 0.4), ...
 
 
 def test_auroc_perfect_inverted_ties_and_one_class():

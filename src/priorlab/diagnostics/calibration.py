@@ -37,9 +37,15 @@ def _arrays(q, c) -> tuple[np.ndarray, np.ndarray]:
     return q, c
 
 
+def _edges(n_bins: int) -> np.ndarray:
+    """Bin edges b / n_bins: exact decimals (``np.linspace`` gives 0.30000000000000004, which
+    would put a stated 30% into the bin below)."""
+    return np.arange(n_bins + 1) / n_bins
+
+
 def _bin_of(q: np.ndarray, n_bins: int) -> np.ndarray:
     """ECE bin index [N] of each q; interior edges only, so the outer bins reach ±inf."""
-    return np.digitize(q, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
+    return np.digitize(q, _edges(n_bins)[1:-1])
 
 
 def sufficient_stats(q, c, unit, n_bins: int = 10, stated=None) -> dict[str, np.ndarray]:
@@ -97,7 +103,7 @@ def reliability_bins(q, c, n_bins: int = 10) -> list[dict]:
     """Per bin: ``{bin, lo, hi, n, mean_q, mean_c}`` (means NaN in an empty bin)."""
     q, c = _arrays(q, c)
     s = sufficient_stats(q, c, np.zeros(len(q), int), n_bins) if len(q) else None
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    edges = _edges(n_bins)
     rows = []
     for b in range(n_bins):
         n = int(s["bin_n"][0, b]) if s else 0
