@@ -42,6 +42,17 @@ def tiny_prior(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_conf_prior(tmp_path_factory):
+    """A tiny prior that states a confidence: every document answer-only at depth 2 with a
+    ``<conf>`` field (uniform 50..100%), 64k tokens at lr 0.01 (~2 s): its model dir."""
+    from priorlab.pretrain import pretrain
+
+    sets = TINY + ["corpus.confidence_prob=1.0", "corpus.formats={answer: 1.0}", "corpus.depths={2: 1.0}",
+                   "pretrain.tokens=65536", "pretrain.lr=0.01"]
+    return pretrain(load_config(None, sets), tmp_path_factory.mktemp("conf_prior"), show=False)
+
+
+@pytest.fixture(scope="session")
 def tiny_rl_run(tiny_prior, tmp_path_factory):
     """A finished 2-step RL run on the tiny prior (checkpoints at steps 1 and 2, probe rows,
     before/after evaluations at depths 2 and 3): its run directory."""

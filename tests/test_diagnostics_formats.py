@@ -60,3 +60,20 @@ def test_format_trajectory_reads_train_and_probe_rows():
     assert {"step": 0, "source": "probe", "format": "all", "share": 1.0, "verified_acc": 0.25} in traj
     with pytest.raises(DiagnosticInputError):
         format_trajectory([{"step": 1, "kind": "other"}])
+
+
+def test_contribution_cis_zero_width_on_identical_problems_and_bracket_the_value():
+    same_b = [rec(i, s, f, False) for i in range(10) for s, f in enumerate(("answer", "steps", "steps"))]
+    same_a = [rec(i, s, "steps", ok) for i in range(10) for s, ok in enumerate((True, True, False))]
+    rows = partial_contribution(same_b, same_a, n_boot=200)
+    assert {(r["format_before"], r["contribution"]) for r in rows} == {("answer", 0.5), ("steps", 0.5)}
+    assert all(r["ci_low"] == r["contribution"] == r["ci_high"] for r in rows)
+    # problem i gains through answer->steps only when i is even, through steps->steps always
+    b = [rec(i, s, f, False) for i in range(20) for s, f in enumerate(("answer", "steps"))]
+    a = [r for i in range(20) for r in (rec(i, 0, "steps", i % 2 == 0), rec(i, 1, "steps", True))]
+    rows = {r["format_before"]: r for r in partial_contribution(b, a, n_boot=500, seed=1)}
+    assert rows["answer"]["contribution"] == pytest.approx(10 / 30)
+    assert rows["answer"]["ci_low"] < 10 / 30 < rows["answer"]["ci_high"]
+    assert rows["steps"]["ci_low"] == pytest.approx(1 - rows["answer"]["ci_high"])  # C_d sum to 1 in every resample
+    zero = partial_contribution([rec(0, 0, "steps", True)], [rec(0, 0, "steps", True)])[0]
+    assert math.isnan(zero["ci_low"]) and math.isnan(zero["ci_high"])

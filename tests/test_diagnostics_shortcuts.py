@@ -2,9 +2,10 @@
 
 import math
 
+import numpy as np
 import pytest
 
-from priorlab.diagnostics.shortcuts import easy_regression, repetition, shortcut_rows
+from priorlab.diagnostics.shortcuts import _share_cis, easy_regression, repetition, shortcut_rows
 
 
 def records(world, texts_by_problem, depth=3, truncated=False):
@@ -62,3 +63,24 @@ def test_easy_regression_on_the_easiest_depth(world):
     (row,) = easy_regression(before, after)
     assert (row["depth"], row["pass1_before"], row["pass1_after"]) == (2, 1.0, 0.5) and row["delta"] == -0.5
     assert (row["n_problems"], row["n_samples"]) == (2, 4)
+
+
+def test_share_cis_zero_width_on_identical_questions_and_bracket_the_value(world):
+    full = {i: world.render_solution(world.problem("eval", i, 3, "letters"), "steps") for i in range(8)}
+    bare = {i: t[t.index("<ans>"):] for i, t in full.items()}  # right answer, skipped computation
+    (row,) = shortcut_rows(records(world, {i: [const_answer(world, i), bare[i]] for i in range(8)}), world, n_boot=200)
+    assert row["repeat_share"] == 0.5 and row["right_not_verified"] == 0.5
+    for k in ("repeat_share", "right_not_verified", "skip_given_right", "fewer_steps", "truncated"):
+        assert row[f"{k}_ci_low"] == row[k] == row[f"{k}_ci_high"], k
+    mixed = {i: [full[i], bare[i] if i % 2 else full[i]] for i in range(8)}
+    (row,) = shortcut_rows(records(world, mixed), world, n_boot=300, seed=2)
+    assert row["right_not_verified"] == 0.25 and row["right_not_verified_ci_low"] < 0.25 < row["right_not_verified_ci_high"]
+
+
+def test_a_question_drawn_twice_is_still_one_question():
+    # only question 0 repeats "5": a resample that draws it twice must not call that repetition
+    rep = repetition([(5,), (5,), (7,)], [("q", 0), ("q", 0), ("q", 1)])
+    assert rep["repeat_share"] == 0.0
+    t = np.array([True, True, True])
+    ci = _share_cis([(5,), (5,), (7,)], [("q", 0), ("q", 0), ("q", 1)], t, t, ~t, ~t, 200, 0)
+    assert ci["repeat_share_ci_low"] == ci["repeat_share_ci_high"] == 0.0

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from priorlab.passk import bootstrap_ci, guess_pass_at_k, ks_up_to, pass_at_k
+from priorlab.passk import bootstrap_ci, bootstrap_weights, guess_pass_at_k, ks_up_to, pass_at_k, percentile_ci
 
 
 @pytest.mark.parametrize("n", range(1, 9))
@@ -58,3 +58,11 @@ def test_eval_rows_keep_items_with_identical_prompts_apart():
     rows = passk_rows(recs, {problem_key(q): q for q in (p, twin)}, world, {2}, n=2, n_boot=20, seed=0)
     top = next(r for r in rows if r["format"] == "all" and r["metric"] == "verified" and r["k"] == 1)
     assert top["n_problems"] == 2 and top["pass_at_k"] == 1.0
+
+
+def test_bootstrap_weights_and_percentile_ci():
+    w = bootstrap_weights(7, 50, seed=4)
+    assert w.shape == (50, 7) and (w.sum(axis=1) == 7).all() and (w == bootstrap_weights(7, 50, seed=4)).all()
+    values = np.arange(5.0)
+    assert percentile_ci(np.r_[values, np.nan]) == percentile_ci(values)  # NaN resamples left out
+    assert all(np.isnan(percentile_ci([np.nan, np.nan])))

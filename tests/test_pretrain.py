@@ -116,3 +116,27 @@ def test_evaluate_cached_reuses_an_identical_evaluation_and_misses_on_new_weight
     evaluate_cached(model_dir, cfg, tmp_path / "c", show=False, threads=1)
     assert stored() == n0 + 2
     assert json.loads((tmp_path / "c" / "summary.json").read_text())["passk"] == first["passk"]
+
+
+def test_confidence_op_acc_states_what_a_calibrated_solver_of_that_depth_would(world):
+    from priorlab.corpus import document_texts
+    from priorlab.worlds.formats import confidence_token
+
+    sets = ["corpus.confidence_prob=0.5", "corpus.formats={steps: 0.5, answer: 0.5}"]
+    uniform = load_config(None, sets).corpus
+    informative = load_config(None, sets + ["corpus.confidence_op_acc={steps: 0.8, answer: 0.3}"]).corpus
+    docs_u, _ = document_texts(world, uniform, 20_000)
+    docs_i, _ = document_texts(world, informative, 20_000)
+    assert len(docs_u) == len(docs_i) > 100
+    stated = 0
+    for (tu, tags), (ti, tags_i) in zip(docs_u, docs_i):
+        assert tags == tags_i and tu.split("<conf>")[0] == ti.split("<conf>")[0]  # same documents, same fields
+        assert ("<conf>" in tu) == ("<conf>" in ti)
+        if "<conf>" in ti:
+            stated += 1
+            p = {"steps": 0.8, "answer": 0.3}[tags["format"]]
+            assert ti.split()[-2] == confidence_token(p ** tags["depth"])
+            assert tu.split()[-2] in {f"{v}%" for v in range(50, 101, 10)}  # the default: uniform 50..100%
+    assert 0.4 < stated / len(docs_i) < 0.6
+    with pytest.raises(ConfigError, match="no entry for corpus format 'answer'"):
+        load_config(None, sets + ["corpus.confidence_op_acc={steps: 0.8}"])

@@ -37,6 +37,20 @@ def _check_weights(weights: dict, field: str, known: list[str] | None = None) ->
         raise ValueError(f"{field}: all weights are zero; give at least one a positive weight")
 
 
+def _check_op_acc(op_acc: dict[str, float], used: list[str], known: list[str]) -> None:
+    """``corpus.confidence_op_acc``: known formats, every used format covered, p in (0, 1]."""
+    field = "corpus.confidence_op_acc"
+    for fmt, p in op_acc.items():
+        if fmt not in known:
+            raise ValueError(f"{field}: unknown format {fmt!r}.{did_you_mean(fmt, known)} Known: {', '.join(known)}.")
+        if not 0 < p <= 1:
+            raise ValueError(f"{field}.{fmt}: {p} is not a probability in (0, 1]")
+    missing = [f for f in used if f not in op_acc]
+    if missing:
+        raise ValueError(f"{field}: no entry for corpus format {missing[0]!r}; give every format in "
+                         f"corpus.formats a per-operation accuracy, e.g. {{{missing[0]}: 0.85}}")
+
+
 class WorldConfig(BaseModel):
     """``name`` picks a registered world; other keys are that world's own knobs."""
 
@@ -80,6 +94,12 @@ class CorpusConfig(Strict):
     depths: dict[int, float] = Field(default_factory=lambda: {2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0})
     contexts: dict[str, float] = Field(default_factory=lambda: {"letters": 1.0})
     confidence_prob: float = Field(0.0, ge=0.0, le=1.0, description="share of documents with a <conf> field")
+    confidence_op_acc: dict[str, float] | None = Field(
+        None, description="what a document's <conf> field states. None: a value drawn uniformly from "
+                          "50..100%, independent of the problem (nothing to learn). {format: p}: p ** depth, "
+                          "the chance that an author whose every operation is right with probability p "
+                          "(per solution format) gets the whole answer right, i.e. what a calibrated solver "
+                          "of that depth and format states; every corpus format needs an entry")
     contamination: ContaminationConfig = Field(default_factory=ContaminationConfig)
 
 
@@ -156,6 +176,8 @@ class PriorConfig(Strict):
             _check_weights(c.formats, "corpus.formats", FORMATS.names())
             _check_weights(c.contexts, "corpus.contexts", world.contexts)
             _check_weights(c.depths, "corpus.depths")
+            if c.confidence_op_acc is not None:
+                _check_op_acc(c.confidence_op_acc, [f for f, w in c.formats.items() if w > 0], FORMATS.names())
             if c.contamination.split not in EVAL_SPLITS:
                 raise ValueError(f"corpus.contamination.split: {c.contamination.split!r} is not an eval split; "
                                  f"only {', '.join(EVAL_SPLITS)} can be contaminated on purpose")

@@ -68,13 +68,23 @@ def document_texts(world: World, cfg, n_tokens: int) -> tuple[list[tuple[str, di
     i = 0
     while total < n_tokens:
         depth, ctx, fmt = _weighted(rng, cfg.depths), _weighted(rng, cfg.contexts), _weighted(rng, cfg.formats)
-        conf = rng.choice(range(5, 11)) / 10 if rng.random() < cfg.confidence_prob else None
+        conf = stated_confidence(cfg, rng, fmt, int(depth))
         text = _doc(world, world.problem("pretrain", i, int(depth), ctx), fmt, conf)
         docs.append((text, {"format": fmt, "depth": int(depth), "context": ctx, "contaminated": False}))
         total += text.count(" ") + 1
         i += 1
     rng.shuffle(docs)
     return docs, contaminated
+
+
+def stated_confidence(cfg, rng: random.Random, fmt: str, depth: int) -> float | None:
+    """The ``<conf>`` value of one pretraining document, or None (no field), per
+    ``cfg.confidence_prob`` and ``cfg.confidence_op_acc`` (CorpusConfig). The same ``rng`` draws
+    are made whatever ``confidence_op_acc`` is, so the documents themselves do not change with it."""
+    uniform = rng.choice(range(5, 11)) / 10 if rng.random() < cfg.confidence_prob else None
+    if uniform is None or cfg.confidence_op_acc is None:
+        return uniform
+    return cfg.confidence_op_acc[fmt] ** depth
 
 
 def _doc(world: World, problem, fmt: str, conf: float | None) -> str:

@@ -46,6 +46,27 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: f
     return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
 
 
+def bootstrap_weights(n_units: int, n_boot: int, seed: int) -> np.ndarray:
+    """How often each of ``n_units`` units (problems) is drawn in each of ``n_boot`` resamples
+    with replacement from ``np.random.default_rng(seed)``: float64 [n_boot, n_units]. A
+    statistic built from per-unit sums ``s`` [n_units, ...] is then ``w @ s`` per resample."""
+    idx = np.random.default_rng(seed).integers(0, n_units, (n_boot, n_units))
+    w = np.zeros((n_boot, n_units))
+    np.add.at(w, (np.arange(n_boot)[:, None], idx), 1.0)
+    return w
+
+
+def percentile_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of resampled statistics ``values`` [R]; NaN resamples are left out
+    (e.g. a ratio whose denominator was 0), and (NaN, NaN) when all are."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    a = (1 - level) / 2
+    return float(np.quantile(values, a)) + 0.0, float(np.quantile(values, 1 - a)) + 0.0
+
+
 def guess_pass_at_k(p_guess: float, k: int) -> float:
     """Chance that at least one of k independent guesses with success ``p_guess`` is right
     (NaN stays NaN: a world without a guessing model)."""

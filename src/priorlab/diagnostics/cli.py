@@ -1,4 +1,4 @@
-"""Diagnostics commands: ``priorlab passk``, ``priorlab diff``, ``priorlab probe contamination``,
+"""Diagnostics commands: ``priorlab passk``, ``priorlab calibration``, ``priorlab diff``, ``priorlab probe contamination``,
 and the run-directory commands ``formats``, ``entropy``, ``shortcuts`` (:mod:`~priorlab.diagnostics.cli_run`).
 
 :func:`register` adds them to the main typer app (``priorlab.cli`` calls it once), so this
@@ -47,6 +47,24 @@ def shared_world(checkpoints: list[Path], world_cfg):
     return world_for(ref, None if worlds else world_cfg), ref
 
 
+def sample_checkpoints(checkpoints: list[Path], cfg, threads: int | None, show: bool) -> dict[str, list[dict]]:
+    """``{label: records}`` of :func:`priorlab.evaluate.sample_eval` for every checkpoint on the
+    same problems with the same seeds (``cfg.eval``), labels from :func:`unique_labels`."""
+    from priorlab import runtime
+    from priorlab.evaluate import contexts_for, sample_eval
+    from priorlab.model import load_model
+    from priorlab.tokenizer import load_tokenizer
+
+    world, ref = shared_world(checkpoints, cfg.world)
+    contexts = contexts_for(cfg.eval.contexts, ref, world)
+    runtime.set_threads(threads)
+    records = {}
+    for label, ckpt in zip(unique_labels(checkpoints), checkpoints):
+        model, tok = load_model(ckpt, runtime.device()), load_tokenizer(ckpt)
+        records[label] = sample_eval(model, tok, world, cfg.eval, contexts, show)[0]
+    return records
+
+
 def _check_dirs(paths: list[Path]) -> None:
     for p in paths:
         if not p.is_dir():
@@ -67,6 +85,23 @@ def _write(out: Path, name: str, tables: dict[str, list[dict]], meta: dict) -> d
     doc = meta | tables
     write_json(out / f"{name}.json", doc)
     return doc
+
+
+def write_samples(out: Path, records: dict[str, list[dict]]) -> None:
+    """``out/samples.parquet``: every completion of every model, with a ``model`` column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist([r | {"model": m} for m, rs in records.items() for r in rs]),
+                   out / "samples.parquet")
+
+
+def check_metric(metric: str) -> None:
+    """``--metric`` must be a correctness field of the eval records (verified / answer)."""
+    from priorlab.evaluate import METRICS
+
+    if metric not in METRICS:
+        raise typer.BadParameter(f"--metric {metric!r}: use one of {', '.join(METRICS)}")
 
 
 def _fmt(x) -> str:
@@ -137,11 +172,12 @@ def _print_contamination(summary: list[dict], mode: str, out: Path) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``passk``, ``diff``, the ``probe`` group (``probe contamination``) and the run-directory
+    """Add ``passk``, ``calibration``, ``diff``, the ``probe`` group (``probe contamination``) and the run-directory
     commands ``formats``, ``entropy``, ``shortcuts`` to ``app``."""
     from priorlab.diagnostics.cli_run import register_run_commands
 
     _register_passk(app)
+    _register_calibration(app)
     _register_diff(app)
     register_run_commands(app)
     probe_app = typer.Typer(no_args_is_help=True, help="Probe one checkpoint (contamination).")
@@ -152,6 +188,11 @@ def register(app: typer.Typer) -> None:
 JSON_OPT = typer.Option(False, "--json", help="print the JSON tables to stdout")
 DEPTHS_OPT = typer.Option(None, help="comma list, e.g. 2,3,4")
 THREADS_OPT = typer.Option(None, help="torch threads; default: free cores")
+OUT_OPT = typer.Option(..., help="output directory")
+SPLITS_OPT = typer.Option(None, help="comma list, e.g. eval,eval-contaminated")
+N_PROBLEMS_OPT = typer.Option(None, help="problems per split/depth/context")
+METRIC_OPT = typer.Option("verified", help="correctness: verified (strict trace) or answer")
+QUIET_OPT = typer.Option(False, help="no progress bars")
 
 
 def _register_passk(app: typer.Typer) -> None:
@@ -160,46 +201,108 @@ def _register_passk(app: typer.Typer) -> None:
     @app.command("passk")
     @friendly
     def passk_cmd(checkpoints: list[Path] = typer.Argument(..., help="HF model dirs; the first is the reference (base)"),
-                  out: Path = typer.Option(..., help="output directory"),
-                  config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
-                  splits: Optional[str] = typer.Option(None, help="comma list, e.g. eval,eval-contaminated"),
-                  depths: Optional[str] = DEPTHS_OPT,
-                  n_problems: Optional[int] = typer.Option(None, help="problems per split/depth/context"),
+                  out: Path = OUT_OPT, config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
+                  splits: Optional[str] = SPLITS_OPT, depths: Optional[str] = DEPTHS_OPT,
+                  n_problems: Optional[int] = N_PROBLEMS_OPT,
                   n_samples: Optional[int] = typer.Option(None, help="samples per problem n (largest k), e.g. 256"),
-                  metric: str = typer.Option("verified", help="verified (strict trace) or answer"),
-                  threads: Optional[int] = THREADS_OPT, as_json: bool = JSON_OPT,
-                  quiet: bool = typer.Option(False, help="no progress bars")):
+                  metric: str = METRIC_OPT, threads: Optional[int] = THREADS_OPT, as_json: bool = JSON_OPT,
+                  quiet: bool = QUIET_OPT):
         """Compare checkpoints' pass@k on the same problems: crossover k, solvable sets, Δ_SE."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from priorlab import runtime
         from priorlab.diagnostics.passk_compare import compare_passk, plot_compare
-        from priorlab.evaluate import METRICS, contexts_for, sample_eval
-        from priorlab.model import load_model
-        from priorlab.tokenizer import load_tokenizer
 
         _check_dirs(checkpoints)
-        if metric not in METRICS:
-            raise typer.BadParameter(f"--metric {metric!r}: use one of {', '.join(METRICS)}")
+        check_metric(metric)
         cfg = _config(config, list(set_) + eval_overrides(splits, depths, n_problems, n_samples))
-        world, ref = shared_world(checkpoints, cfg.world)
-        contexts = contexts_for(cfg.eval.contexts, ref, world)
-        runtime.set_threads(threads)
-        records = {}
-        for label, ckpt in zip(unique_labels(checkpoints), checkpoints):
-            model, tok = load_model(ckpt, runtime.device()), load_tokenizer(ckpt)
-            records[label] = sample_eval(model, tok, world, cfg.eval, contexts, not (quiet or as_json))[0]
+        records = sample_checkpoints(checkpoints, cfg, threads, not (quiet or as_json))
         res = compare_passk(records, metric, cfg.eval.bootstrap, cfg.eval.seed)
         doc = _write(out, "passk", res, {"checkpoints": list(records), "metric": metric,
                                          "eval": cfg.eval.model_dump(mode="json")})
-        pq.write_table(pa.Table.from_pylist([r | {"model": m} for m, rs in records.items() for r in rs]),
-                       out / "samples.parquet")
+        write_samples(out, records)
         plot_compare(res, out / "passk.png")
         if as_json:
             print(json.dumps(doc, default=str))
         else:
             _print_passk(res, metric, cfg.eval.n_samples, out)
+
+
+def _calibration_inputs(paths: list[Path], cfg, threads: int | None, show: bool) -> dict[str, list[dict]]:
+    """``{label: records}``: checkpoints (``config.json``) sampled on the same eval problems,
+    RL run directories read from ``before/`` and ``after/`` (band and final evals together)."""
+    from priorlab.diagnostics.rundir import paired_samples
+
+    runs = [p for p in paths if (p / "before").is_dir() and not (p / "config.json").exists()]
+    ckpts = [p for p in paths if p not in runs]
+    _check_dirs(ckpts)
+    records = sample_checkpoints(ckpts, cfg, threads, show) if ckpts else {}
+    for run in runs:
+        pairs = paired_samples(run).values()
+        records |= {f"{run} ({phase})": [r for pair in pairs for r in pair[i]]
+                    for i, phase in enumerate(("before", "after"))}
+    return records
+
+
+def _print_calibration(rows: list[dict], out: Path) -> None:
+    from rich.table import Table
+
+    from priorlab.cli import console
+
+    table = Table(title="calibration of stated confidence [95% CI over problems]; depth '-' = pooled")
+    for col in ("model", "split", "depth", "n", "accuracy", "Brier", "ECE", "AUROC", "mean q", "conf rate"):
+        table.add_column(col, no_wrap=col in ("split", "depth", "n"))
+    ci = lambda r, m: f"{r[m]:.3f} [{r[m + '_ci_low']:.2f}, {r[m + '_ci_high']:.2f}]"  # noqa: E731
+    for r in rows:
+        table.add_row("/".join(Path(r["model"]).parts[-2:]), r["split"], _fmt(r["depth"]), str(r["n"]), ci(r, "accuracy"), ci(r, "brier"),
+                      ci(r, "ece"), ci(r, "auroc"), f"{r['mean_confidence']:.2f}", f"{r['conf_rate']:.2f}")
+    console.print(table)
+    console.print(f"results: {out}/calibration.json, calibration_*.parquet, samples.parquet, calibration.png")
+
+
+def _register_calibration(app: typer.Typer) -> None:
+    from priorlab.cli import CONFIG_OPT, SET_OPT, _config, friendly
+
+    @app.command("calibration")
+    @friendly
+    def calibration_cmd(paths: list[Path] = typer.Argument(..., help="HF model dirs (sampled on the same eval "
+                                                                     "problems) and/or `priorlab rl` run dirs "
+                                                                     "(their before/ and after/ samples)"),
+                        out: Path = OUT_OPT, config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
+                        splits: Optional[str] = SPLITS_OPT, depths: Optional[str] = DEPTHS_OPT,
+                        n_problems: Optional[int] = N_PROBLEMS_OPT,
+                        n_samples: Optional[int] = typer.Option(None, help="samples per problem"),
+                        metric: str = METRIC_OPT, threads: Optional[int] = THREADS_OPT,
+                        as_json: bool = JSON_OPT, quiet: bool = QUIET_OPT):
+        """Calibration of stated confidence (<conf> q%): accuracy, Brier, ECE, AUROC, reliability diagram."""
+        from priorlab.diagnostics import DiagnosticInputError
+        from priorlab.diagnostics.calibration import calibration_rows, plot_reliability, reliability_bins
+
+        check_metric(metric)
+        cfg = _config(config, list(set_) + eval_overrides(splits, depths, n_problems, n_samples))
+        records = _calibration_inputs(paths, cfg, threads, not (quiet or as_json))
+        silent = [m for m, rs in records.items() if not any(r["confidence"] is not None for r in rs)]
+        if len(silent) == len(records):
+            raise DiagnosticInputError(
+                f"no completion of {', '.join(silent)} states a confidence (<conf> q%), so there is nothing to "
+                f"calibrate; pretrain a prior that states one (--set corpus.confidence_prob=1.0, see "
+                f"docs/calibration.md) or pass RL runs from such a prior")
+        flat = [r | {"model": m} for m, rs in records.items() for r in rs]
+        boot = {"n_boot": cfg.eval.bootstrap, "seed": cfg.eval.seed}
+        rows = (calibration_rows(flat, metric, ("model", "split", "depth"), **boot)
+                + [r | {"depth": None} for r in calibration_rows(flat, metric, ("model", "split"), **boot)])
+        rows.sort(key=lambda r: (list(records).index(r["model"]), r["split"], r["depth"] is None, r["depth"] or 0))
+        curves = {m: ([r["confidence"] or 0.0 for r in rs], [bool(r[metric]) for r in rs]) for m, rs in records.items()}
+        bins = [{"model": m} | b for m, (q, c) in curves.items() for b in reliability_bins(q, c)]
+        doc = _write(out, "calibration", {"metrics": rows, "bins": bins},
+                     {"models": list(records), "metric": metric, "no_confidence": silent,
+                      "eval": cfg.eval.model_dump(mode="json")})
+        write_samples(out, records)
+        plot_reliability(curves, out / "calibration.png")
+        for m in silent:
+            typer.secho(f"note: no completion of {m} states a confidence; its rows count q = 0 (RLCR's "
+                        f"convention) and show conf_rate 0", fg="yellow", err=True)
+        if as_json:
+            print(json.dumps(doc, default=str))
+        else:
+            _print_calibration(rows, out)
 
 
 def _register_diff(app: typer.Typer) -> None:

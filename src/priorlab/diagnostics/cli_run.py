@@ -16,12 +16,15 @@ import typer
 
 OUT_OPT = typer.Option(None, help="output directory (default: RUN_DIR/diagnostics)")
 JSON_OPT = typer.Option(False, "--json", help="print the JSON tables to stdout")
+BOOT_OPT = typer.Option(1000, min=10, help="bootstrap resamples (over problems) for the 95% CIs")
+SEED_OPT = typer.Option(0, help="bootstrap seed")
 RUN_ARG = typer.Argument(..., help="directory of a `priorlab rl` run")
 
 
 def _emit(name: str, run_dir: Path, out: Path | None, tables: dict, meta: dict, as_json: bool,
-          show: tuple[str, list[str]], plot) -> None:
-    """Write tables and the plot, then print the JSON or the ``show`` = (table, columns) table."""
+          show: tuple[str, list], plot) -> None:
+    """Write tables and the plot, then print the JSON or the ``show`` = (table, columns) table;
+    a column given as ``(value, ci_low, ci_high)`` keys prints as ``value [low, high]``."""
     from rich.table import Table
 
     from priorlab.cli import console
@@ -34,11 +37,12 @@ def _emit(name: str, run_dir: Path, out: Path | None, tables: dict, meta: dict, 
         print(json.dumps(doc, default=str))
         return
     key, cols = show
-    table = Table(title=f"{name}: {key}")
+    table = Table(title=f"{name}: {key}" + (" [95% CI]" if any(isinstance(c, tuple) for c in cols) else ""))
     for c in cols:
-        table.add_column(c)
+        table.add_column(c[0] if isinstance(c, tuple) else c)
     for r in tables[key]:
-        table.add_row(*(_fmt(r[c]) for c in cols))
+        table.add_row(*(f"{_fmt(r[c[0]])} [{r[c[1]]:.2f}, {r[c[2]]:.2f}]" if isinstance(c, tuple) else _fmt(r[c])
+                        for c in cols))
     console.print(table)
     console.print(f"results: {out}/{name}.json, {name}_*.parquet, {name}.png")
 
@@ -51,19 +55,20 @@ def register_run_commands(app: typer.Typer) -> None:
     @friendly
     def formats_cmd(run_dir: Path = RUN_ARG, out: Optional[Path] = OUT_OPT,
                     metric: str = typer.Option("verified", help="correctness for C_d: verified or answer"),
-                    as_json: bool = JSON_OPT):
+                    bootstrap: int = BOOT_OPT, seed: int = SEED_OPT, as_json: bool = JSON_OPT):
         """Format shares and accuracy over RL steps; partial contribution C_d of format switches."""
         from priorlab.diagnostics import formats as F
+        from priorlab.diagnostics.cli import check_metric
         from priorlab.diagnostics.rundir import metrics_rows, paired_samples
-        from priorlab.evaluate import METRICS
 
-        if metric not in METRICS:
-            raise typer.BadParameter(f"--metric {metric!r}: use one of {', '.join(METRICS)}")
+        check_metric(metric)
         traj = F.format_trajectory(metrics_rows(run_dir))
         contrib = [{"eval": name} | r for name, (b, a) in paired_samples(run_dir).items()
-                   for r in F.partial_contribution(b, a, metric)]
-        _emit("formats", run_dir, out, {"trajectory": traj, "contribution": contrib}, {"metric": metric}, as_json,
-              ("contribution", ["eval", "split", "format_before", "format_after", "n", "delta", "contribution"]),
+                   for r in F.partial_contribution(b, a, metric, bootstrap, seed)]
+        _emit("formats", run_dir, out, {"trajectory": traj, "contribution": contrib},
+              {"metric": metric, "bootstrap": bootstrap, "seed": seed}, as_json,
+              ("contribution", ["eval", "split", "format_before", "format_after", "n", "delta",
+                                ("contribution", "ci_low", "ci_high")]),
               lambda p: F.plot_formats(traj, contrib, p))
 
     @app.command("entropy")
@@ -86,7 +91,8 @@ def register_run_commands(app: typer.Typer) -> None:
 
     @app.command("shortcuts")
     @friendly
-    def shortcuts_cmd(run_dir: Path = RUN_ARG, out: Optional[Path] = OUT_OPT, as_json: bool = JSON_OPT):
+    def shortcuts_cmd(run_dir: Path = RUN_ARG, out: Optional[Path] = OUT_OPT, bootstrap: int = BOOT_OPT,
+                      seed: int = SEED_OPT, as_json: bool = JSON_OPT):
         """Answer repetition, skipped computation, truncation (before vs after) and easy-item regression."""
         from priorlab.diagnostics import shortcuts as S
         from priorlab.diagnostics.rundir import paired_samples, run_world
@@ -95,9 +101,11 @@ def register_run_commands(app: typer.Typer) -> None:
         rows, regression = [], []
         for name, (b, a) in paired_samples(run_dir).items():
             for phase, recs in (("before", b), ("after", a)):
-                rows += [{"eval": name, "phase": phase} | r for r in S.shortcut_rows(recs, world)]
+                rows += [{"eval": name, "phase": phase} | r
+                         for r in S.shortcut_rows(recs, world, n_boot=bootstrap, seed=seed)]
             regression += [{"eval": name} | r for r in S.easy_regression(b, a)]
-        _emit("shortcuts", run_dir, out, {"detectors": rows, "regression": regression}, {}, as_json,
-              ("detectors", ["eval", "phase", "split", "depth", "repeat_share", "answer_entropy",
-                             "right_not_verified", "fewer_steps", "truncated"]),
+        ci = [(k, f"{k}_ci_low", f"{k}_ci_high") for k in ("repeat_share", "right_not_verified", "fewer_steps")]
+        _emit("shortcuts", run_dir, out, {"detectors": rows, "regression": regression},
+              {"bootstrap": bootstrap, "seed": seed}, as_json,
+              ("detectors", ["eval", "phase", "split", "depth", ci[0], "answer_entropy", *ci[1:], "truncated"]),
               lambda p: S.plot_shortcuts(rows, p))
