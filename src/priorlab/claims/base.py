@@ -23,8 +23,9 @@ class Scale:
     """How big every run of a retest is.
 
     ``prior_sets`` and ``rl_sets`` are ``--set`` overrides applied to every prior and every
-    arm before the claim's own; ``n_large`` is the sample count per problem for pass@k
-    claims (k runs up to it).
+    arm before the claim's own; ``continue_sets`` come after a continued prior's own (its
+    budget and learning rate); ``n_large`` is the sample count per problem for pass@k claims
+    (k runs up to it); ``prior_threads`` the torch threads of a prior job.
     """
 
     name: str
@@ -33,7 +34,14 @@ class Scale:
     rl_sets: tuple[str, ...]
     n_large: int
     n_problems: int
+    continue_sets: tuple[str, ...] = ()
+    prior_threads: int = 1
 
+
+#: A continued prior (:attr:`PriorSpec.base`): 2M tokens at a quarter of the demo learning rate.
+#: From scratch, 6M-token priors with a changed mix often never leave the loss plateau (measured:
+#: answer-heavy and edge mixes, docs/claims.md); continuing the demo prior always starts past it.
+CONTINUE = ("pretrain.tokens=2000000", "pretrain.lr=0.0005", "pretrain.warmup_steps=20")
 
 SCALES: dict[str, Scale] = {
     # CI and smoke tests: a tiny model, two RL steps; numbers mean nothing.
@@ -42,24 +50,30 @@ SCALES: dict[str, Scale] = {
         "pretrain.warmup_steps=2", "pretrain.checkpoint_every=8", "pretrain.precision=fp32"), (
         "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=4", "data.n_prompts=8",
         "probe.every=1", "probe.n_problems=2", "probe.n_samples=2", "checkpoint_every=2", "kl_every=0"),
-        n_large=8, n_problems=3),
-    # The 90-minute budget on 2 CPU cores (docs/claims.md has the measured breakdown).
-    "small": Scale("small", (0, 1, 2), (), (
+        n_large=8, n_problems=3, continue_sets=("pretrain.tokens=8192",)),
+    # The 90-minute budget on 2 CPU cores (docs/claims.md has the measured breakdown). Priors run
+    # with 2 threads, one at a time: the demo prior is then exactly docs/demo.md's.
+    "small": Scale("small", (0, 1, 2), ("eval.n_problems=16", "eval.n_samples=16"), (
         "steps=30", "data.n_prompts=128", "probe.every=10", "checkpoint_every=30", "kl_every=0"),
-        n_large=64, n_problems=24),
+        n_large=64, n_problems=24, continue_sets=CONTINUE, prior_threads=2),
     # What a GPU afternoon buys: 5 seeds, 150 steps, n = 256.
     "full": Scale("full", (0, 1, 2, 3, 4), (), ("steps=150", "probe.every=10", "checkpoint_every=50"),
-                  n_large=256, n_problems=64),
+                  n_large=256, n_problems=64, continue_sets=CONTINUE, prior_threads=2),
 }
 
 
 @dataclass(frozen=True)
 class PriorSpec:
-    """A prior to pretrain: overrides of the demo config (``src/priorlab/configs/demo.yaml``)."""
+    """A prior to pretrain: overrides of the demo config (``src/priorlab/configs/demo.yaml``).
+
+    With ``base``, the prior named there is continued on this corpus mix
+    (``pretrain.init_from``, the scale's ``continue_sets``): a mid-training stage.
+    """
 
     name: str
     sets: tuple[str, ...] = ()
     about: str = ""
+    base: str | None = None
 
 
 @dataclass(frozen=True)

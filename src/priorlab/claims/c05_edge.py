@@ -4,15 +4,15 @@ arXiv 2512.07783; claims.md §9)."""
 from __future__ import annotations
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, PriorSpec, Scale
-from priorlab.claims.common import arm, plot_arms
+from priorlab.claims.common import DEMO, arm, plot_arms
 from priorlab.claims.measure import by_seed, paired, pass_k, records
 from priorlab.claims.stats import combine, directional
 
 DEEP = (6, 7, 8)
 #: Pretraining covers depths 2-5 fully and 6-7 rarely (the paper's skewed "hard" share); 8 never.
-EDGE_PRIOR = PriorSpec("edge", ("corpus.depths={2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 0.1, 7: 0.03}",
-                                "pretrain.tokens=10000000"),
-                       "depths 2-5 plus 2.3% depth-6 and 0.7% depth-7 documents, 10M tokens")
+EDGE_PRIOR = PriorSpec("edge", ("corpus.depths={2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 0.3, 7: 0.1}",),
+                       "the demo prior continued on depths 2-5 plus 7% depth-6 and 2% depth-7 documents",
+                       base="demo")
 BANDS = {"in-distribution": (3, 4), "edge": (6, 7), "too-hard": (9, 10)}
 
 
@@ -32,7 +32,7 @@ class EdgeOfCompetence(Claim):
                   "Compare the process reward on the edge band (claims.md §9 finding 4).")
 
     def priors(self, scale: Scale):
-        return [EDGE_PRIOR]
+        return [DEMO, EDGE_PRIOR]
 
     def arms(self, scale: Scale):
         return [arm(scale, f"band-{name}", EDGE_PRIOR, f"data.depths=[{lo},{hi}]", depths=DEEP,

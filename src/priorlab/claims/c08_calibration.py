@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, PriorSpec, Scale
-from priorlab.claims.common import BAND, arm, plot_arms
+from priorlab.claims.common import BAND, DEMO, arm, plot_arms
 from priorlab.claims.measure import by_seed, paired, records
 from priorlab.claims.stats import combine, directional, non_inferior
 from priorlab.diagnostics.calibration import calibration_rows
 
 METRIC = "verified"
 MARGIN = 0.03  # "without losing accuracy": no loss above 3 points
-CONFIDENT = PriorSpec("confident", ("corpus.confidence_prob=1.0",),
-                      "demo, every solution followed by a stated confidence <conf> q")
+CONFIDENT = PriorSpec("confident", ("corpus.confidence_prob=1.0", "corpus.confidence_op_acc={steps: 0.8, answer: 0.2}"),
+                      "the demo prior continued on documents that end with the confidence a calibrated solver "
+                      "states (0.8^depth for steps, 0.2^depth for answer-only; docs/calibration.md)", base="demo")
 ARMS = {"conf-correct": "reward.weights={correct: 1.0}", "conf-brier": "reward.weights={brier: 1.0}"}
 
 
@@ -32,7 +33,7 @@ class Calibration(Claim):
                   "Evaluate on deeper (out-of-distribution) depths as the paper's OOD sets.")
 
     def priors(self, scale: Scale):
-        return [CONFIDENT]
+        return [DEMO, CONFIDENT]
 
     def arms(self, scale: Scale):
         return [arm(scale, name, CONFIDENT, sets, about=sets) for name, sets in ARMS.items()]

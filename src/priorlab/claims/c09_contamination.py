@@ -12,7 +12,7 @@ from priorlab.claims.stats import combine, directional
 from priorlab.passk import bootstrap_ci
 
 FRACTION = 0.6  # the paper's headline prefix length
-REPEATS = 4
+REPEATS = 16
 
 
 def contaminated(scale: Scale) -> PriorSpec:
@@ -21,7 +21,8 @@ def contaminated(scale: Scale) -> PriorSpec:
     return PriorSpec("contaminated", (f"corpus.contamination.n_items={scale.n_problems}",
                                       f"corpus.contamination.repeats={REPEATS}",
                                       f"corpus.contamination.depths=[{','.join(map(str, BAND))}]"),
-                     f"demo + {scale.n_problems} eval-contaminated items per depth {BAND}, {REPEATS} copies each")
+                     f"the demo prior continued on a corpus holding {scale.n_problems} eval-contaminated items "
+                     f"per depth {BAND}, {REPEATS} copies each", base="demo")
 
 
 def probe_gap(prior, n: int) -> list[dict]:

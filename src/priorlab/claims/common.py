@@ -19,9 +19,10 @@ BAND = (4, 5)
 
 #: The demo prior: 70% step-by-step / 30% answer-only, depths 2-5 (docs/demo.md).
 DEMO = PriorSpec("demo", (), "the demo prior: formats steps 0.7 / answer 0.3, depths 2-5")
-#: Same world and budget, the format mix flipped: the dominant format is the inaccurate one.
+#: The format mix flipped in a continued stage: the dominant format is the inaccurate one.
 ANSWER_HEAVY = PriorSpec("answer-heavy", ("corpus.formats={steps: 0.3, answer: 0.7}",),
-                         "formats steps 0.3 / answer 0.7 (the dominant format is answer-only, never verified)")
+                         "the demo prior continued on formats steps 0.3 / answer 0.7: the dominant format "
+                         "becomes answer-only, at chance", base="demo")
 
 
 def final_sets(scale: Scale, depths=BAND, splits=("eval",)) -> tuple[str, ...]:

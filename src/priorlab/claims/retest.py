@@ -44,9 +44,32 @@ def plan(claims: list[Claim], scale: Scale) -> tuple[dict[str, PriorSpec], dict[
     return priors, arms
 
 
-def prior_config(spec: PriorSpec, scale: Scale):
-    """The demo prior config with the scale's and the spec's overrides."""
-    return load_config(default_config_path("demo"), [*scale.prior_sets, *spec.sets])
+def prior_config(spec: PriorSpec, scale: Scale, base: Path | None = None):
+    """The demo prior config with the scale's and the spec's overrides (continued from ``base``)."""
+    cont = [*scale.continue_sets, f"pretrain.init_from={base}"] if spec.base else []
+    return load_config(default_config_path("demo"), [*scale.prior_sets, *spec.sets, *cont])
+
+
+def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run) -> dict:
+    """Base priors first, then the priors continued from them; ``{name: JobResult}``."""
+    from priorlab.sweep import Job
+
+    done: dict = {}
+    while len(done) < len(priors):
+        ready = [n for n, p in priors.items() if n not in done and (p.base is None or p.base in done)]
+        if not ready:
+            raise ConfigError(f"priors {sorted(set(priors) - set(done))} continue from a prior no claim declares")
+        jobs = []
+        for n in list(ready):
+            base = done.get(priors[n].base)
+            if base is not None and base.status == "failed":
+                ready.remove(n)
+                done[n] = base  # a failed base fails its continuations
+                continue
+            jobs.append(Job("pretrain", prior_config(priors[n], scale, base and base.run_dir / "model"),
+                            threads=scale.prior_threads, name=f"prior {n}"))
+        done.update(zip(ready, run(jobs, f"priors-{len(done)}")))
+    return done
 
 
 def rl_config(arm: Arm, seed: int, prior: Path):
@@ -63,16 +86,16 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
     from priorlab.sweep import Job, run_jobs
 
     priors, arms = plan(claims, scale)
-    names = list(priors)
-    res = run_jobs([Job("pretrain", prior_config(priors[n], scale), name=f"prior {n}") for n in names],
-                   executor=executor, workers=workers, store=store, show=show, address=address,
-                   sweep_dir=out and out / "jobs-priors")
-    done = dict(zip(names, res))
+
+    def run(jobs, stage):
+        return run_jobs(jobs, executor=executor, workers=workers, store=store, show=show, address=address,
+                        sweep_dir=out and out / f"jobs-{stage}")
+
+    done = _run_priors(priors, scale, run)
     prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.status != "failed"}
     keys = [(a, s) for a in arms for s in scale.seeds if arms[a].prior in prior_dirs]
-    res_rl = run_jobs([Job("rl", rl_config(arms[a], s, prior_dirs[arms[a].prior]), name=f"{a} seed {s}")
-                       for a, s in keys], executor=executor, workers=workers, store=store, show=show,
-                      address=address, sweep_dir=out and out / "jobs-rl")
+    res_rl = run([Job("rl", rl_config(arms[a], s, prior_dirs[arms[a].prior]), name=f"{a} seed {s}")
+                  for a, s in keys], "rl")
     arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}
     for (a, s), r in zip(keys, res_rl):
         if r.status != "failed":
