@@ -40,7 +40,7 @@ def probe_gap(prior, n: int) -> list[dict]:
 
 
 def _em_gap(rows: list[dict], prior: str) -> Judgement:
-    em = {s: np.array([r["exact_match"] for r in rows if r["prior"] == prior and r["split"] == s])
+    em = {s: np.array([r["exact_match"] for r in rows if r.get("prior") == prior and r["split"] == s])
           for s in ("eval", "eval-contaminated")}
     if not all(len(v) for v in em.values()):
         return Judgement("inconclusive", None, None, None, f"no probe rows for prior {prior}", 0)

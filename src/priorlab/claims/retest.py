@@ -109,7 +109,7 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
 def _runs_of(claim: Claim, scale: Scale, jobs) -> list[dict]:
     mine = {p.name for p in claim.priors(scale)} | {a.name for a in claim.arms(scale)}
     return [{"name": name + (f" seed {s}" if s is not None else ""), "kind": kind, "path": str(r.run_dir),
-             "summary": r.status if r.status == "failed" else "", "reused": r.status == "reused",
+             "summary": f"failed: {r.error}" if r.status == "failed" else "", "reused": r.status == "reused",
              "wall_s": float(r.wall_s or 0.0)} for kind, name, s, r in jobs if name in mine]
 
 
@@ -153,9 +153,11 @@ def retest(ids: list[str] | None, scale_name: str, out: Path, executor: str = "l
     results = []
     for c in claims:
         ev = Evidence(prior_dirs, arm_dirs, out / "claims" / c.id, scale)
-        result = judge_claim(c, ev, _runs_of(c, scale, jobs))
-        if failed and result.verdict == "inconclusive":
-            result.notes.append("failed runs: " + "; ".join(failed))
+        runs = _runs_of(c, scale, jobs)
+        mine = [f for f in failed if any(f.startswith(f"{r['kind']} {r['name']}:") for r in runs)]
+        result = judge_claim(c, ev, runs)
+        if mine:
+            result.notes.append("failed runs: " + "; ".join(mine))
         result.save(ev.out / "result.json")
         results.append(result)
     breakdown = [{"name": name + (f" seed {s}" if s is not None else ""), "kind": kind,
