@@ -38,7 +38,8 @@ def register(app: typer.Typer) -> None:
                    scale: str = typer.Option("small", help="tiny (smoke test), small (~90 min on 2 cores), full"),
                    list_: bool = typer.Option(False, "--list", help="show the registry and exit"),
                    executor: str = typer.Option("local", help="local (process pool) or ray"),
-                   workers: Optional[int] = typer.Option(None, help="parallel jobs (default: free cores)"),
+                   workers: Optional[int] = typer.Option(None, help="cores to use: jobs run workers // threads "
+                                                                   "at a time (default: free cores)"),
                    address: Optional[str] = typer.Option(None, help="Ray cluster address (executor ray)"),
                    store: Optional[Path] = typer.Option(None, help="run store (default: $PRIORLAB_STORE or runs/store)"),
                    quiet: bool = typer.Option(False, help="no progress display")):

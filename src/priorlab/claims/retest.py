@@ -87,8 +87,9 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
 
     priors, arms = plan(claims, scale)
 
-    def run(jobs, stage):
-        return run_jobs(jobs, executor=executor, workers=workers, store=store, show=show, address=address,
+    def run(jobs, stage):  # ``workers`` counts cores: 2-thread prior jobs on 2 cores run one at a time
+        at_once = workers and max(1, workers // max(j.threads for j in jobs)) if jobs else workers
+        return run_jobs(jobs, executor=executor, workers=at_once, store=store, show=show, address=address,
                         sweep_dir=out and out / f"jobs-{stage}")
 
     done = _run_priors(priors, scale, run)
