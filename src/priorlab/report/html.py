@@ -80,8 +80,8 @@ def arxiv_link(source: dict, sep: str = " · ") -> str:
 def _header(results: list[ClaimResult], meta: dict) -> str:
     counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
     tiles = "".join(f'<div class="tile {v}"><b>{n}</b><span>{v}</span></div>' for v, n in counts.items())
-    facts = [(f"{len(results)} published claim{'s' * (len(results) != 1)} re-tested on priors trained from "
-              f"scratch in controlled, strictly verifiable worlds"),
+    facts = [(f"{len(results)} published claim{'s' * (len(results) != 1)} re-tested on small priors "
+              f"pretrained by priorlab in controlled, strictly verifiable worlds"),
              f"scale <b>{_e(meta.get('scale', fmt.DASH))}</b>", f"wall time {fmt.duration(meta.get('wall_s'))}"]
     if meta.get("started"):
         facts.append(f"started {_e(meta['started'])}")
