@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
 
 from priorlab.config import ConfigError, load_config
@@ -140,3 +140,36 @@ def test_confidence_op_acc_states_what_a_calibrated_solver_of_that_depth_would(w
     assert 0.4 < stated / len(docs_i) < 0.6
     with pytest.raises(ConfigError, match="no entry for corpus format 'answer'"):
         load_config(None, sets + ["corpus.confidence_op_acc={steps: 0.8}"])
+
+
+def test_init_from_continues_a_prior_and_the_store_hashes_its_base(tiny_prior, tmp_path):
+    """A continued stage starts from the base weights (its first loss is the base's level, far
+    below a fresh model's), records the base and both stages' depths, refuses another shape, and
+    its store id changes when the base's weights change."""
+    from priorlab.pretrain import pretrain
+    from priorlab.store import config_hash
+    from tests.conftest import TINY
+
+    base_dir, base_model = tiny_prior
+    sets = [*TINY, "pretrain.tokens=4096", "corpus.depths={2: 1.0, 6: 1.0}"]
+    fresh = pretrain(load_config(None, sets), tmp_path / "fresh", show=False)
+    cont_cfg = load_config(None, [*sets, f"pretrain.init_from={base_model}"])
+    cont = pretrain(cont_cfg, tmp_path / "cont", show=False)
+    first = [json.loads((tmp_path / d / "metrics.jsonl").read_text().splitlines()[0])["loss"]
+             for d in ("fresh", "cont")]
+    assert first[1] < first[0]
+    meta = json.loads((cont / "priorlab.json").read_text())
+    assert meta["init_from"] == str(base_model.resolve()) and set(meta["pretrain_depths"]) >= {2, 3, 6}
+    assert fresh.exists()
+    with pytest.raises(ConfigError, match="init_from.*model shape"):
+        pretrain(load_config(None, [*sets, "model.d_model=64", f"pretrain.init_from={base_model}"]),
+                 tmp_path / "bad", show=False)
+    copy = tmp_path / "base-copy"
+    shutil.copytree(base_model, copy)
+    same = config_hash("pretrain", load_config(None, [*sets, f"pretrain.init_from={copy}"]))
+    assert same == config_hash("pretrain", cont_cfg)  # identity is the weights, not the path
+    w = next(copy.glob("*.safetensors"))
+    t = load_file(w)
+    t = {k: v + 1 if i == 0 else v for i, (k, v) in enumerate(t.items())}
+    save_file(t, w, metadata={"format": "pt"})
+    assert config_hash("pretrain", load_config(None, [*sets, f"pretrain.init_from={copy}"])) != same
