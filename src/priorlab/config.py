@@ -99,6 +99,11 @@ class CorpusConfig(Strict):
                           "the chance that an author whose every operation is right with probability p "
                           "(per solution format) gets the whole answer right, i.e. what a calibrated solver "
                           "of that depth and format states; every corpus format needs an entry")
+    confidence_noise: float = Field(
+        0.0, ge=0.0, le=0.5, description="with confidence_op_acc: std of Gaussian noise added to p ** depth "
+                                         "(clipped to [0, 1]) before rounding to a 10% token, so the stated "
+                                         "value varies between documents around the calibrated one and RL "
+                                         "has neighbouring confidences to sample")
     contamination: ContaminationConfig = Field(default_factory=ContaminationConfig)
 
 
@@ -172,6 +177,9 @@ class PriorConfig(Strict):
         _check_weights(c.depths, "corpus.depths")
         if c.confidence_op_acc is not None:
             _check_op_acc(c.confidence_op_acc, [f for f, w in c.formats.items() if w > 0], FORMATS.names())
+        elif c.confidence_noise:
+            raise ValueError("corpus.confidence_noise: acts only with corpus.confidence_op_acc (the default "
+                             "uniform confidence is noise already); set both or neither")
         max_depth = world.cfg.max_depth
         for field, depths in (("corpus.depths", c.depths), ("eval.depths", self.eval.depths),
                               ("corpus.contamination.depths", c.contamination.depths or [])):
