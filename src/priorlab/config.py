@@ -106,6 +106,13 @@ class CorpusConfig(Strict):
                                          "has neighbouring confidences to sample")
     contamination: ContaminationConfig = Field(default_factory=ContaminationConfig)
 
+    @model_validator(mode="after")
+    def _noise_needs_op_acc(self) -> "CorpusConfig":
+        if self.confidence_noise and self.confidence_op_acc is None:
+            raise ValueError("corpus.confidence_noise: acts only with corpus.confidence_op_acc (the default "
+                             "uniform confidence is noise already); set both or neither")
+        return self
+
 
 class ModelConfig(Strict):
     preset: str = "demo"
@@ -177,9 +184,6 @@ class PriorConfig(Strict):
         _check_weights(c.depths, "corpus.depths")
         if c.confidence_op_acc is not None:
             _check_op_acc(c.confidence_op_acc, [f for f, w in c.formats.items() if w > 0], FORMATS.names())
-        elif c.confidence_noise:
-            raise ValueError("corpus.confidence_noise: acts only with corpus.confidence_op_acc (the default "
-                             "uniform confidence is noise already); set both or neither")
         max_depth = world.cfg.max_depth
         for field, depths in (("corpus.depths", c.depths), ("eval.depths", self.eval.depths),
                               ("corpus.contamination.depths", c.contamination.depths or [])):
