@@ -100,7 +100,19 @@ class CorpusConfig(Strict):
                           "the chance that an author whose every operation is right with probability p "
                           "(per solution format) gets the whole answer right, i.e. what a calibrated solver "
                           "of that depth and format states; every corpus format needs an entry")
+    confidence_noise: float = Field(
+        0.0, ge=0.0, le=0.5, description="with confidence_op_acc: std of Gaussian noise added to p ** depth "
+                                         "(clipped to [0, 1]) before rounding to a 10% token, so the stated "
+                                         "value varies between documents around the calibrated one and RL "
+                                         "has neighbouring confidences to sample")
     contamination: ContaminationConfig = Field(default_factory=ContaminationConfig)
+
+    @model_validator(mode="after")
+    def _noise_needs_op_acc(self) -> "CorpusConfig":
+        if self.confidence_noise and self.confidence_op_acc is None:
+            raise ValueError("corpus.confidence_noise: acts only with corpus.confidence_op_acc (the default "
+                             "uniform confidence is noise already); set both or neither")
+        return self
 
 
 class ModelConfig(Strict):

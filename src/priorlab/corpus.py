@@ -52,6 +52,7 @@ def document_texts(world: World, cfg, n_tokens: int) -> tuple[list[tuple[str, di
     ``cfg.seed``.
     """
     rng = random.Random(f"corpus/{cfg.seed}")
+    noise_rng = random.Random(f"corpus-confidence-noise/{cfg.seed}")  # leaves ``rng``'s draws alone
     docs: list[tuple[str, dict]] = []
     contaminated: list[dict] = []
     cont = cfg.contamination
@@ -68,7 +69,7 @@ def document_texts(world: World, cfg, n_tokens: int) -> tuple[list[tuple[str, di
     i = 0
     while total < n_tokens:
         depth, ctx, fmt = _weighted(rng, cfg.depths), _weighted(rng, cfg.contexts), _weighted(rng, cfg.formats)
-        conf = stated_confidence(cfg, rng, fmt, int(depth))
+        conf = stated_confidence(cfg, rng, fmt, int(depth), noise_rng)
         text = _doc(world, world.problem("pretrain", i, int(depth), ctx), fmt, conf)
         docs.append((text, {"format": fmt, "depth": int(depth), "context": ctx, "contaminated": False}))
         total += text.count(" ") + 1
@@ -77,14 +78,16 @@ def document_texts(world: World, cfg, n_tokens: int) -> tuple[list[tuple[str, di
     return docs, contaminated
 
 
-def stated_confidence(cfg, rng: random.Random, fmt: str, depth: int) -> float | None:
+def stated_confidence(cfg, rng: random.Random, fmt: str, depth: int, noise_rng: random.Random) -> float | None:
     """The ``<conf>`` value of one pretraining document, or None (no field), per
-    ``cfg.confidence_prob`` and ``cfg.confidence_op_acc`` (CorpusConfig). The same ``rng`` draws
-    are made whatever ``confidence_op_acc`` is, so the documents themselves do not change with it."""
+    ``cfg.confidence_prob``, ``confidence_op_acc`` and ``confidence_noise`` (CorpusConfig). The
+    same ``rng`` draws are made whatever the last two are (the noise comes from ``noise_rng``),
+    so the documents themselves do not change with them."""
     uniform = rng.choice(range(5, 11)) / 10 if rng.random() < cfg.confidence_prob else None
     if uniform is None or cfg.confidence_op_acc is None:
         return uniform
-    return cfg.confidence_op_acc[fmt] ** depth
+    q = cfg.confidence_op_acc[fmt] ** depth
+    return min(1.0, max(0.0, q + noise_rng.gauss(0.0, cfg.confidence_noise))) if cfg.confidence_noise else q
 
 
 def _doc(world: World, problem, fmt: str, conf: float | None) -> str:
