@@ -156,3 +156,27 @@ def test_runs_cli_ls_show_query(tmp_path):
     assert res.exit_code == 2 and "views: runs, metrics, passk, samples" in res.output
     res = runner.invoke(app, ["runs", "show", "rl-zzz", "--store", str(root)])
     assert res.exit_code == 2 and "matches no run" in res.output
+
+
+def test_identity_ignores_new_defaulted_fields_but_not_removed_dict_keys():
+    """Adding a config field whose default keeps today's behaviour must not change any run id
+    (found when a new corpus knob re-keyed every finished run); a free-form dict is compared
+    whole, so dropping one of its keys is a different run."""
+    from pydantic import BaseModel, Field
+
+    from priorlab.store import non_default
+
+    class Inner(BaseModel):
+        mix: dict[str, float] = Field(default_factory=lambda: {"a": 0.5, "b": 0.5})
+        lr: float = 1e-3
+
+    class Old(BaseModel):
+        inner: Inner = Field(default_factory=Inner)
+        seed: int = 0
+
+    class New(Old):
+        knob: float = 0.0
+
+    assert non_default(Old(seed=3)) == non_default(New(seed=3)) == {"seed": 3}
+    assert non_default(New(knob=0.1)) == {"knob": 0.1}
+    assert non_default(Old(inner=Inner(mix={"a": 0.5}))) == {"inner": {"mix": {"a": 0.5}}}

@@ -4,8 +4,10 @@ A store is a directory (``runs/store``; ``--store DIR`` or ``$PRIORLAB_STORE`` o
 directories ``<kind>-<hash12>`` for the kinds ``pretrain`` (the prior pipeline of ``priorlab demo``:
 pretrain, then ``eval.*`` into ``eval/`` and ``summary.json``) and ``rl`` (``priorlab rl``).
 
-The hash is sha256 over ``{kind, code_version, config}`` where ``config`` is the resolved config
-without execution fields (``threads``), an RL run's ``prior`` replaced by the prior's identity
+The hash is sha256 over ``{kind, code_version, config}`` where ``config`` is the resolved config's
+non-default fields (:func:`non_default`: adding a field whose default keeps today's behaviour
+changes no hash; *changing* a default needs a version bump) without execution fields
+(``threads``), an RL run's ``prior`` replaced by the prior's identity
 (its store run id, else the sha256 of its weights), and ``code_version`` is
 ``priorlab.__version__``: bump it when a change alters results. The git commit is provenance
 only (``run.json``), so a docs commit does not invalidate every finished run.
@@ -120,13 +122,33 @@ def prior_identity(prior: str | None) -> str | None:
     return f"sha256:{h.hexdigest()}"
 
 
+def non_default(model: BaseModel) -> dict:
+    """The fields of a config (JSON values) that differ from their defaults, recursing into
+    sub-models only: a free-form dict (``corpus.formats``) is compared whole, so removing a key
+    is a difference. Extra fields (a world's own knobs) are always kept. A field added to a
+    config with a default that keeps today's behaviour therefore leaves every hash unchanged."""
+    from pydantic_core import PydanticUndefined, to_jsonable_python
+
+    dump, out = model.model_dump(mode="json"), {}
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            if sub := non_default(value):
+                out[name] = sub
+            continue
+        default = field.get_default(call_default_factory=True)
+        if default is PydanticUndefined or to_jsonable_python(default) != dump[name]:
+            out[name] = dump[name]
+    return out | {k: dump[k] for k in (model.model_extra or {})}
+
+
 def identity_of(kind: str, cfg) -> dict:
     """What a run's hash covers: kind, code version, config identity (see the module doc)."""
-    data = identity(cfg.model_dump(mode="json"))
+    data = identity(non_default(cfg))
     if kind == "rl":
         data["prior"] = prior_identity(cfg.prior)
     elif kind == "pretrain" and cfg.pretrain.init_from:
-        data["pretrain"]["init_from"] = prior_identity(cfg.pretrain.init_from)
+        data.setdefault("pretrain", {})["init_from"] = prior_identity(cfg.pretrain.init_from)
     return {"kind": kind, "code_version": CODE_VERSION, "config": data}
 
 
