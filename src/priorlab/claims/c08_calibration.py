@@ -11,11 +11,9 @@ from priorlab.diagnostics.calibration import calibration_rows
 
 METRIC = "verified"
 MARGIN = 0.03  # "without losing accuracy": no loss above 3 points
-CONFIDENT = PriorSpec("confident", ("corpus.confidence_prob=1.0", "corpus.confidence_op_acc={steps: 0.8, answer: 0.2}",
-                                    "corpus.confidence_noise=0.1"),
+CONFIDENT = PriorSpec("confident", ("corpus.confidence_prob=1.0", "corpus.confidence_op_acc={steps: 0.8, answer: 0.2}"),
                       "the demo prior continued on documents that end with the confidence a calibrated solver "
-                      "states (0.8^depth for steps, 0.2^depth for answer-only, ± 0.1 noise; docs/calibration.md)",
-                      base="demo")
+                      "states (0.8^depth for steps, 0.2^depth for answer-only; docs/calibration.md)", base="demo")
 #: Both arms mean-centre without dividing by the group std (RLCR's ``scale_rewards: false``): with std
 #: scaling the Brier reward collapses onto bare answers stating 0% (docs/calibration.md).
 ARMS = {"conf-correct": "reward.weights={correct: 1.0}", "conf-brier": "reward.weights={brier: 1.0}"}
@@ -35,7 +33,9 @@ class Calibration(Claim):
              f"{MARGIN}.", "A completion without a confidence counts as q = 0 (RLCR's extractor).",
              "Both arms use Dr. GRPO (mean-centred, no std division: RLCR's scale_rewards false); with std "
              "division the Brier arm collapsed onto bare answers stating 0% (accuracy 0.001; docs/calibration.md).")
-    next_steps = ("Add the log-loss reward to show why a bounded scoring rule matters.",
+    next_steps = ("Continue the prior with corpus.confidence_noise=0.1 so RL has neighbouring confidences to "
+                  "choose from (docs/calibration.md: with it, Brier lowered overconfident statements).",
+                  "Add the log-loss reward to show why a bounded scoring rule matters.",
                   "Evaluate on deeper (out-of-distribution) depths as the paper's OOD sets.")
 
     def priors(self, scale: Scale):
