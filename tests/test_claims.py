@@ -25,7 +25,9 @@ def test_seed_ci_brackets_the_mean_and_collapses_for_equal_values():
 
 @pytest.mark.parametrize("values,sign,verdict", [
     ([0.30, 0.32, 0.31], +1, "holds"), ([0.30, 0.32, 0.31], -1, "contradicted"),
-    ([0.3, -0.2, 0.1], +1, "inconclusive"), ([0.0, 0.0, 0.0], +1, "inconclusive"), ([0.4], +1, "inconclusive")])
+    ([0.3, -0.2, 0.1], +1, "inconclusive"), ([0.0, 0.0, 0.0], +1, "inconclusive"), ([0.4], +1, "inconclusive"),
+    ([-0.30, -0.32, -0.31], -1, "holds"), ([0.04, -0.01, 0.09], -1, "inconclusive"), ([0.3, 0.31, 0.32], -1,
+                                                                                    "contradicted")])
 def test_directional_verdicts(values, sign, verdict):
     assert directional(values, sign, "x").verdict == verdict
 

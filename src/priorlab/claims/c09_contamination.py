@@ -26,7 +26,11 @@ def contaminated(scale: Scale) -> PriorSpec:
 
 
 def probe_gap(prior, n: int) -> list[dict]:
-    """Exact match of the greedy continuation of 60% question prefixes, one row per item."""
+    """Greedy probe of 60% question prefixes, one row per item: ``answer_contained`` in solve
+    mode (prefix + ``<sol>``: does the model still produce the true answer?), plus the paper's
+    continuation exact match. priorlab priors are trained with loss on solution tokens only, so
+    they never learn to continue question text: the continuation metrics stay 0 even on
+    memorised items, and the answer given a truncated question is the probe that can see it."""
     from priorlab.diagnostics.contamination import probe_contamination, world_items
     from priorlab.evaluate import contexts_for, world_for
     from priorlab.model import load_model
@@ -34,13 +38,15 @@ def probe_gap(prior, n: int) -> list[dict]:
 
     world = world_for(prior)
     items = world_items(world, ["eval", "eval-contaminated"], list(BAND), n, contexts_for(None, prior, world))
-    rows = probe_contamination(load_model(prior), load_tokenizer(prior), items, fractions=(FRACTION,))
-    return [{"split": r["split"], "id": r["id"], "exact_match": r["exact_match"], "rouge_l": r["rouge_l"]}
-            for r in rows]
+    model, tok = load_model(prior), load_tokenizer(prior)
+    cont = probe_contamination(model, tok, items, fractions=(FRACTION,))
+    solve = probe_contamination(model, tok, items, fractions=(FRACTION,), mode="solve")
+    return [{"split": c["split"], "id": c["id"], "exact_match": c["exact_match"], "rouge_l": c["rouge_l"],
+             "answer_contained": s["answer_contained"]} for c, s in zip(cont, solve)]
 
 
 def _em_gap(rows: list[dict], prior: str) -> Judgement:
-    em = {s: np.array([r["exact_match"] for r in rows if r.get("prior") == prior and r["split"] == s])
+    em = {s: np.array([r["answer_contained"] for r in rows if r.get("prior") == prior and r["split"] == s])
           for s in ("eval", "eval-contaminated")}
     if not all(len(v) for v in em.values()):
         return Judgement("inconclusive", None, None, None, f"no probe rows for prior {prior}", 0)
@@ -48,7 +54,8 @@ def _em_gap(rows: list[dict], prior: str) -> Judgement:
     lo_c, hi_c = bootstrap_ci(em["eval-contaminated"], seed=1)
     lo, hi = bootstrap_ci(em["eval"], seed=2)
     lo, hi = lo_c - hi, hi_c - lo  # conservative: the difference of the two percentile intervals
-    what = f"EM@{FRACTION:.0%} contaminated − clean on {prior} = {gap:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    what = (f"answer from a {FRACTION:.0%} question prefix, contaminated − clean on {prior} = {gap:+.3f} "
+            f"[{lo:+.3f}, {hi:+.3f}]")
     verdict = "holds" if lo > 0 else "contradicted" if hi < 0 else "inconclusive"
     return Judgement(verdict, gap, lo, hi, f"{what} (bootstrap over items, greedy: one run)", 1)
 
@@ -66,7 +73,10 @@ class Contamination(Claim):
                  "(same prior, same run), paired by seed")
     control = "the partial-prompt probe on the clean demo prior: neither split was memorised, so no gap"
     notes = (f"Contamination: every evaluated contaminated item appears {REPEATS}× with its solution in the "
-             "corpus; the clean split is never in it (content-hash splits).",)
+             "corpus; the clean split is never in it (content-hash splits).",
+             "The probe reads the answer the model gives to a 60% question prefix (solve mode). The paper's "
+             "continuation exact match is also recorded, but priorlab priors are trained on solution tokens "
+             "only and never learn to continue questions, so it is 0 on every item.")
     next_steps = ("Vary the repeats (1, 4, 16) and check that the spurious gain scales with them.",
                   "Add the inverse reward arm (the paper's 'inverted').")
 

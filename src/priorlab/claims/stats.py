@@ -59,8 +59,10 @@ def directional(values, sign: int, what: str, fmt: str = "{:+.3f}") -> Judgement
     if n < 2 or math.isnan(lo):
         return Judgement("inconclusive", _num(mean), None, None, f"{what}: {n} seed(s), no interval", n)
     ci = f"{what} = {fmt.format(mean)} [{fmt.format(lo)}, {fmt.format(hi)}] over {n} seeds"
-    if sign * lo > 0 or sign * hi < 0:
-        side = "holds" if sign * lo > 0 else "contradicted"
+    if lo == hi:
+        ci += " (identical in every seed, so the interval has no width; uncertainty over problems is not in it)"
+    if min(sign * lo, sign * hi) > 0 or max(sign * lo, sign * hi) < 0:
+        side = "holds" if min(sign * lo, sign * hi) > 0 else "contradicted"
         pred = "positive" if sign > 0 else "negative"
         why = "as predicted" if side == "holds" else "opposite to the prediction"
         return Judgement(side, mean, lo, hi, f"{ci}: the CI excludes 0, {why} ({pred} effect predicted)", n)
