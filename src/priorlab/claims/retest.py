@@ -111,7 +111,14 @@ def _runs_of(claim: Claim, scale: Scale, jobs) -> list[dict]:
     mine = {p.name for p in claim.priors(scale)} | {a.name for a in claim.arms(scale)}
     return [{"name": name + (f" seed {s}" if s is not None else ""), "kind": kind, "path": str(r.run_dir),
              "summary": f"failed: {r.error}" if r.status == "failed" else "", "reused": r.status == "reused",
-             "wall_s": float(r.wall_s or 0.0)} for kind, name, s, r in jobs if name in mine]
+             "wall_s": _wall(r)} for kind, name, s, r in jobs if name in mine]
+
+
+def _wall(r) -> float:
+    """A job's wall time; for a reused run, the time it took when it was made (``run.json``)."""
+    from priorlab.store import read_record
+
+    return float(r.wall_s or (read_record(r.run_dir) or {}).get("wall_s") or 0.0)
 
 
 def judge_claim(claim: Claim, ev: Evidence, runs: list[dict]) -> ClaimResult:
@@ -162,7 +169,7 @@ def retest(ids: list[str] | None, scale_name: str, out: Path, executor: str = "l
         result.save(ev.out / "result.json")
         results.append(result)
     breakdown = [{"name": name + (f" seed {s}" if s is not None else ""), "kind": kind,
-                  "reused": r.status == "reused", "wall_s": float(r.wall_s or 0.0)} for kind, name, s, r in jobs]
+                  "reused": r.status == "reused", "wall_s": _wall(r)} for kind, name, s, r in jobs]
     meta = collect_meta(scale.name, started, time.time() - t0, breakdown)
     if failed:
         meta["note"] = f"{len(failed)} run(s) failed: " + "; ".join(failed)
