@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Judgement, Scale
 from priorlab.claims.common import DEMO, grpo_correct, plot_curves
-from priorlab.claims.measure import by_seed, pass_k, paired, records
+from priorlab.claims.measure import by_seed, n_samples, pass_k, paired, records
 from priorlab.claims.stats import combine, directional
 from priorlab.passk import ks_up_to
 
@@ -34,12 +34,11 @@ class Crossover(Claim):
         rows = []
         for seed, run in sorted(ev.arms["grpo-correct"].items()):
             before, after = records(run, "before"), records(run, "after")
-            n = max(ks_up_to(len(before) // len({(r["depth"], r["index"]) for r in before})))
+            n = max(ks_up_to(n_samples(before)))
             for k in ks_up_to(n):
-                rows.append({"seed": seed, "k": k, "n": n, "base": pass_k(before, k), "rl": pass_k(after, k),
-                             "base_copy": pass_k(before, k)})
-        for r in rows:
-            r["base_minus_rl"] = r["base"] - r["rl"]
+                base, rl = pass_k(before, k), pass_k(after, k)
+                rows.append({"seed": seed, "k": k, "n": n, "base": base, "rl": rl, "base_copy": base,
+                             "base_minus_rl": base - rl})
         ks = sorted({r["k"] for r in rows})
         curves = {m: [(k, [r[m] for r in rows if r["k"] == k]) for k in ks] for m in ("base", "rl")}
         fig = plot_curves(curves, ev.out / "c4_passk.png", "base prior vs GRPO policy (mean over seeds, 95% band)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, PriorSpec, Scale
 from priorlab.claims.common import DEMO, arm, plot_arms
-from priorlab.claims.measure import by_seed, paired, pass_k, records
+from priorlab.claims.measure import by_seed, n_samples, paired, pass_k, records
 from priorlab.claims.stats import combine, directional
 
 DEEP = (6, 7, 8)
@@ -43,7 +43,7 @@ class EdgeOfCompetence(Claim):
         for name in BANDS:
             for seed, run in sorted(ev.arms[f"band-{name}"].items()):
                 before, after = records(run, "before"), records(run, "after")
-                n = len(before) // len({(r["depth"], r["index"]) for r in before})
+                n = n_samples(before)
                 rows.append({"arm": name, "seed": seed, "n": n, "before_1": pass_k(before, 1),
                              "after_1": pass_k(after, 1), "before_n": pass_k(before, n), "after_n": pass_k(after, n),
                              "gain_n": pass_k(after, n) - pass_k(before, n)})

@@ -7,7 +7,7 @@ import numpy as np
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Scale
 from priorlab.claims.common import DEMO, arm, plot_curves
-from priorlab.claims.measure import by_seed, paired, pass_k, records
+from priorlab.claims.measure import by_seed, n_samples, paired, pass_k, records
 from priorlab.claims.stats import combine, directional, non_inferior
 from priorlab.passk import ks_up_to
 
@@ -46,7 +46,7 @@ class SampleSign(Claim):
         for name in ARMS:
             for seed, run in sorted(ev.arms[name].items()):
                 before, after = records(run, "before"), records(run, "after")
-                n = len(before) // len({(r["depth"], r["index"]) for r in before})
+                n = n_samples(before)
                 for k in ks_up_to(n):
                     b, a = pass_k(before, k), pass_k(after, k)
                     rows.append({"arm": name, "seed": seed, "k": k, "n": n, "before": b, "after": a, "gain": a - b})

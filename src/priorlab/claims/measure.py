@@ -36,13 +36,8 @@ def pass_k(recs: list[dict], k: int, metric: str = "verified") -> float:
 
 
 def n_samples(recs: list[dict]) -> int:
+    """Samples per problem (every problem has the same n)."""
     return correct_counts(recs, "verified")[1]
-
-
-def gain(run: Path, k: int, metric: str = "verified", which: str = "eval", split: str | None = None,
-         depths: tuple[int, ...] | None = None) -> tuple[float, float]:
-    """(before, after) pass@k of one run on the chosen problems."""
-    return tuple(pass_k(records(run, w, which, split, depths), k, metric) for w in ("before", "after"))
 
 
 def share(recs: list[dict], fmt: str) -> float:
@@ -63,19 +58,6 @@ def format_accuracy(recs: list[dict], metric: str = "answer") -> dict[str, float
         sel = [bool(r[metric]) for r in recs if r["format"] == f]
         out[f] = float(np.mean(sel))
     return out
-
-
-def arm_rows(arms: dict[str, dict[int, Path]], names: list[str], k_list: list[int], metric: str = "verified",
-             split: str | None = "eval", depths: tuple[int, ...] | None = None) -> list[dict]:
-    """One row per (arm, seed, k): ``arm, seed, k, before, after, gain`` on the held-out eval."""
-    rows = []
-    for arm in names:
-        for seed, run in sorted(arms[arm].items()):
-            for k in k_list:
-                b, a = gain(run, k, metric, "eval", split, depths)
-                rows.append({"arm": arm, "seed": seed, "k": k, "metric": metric, "before": b, "after": a,
-                             "gain": a - b})
-    return rows
 
 
 def by_seed(rows: list[dict], value: str = "gain", **where) -> dict[int, float]:

@@ -82,7 +82,7 @@ def rl_config(arm: Arm, seed: int, prior: Path):
 
 def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | None, store, show: bool,
             address: str | None = None, out: Path | None = None):
-    """Run (or reuse) every prior and arm x seed; returns (prior dirs, arm dirs, job results, failures)."""
+    """Run (or reuse) every prior and arm x seed; returns (prior dirs, arm dirs, one row per job)."""
     from priorlab.sweep import Job, run_jobs
 
     priors, arms = plan(claims, scale)
@@ -102,16 +102,19 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
         if r.status != "failed":
             arm_dirs[a][s] = r.run_dir
     jobs = [("prior", n, None, r) for n, r in done.items()] + [("rl", a, s, r) for (a, s), r in zip(keys, res_rl)]
-    failed = [f"{kind} {name}" + (f" seed {s}" if s is not None else "") + f": {r.error}"
-              for kind, name, s, r in jobs if r.status == "failed"]
-    return prior_dirs, arm_dirs, jobs, failed
+    return prior_dirs, arm_dirs, [_run_row(*j) for j in jobs]
 
 
-def _runs_of(claim: Claim, scale: Scale, jobs) -> list[dict]:
-    mine = {p.name for p in claim.priors(scale)} | {a.name for a in claim.arms(scale)}
-    return [{"name": name + (f" seed {s}" if s is not None else ""), "kind": kind, "path": str(r.run_dir),
-             "summary": f"failed: {r.error}" if r.status == "failed" else "", "reused": r.status == "reused",
-             "wall_s": _wall(r)} for kind, name, s, r in jobs if name in mine]
+def _run_row(kind: str, name: str, seed: int | None, r) -> dict:
+    """One job as the report lists it; ``spec`` (the prior or arm name) says which claims it serves."""
+    return {"name": name + (f" seed {seed}" if seed is not None else ""), "kind": kind, "spec": name,
+            "path": str(r.run_dir), "summary": f"failed: {r.error}" if r.status == "failed" else "",
+            "reused": r.status == "reused", "wall_s": _wall(r)}
+
+
+def _failed(rows: list[dict]) -> list[str]:
+    """``"KIND NAME: error"`` for every failed job among ``rows``."""
+    return [f"{r['kind']} {r['name']}: {r['summary'].removeprefix('failed: ')}" for r in rows if r["summary"]]
 
 
 def _wall(r) -> float:
@@ -157,21 +160,20 @@ def retest(ids: list[str] | None, scale_name: str, out: Path, executor: str = "l
         raise ConfigError(f"--scale {scale_name!r}: unknown.{did_you_mean(scale_name, list(SCALES))} "
                           f"Scales: {', '.join(SCALES)}.")
     scale, claims, t0, started = SCALES[scale_name], chosen(ids), time.time(), time.strftime("%Y-%m-%d %H:%M:%S")
-    prior_dirs, arm_dirs, jobs, failed = run_all(claims, scale, executor, workers, store, show, address, out)
+    prior_dirs, arm_dirs, rows = run_all(claims, scale, executor, workers, store, show, address, out)
     results = []
     for c in claims:
         ev = Evidence(prior_dirs, arm_dirs, out / "claims" / c.id, scale)
-        runs = _runs_of(c, scale, jobs)
-        mine = [f for f in failed if any(f.startswith(f"{r['kind']} {r['name']}:") for r in runs)]
+        mine = {p.name for p in c.priors(scale)} | {a.name for a in c.arms(scale)}
+        runs = [{k: v for k, v in r.items() if k != "spec"} for r in rows if r["spec"] in mine]
         result = judge_claim(c, ev, runs)
-        if mine:
-            result.notes.append("failed runs: " + "; ".join(mine))
+        if failed := _failed(runs):
+            result.notes.append("failed runs: " + "; ".join(failed))
         result.save(ev.out / "result.json")
         results.append(result)
-    breakdown = [{"name": name + (f" seed {s}" if s is not None else ""), "kind": kind,
-                  "reused": r.status == "reused", "wall_s": _wall(r)} for kind, name, s, r in jobs]
+    breakdown = [{k: r[k] for k in ("name", "kind", "wall_s", "reused")} for r in rows]
     meta = collect_meta(scale.name, started, time.time() - t0, breakdown)
-    if failed:
+    if failed := _failed(rows):
         meta["note"] = f"{len(failed)} run(s) failed: " + "; ".join(failed)
     write_report(results, out, meta)
     return results
