@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from priorlab.errors import ConfigError
 from priorlab.store import config_model, list_runs, owning_run, store_root
 
 EVAL_DIRS = {"eval": ("prior", "eval"), "before/band": ("before", "band"), "before/eval": ("before", "eval"),
@@ -35,7 +36,7 @@ RECORD_COLUMNS = {"id": "run_id", "kind": "run_kind", "status": "run_status", "r
                   "wall_s": "wall_s", "attempts": "attempts", "error": "error"}
 
 
-class QueryError(ValueError):
+class QueryError(ConfigError):
     """A SQL error, phrased with the available views."""
 
 

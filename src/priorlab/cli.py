@@ -27,14 +27,11 @@ def friendly(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from priorlab.catalog import QueryError
-        from priorlab.config import ConfigError
-        from priorlab.registry import UnknownNameError
-        from priorlab.store import RunLockedError
+        from priorlab.errors import PriorlabError
 
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, UnknownNameError, FileNotFoundError, FloatingPointError, RunLockedError, QueryError) as e:
+        except (PriorlabError, FileNotFoundError, FloatingPointError) as e:
             console.print(f"[bold red]error:[/] {e}", soft_wrap=True)
             raise typer.Exit(2)
 

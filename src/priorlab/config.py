@@ -13,15 +13,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from priorlab.errors import ConfigError  # noqa: F401  (re-exported: priorlab.config.ConfigError)
 from priorlab.registry import did_you_mean
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-
-class ConfigError(ValueError):
-    """A config problem, already phrased for the user."""
 
 
 def _check_weights(weights: dict, field: str, known: list[str] | None = None) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import difflib
 from typing import Callable, Generic, Iterator, TypeVar
 
+from priorlab.errors import PriorlabError
+
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(PriorlabError, KeyError):
     """An unregistered name was asked for; ``str()`` carries the suggestion."""
 
     def __str__(self) -> str:  # KeyError quotes its message; show it plainly

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ValidationError
 
 from priorlab import __version__
 from priorlab.config import ConfigError, _first_error
+from priorlab.errors import LockError
 from priorlab.runs import identity, latest_checkpoint
 
 CODE_VERSION = __version__
@@ -47,7 +48,7 @@ RECORD = "run.json"
 HOST = socket.gethostname()
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(LockError):
     """Another process holds the run directory's lock; ``str()`` names it."""
 
 
