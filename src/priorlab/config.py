@@ -130,6 +130,17 @@ class ModelConfig(Strict):
             raise ValueError(f"unknown preset {v!r}.{did_you_mean(v, list(PRESETS))} Known: {', '.join(PRESETS)}.")
         return v
 
+    @model_validator(mode="after")
+    def _heads_divide(self) -> "ModelConfig":
+        from priorlab.model import PRESETS
+
+        d, _, heads, _ = PRESETS[self.preset]
+        d, heads = self.d_model or d, self.n_heads or heads
+        if d % heads:
+            raise ValueError(f"model.n_heads={heads} does not divide model.d_model={d} (each head gets d_model / "
+                             f"n_heads dimensions); pick n_heads among {[h for h in range(1, d + 1) if d % h == 0]}")
+        return self
+
 
 class PretrainConfig(Strict):
     tokens: int = Field(6_000_000, gt=0, description="training budget in tokens (rows x seq_len)")
@@ -277,20 +288,30 @@ def default_config_path(name: str = "demo") -> Path:
     return Path(str(resources.files("priorlab") / "configs" / f"{name}.yaml"))
 
 
+def read_yaml(path: str | Path, what: str) -> dict:
+    """The mapping in YAML file ``path`` ({} when empty); a missing file, a syntax error (its
+    line and column) or another top level is a one-line :class:`ConfigError` naming ``what``."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{what} {p} " + ("is a directory; give a YAML file" if p.is_dir() else "does not exist"))
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        why = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{p}: not valid YAML ({why}{at})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a text file; give a YAML {what}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level, got a {type(data).__name__}")
+    return data
+
+
 def load_config(path: str | Path | None = None, sets: list[str] = (), model=PriorConfig):
     """Validate YAML ``path`` (or the defaults), then apply ``--set`` overrides and re-validate."""
     where = str(path) if path else "defaults"
-    data: dict = {}
-    if path is not None:
-        p = Path(path)
-        if not p.exists():
-            raise ConfigError(f"config file {p} does not exist")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML ({e})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p}: expected a mapping at the top level")
+    data = read_yaml(path, "config file") if path is not None else {}
     try:
         cfg = model.model_validate(data)
         if sets:

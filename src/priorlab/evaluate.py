@@ -20,13 +20,15 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from priorlab import runtime
+from priorlab.errors import CheckpointError
 from priorlab.model import load_model
 from priorlab.passk import bootstrap_ci, guess_pass_at_k, ks_up_to, pass_at_k_many
 from priorlab.runs import write_json
 from priorlab.sampling import sample
-from priorlab.tokenizer import load_tokenizer
+from priorlab.tokenizer import check_vocabulary, load_tokenizer
 from priorlab.worlds import Problem, World
 
 METRICS = ("verified", "answer")
@@ -46,19 +48,40 @@ def guess_prob(problems: list[Problem], world: World) -> float:
 
 
 def checkpoint_meta(path: str | Path) -> dict:
-    """``priorlab.json`` of a priorlab checkpoint ({} for a foreign HF directory)."""
+    """``priorlab.json`` of a priorlab checkpoint ({} for a foreign HF directory); a file that is
+    not a JSON object is a :class:`~priorlab.errors.CheckpointError`."""
     p = Path(path) / "priorlab.json"
-    return json.loads(p.read_text()) if p.exists() else {}
+    if not p.exists():
+        return {}
+    try:
+        meta = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{p}: not valid JSON ({e}); copy the checkpoint again") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{p}: expected a JSON object, got {type(meta).__name__}")
+    return meta
 
 
 def world_for(path: str | Path, world_cfg=None) -> World:
-    """The world a checkpoint was trained on (or ``world_cfg`` for foreign checkpoints)."""
-    from priorlab.config import ConfigError, WorldConfig
+    """The world a checkpoint was trained on (or ``world_cfg`` for foreign checkpoints). The
+    checkpoint's own world must be a valid config whose every word its tokenizer knows."""
+    from priorlab.config import ConfigError, WorldConfig, _first_error
 
     meta = checkpoint_meta(path)
     if world_cfg is None and "world" not in meta:
         raise ConfigError(f"{path} has no priorlab.json; pass the world config (--config) to evaluate it")
-    return (world_cfg or WorldConfig(**meta["world"])).build()
+    if world_cfg is not None:
+        return world_cfg.build()
+    where = Path(path) / "priorlab.json"
+    if not isinstance(meta["world"], dict):
+        raise CheckpointError(f"{where}: 'world' must be a mapping of world config fields")
+    try:
+        world = WorldConfig(**meta["world"]).build()
+    except ValidationError as e:
+        raise CheckpointError(f"{where}: world.{_first_error(e, WorldConfig).removeprefix('world.')}") from None
+    if world.pretrainable:
+        check_vocabulary(path, world.vocabulary())
+    return world
 
 
 def contexts_for(asked: list[str] | None, checkpoint: str | Path, world: World) -> list[str]:

@@ -6,10 +6,13 @@ Checkpoints are plain HF directories (``config.json`` + ``model.safetensors`` + 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+from priorlab.errors import CheckpointError
 
 #: name -> (d_model, n_layers, n_heads, d_ff). "demo" is the 0.82M-parameter prior of
 #: shared/research/world-feasibility.md; "tiny" is for tests.
@@ -28,8 +31,6 @@ def build_model(cfg, tokenizer, max_positions: int = 1024) -> LlamaForCausalLM:
     n_layers = cfg.n_layers or n_layers
     n_heads = cfg.n_heads or n_heads
     d_ff = cfg.d_ff or d_ff
-    if d % n_heads:
-        raise ValueError(f"model.d_model={d} is not divisible by model.n_heads={n_heads}")
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=d, intermediate_size=d_ff,
         num_hidden_layers=n_layers, num_attention_heads=n_heads, num_key_value_heads=n_heads,
@@ -41,11 +42,50 @@ def build_model(cfg, tokenizer, max_positions: int = 1024) -> LlamaForCausalLM:
     return LlamaForCausalLM(config)
 
 
+def check_model_dir(path: str | Path) -> Path:
+    """``path`` if it holds an HF model: a ``config.json`` that parses and weight files whose
+    headers do (read without loading a tensor); else a :class:`~priorlab.errors.CheckpointError`
+    naming the file, so a truncated or foreign directory fails before any work."""
+    from safetensors import SafetensorError, safe_open
+
+    p = Path(path)
+    if not (p / "config.json").is_file():
+        why = "it does not exist" if not p.exists() else "it is a file" if not p.is_dir() else "no config.json"
+        raise CheckpointError(f"{p} is not a model directory ({why}); expected config.json + safetensors, "
+                              f"e.g. RUN/model")
+    try:
+        json.loads((p / "config.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{p / 'config.json'}: not valid JSON ({e}); the checkpoint is truncated or "
+                              f"corrupt, copy it again") from None
+    weights = sorted(p.glob("*.safetensors"))
+    if not weights and not any(p.glob("pytorch_model*.bin")):
+        raise CheckpointError(f"{p} is not a model directory (no *.safetensors weights next to config.json)")
+    for w in weights:
+        try:
+            with safe_open(str(w), "pt"):
+                pass
+        except (SafetensorError, OSError) as e:
+            raise CheckpointError(f"{w}: not a readable safetensors file ({e}); the checkpoint is truncated or "
+                                  f"corrupt, copy it again") from None
+    return p
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu"):
-    """Any local HF causal LM directory, in fp32, eval mode, on ``device``."""
+    """Any local HF causal LM directory (checked by :func:`check_model_dir`), in fp32, eval mode,
+    on ``device``; what transformers still refuses is a :class:`~priorlab.errors.CheckpointError`."""
     quiet_hf()
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    check_model_dir(path)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    except (OSError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path}: transformers cannot load this model ({_first_line(e)}); pass an HF "
+                              f"causal LM directory") from None
     return model.to(device).eval()
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def quiet_hf() -> None:

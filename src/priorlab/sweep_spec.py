@@ -14,10 +14,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError
 
-from priorlab.config import ConfigError, Strict, _first_error, default_config_path, load_config
+from priorlab.config import ConfigError, Strict, _first_error, default_config_path, load_config, read_yaml
 
 
 class SweepSpec(Strict):
@@ -42,13 +41,9 @@ class SweepSpec(Strict):
 
 def load_spec(path: str | Path) -> SweepSpec:
     p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"sweep file {p} does not exist")
+    data = read_yaml(p, "sweep file")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
         return SweepSpec.model_validate(data)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not valid YAML ({e})") from None
     except ValidationError as e:
         raise ConfigError(f"{p}: {_first_error(e, SweepSpec)}") from None
 

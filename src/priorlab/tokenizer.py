@@ -7,10 +7,13 @@ is exact. Saved as ``tokenizer.json`` and loadable with ``PreTrainedTokenizerFas
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tokenizers import Tokenizer, models, pre_tokenizers, decoders
 from transformers import PreTrainedTokenizerFast
+
+from priorlab.errors import CheckpointError
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>", "<sol>"]
 PAD, BOS, EOS, UNK, SOL = SPECIALS
@@ -43,8 +46,35 @@ def load_tokenizer(path: str | Path):
     """The tokenizer of any local HF checkpoint, left-padding; without a pad token, EOS pads."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(path))
+    try:
+        tok = AutoTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError, TypeError, json.JSONDecodeError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CheckpointError(f"{path}: cannot load its tokenizer (tokenizer.json, tokenizer_config.json): "
+                              f"{first}; copy the checkpoint again with its tokenizer files") from None
     tok.padding_side = "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
+
+
+def check_vocabulary(path: str | Path, words: list[str]) -> None:
+    """Every word of a world is one token of ``path``'s word-level ``tokenizer.json``; a word it lacks
+    would encode as ``<unk>`` and the model would be evaluated on text it cannot read. Raises a
+    :class:`~priorlab.errors.CheckpointError` that counts and names the missing words. Other
+    tokenizers (subword, or none yet) are not checked here."""
+    file = Path(path) / "tokenizer.json"
+    if not file.is_file():
+        return
+    try:
+        model = json.loads(file.read_text()).get("model") or {}
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as e:
+        raise CheckpointError(f"{file}: not a valid tokenizer file ({e}); copy the checkpoint again") from None
+    if model.get("type") != "WordLevel":
+        return
+    missing = [w for w in dict.fromkeys(words) if w not in model["vocab"]]
+    if missing:
+        raise CheckpointError(
+            f"{file}: {len(missing)} of {len(set(words))} words of the checkpoint's world are not tokens "
+            f"(e.g. {' '.join(missing[:5])}) and would encode as {UNK}; priorlab.json 'world' does not match the "
+            f"tokenizer the model was trained with (restore its priorlab.json)")

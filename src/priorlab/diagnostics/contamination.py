@@ -69,10 +69,13 @@ def jsonl_items(path: str | Path) -> list[ProbeItem]:
     for i, line in enumerate(Path(path).read_text().splitlines()):
         if not line.strip():
             continue
-        d = json.loads(line)
-        if "question" not in d or "answer" not in d:
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DiagnosticInputError(f"{path}, line {i + 1}: not valid JSON ({e})") from None
+        if not isinstance(d, dict) or "question" not in d or "answer" not in d:
             raise DiagnosticInputError(f"{path}, line {i + 1}: needs fields 'question' and 'answer' "
-                                       f"(optional 'split', 'id'); got {sorted(d)}")
+                                       f"(optional 'split', 'id'); got {sorted(d) if isinstance(d, dict) else d!r}")
         answers = d["answer"] if isinstance(d["answer"], list) else [d["answer"]]
         items.append(ProbeItem(d.get("split", "items"), str(d.get("id", i)), d["question"],
                                tuple(str(a) for a in answers)))

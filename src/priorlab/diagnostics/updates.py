@@ -37,7 +37,7 @@ class SafetensorsCheckpoint(Mapping):
     """Read-only ``{tensor name: tensor}`` over the ``*.safetensors`` files of a directory."""
 
     def __init__(self, path: str | Path):
-        from safetensors import safe_open
+        from safetensors import SafetensorError, safe_open
 
         self.path = Path(path)
         files = [self.path] if self.path.is_file() else sorted(self.path.glob("*.safetensors"))
@@ -46,8 +46,12 @@ class SafetensorsCheckpoint(Mapping):
                                        f"directory saved with safetensors (save_pretrained) or a .safetensors file")
         self._file: dict[str, Path] = {}
         for f in files:
-            with safe_open(str(f), framework="pt") as h:
-                self._file.update({k: f for k in h.keys()})
+            try:
+                with safe_open(str(f), framework="pt") as h:
+                    self._file.update({k: f for k in h.keys()})
+            except (SafetensorError, OSError) as e:
+                raise DiagnosticInputError(f"{f}: not a readable safetensors file ({e}); the checkpoint is "
+                                           f"truncated or corrupt") from None
 
     def __getitem__(self, name: str) -> torch.Tensor:
         from safetensors import safe_open

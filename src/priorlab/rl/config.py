@@ -157,7 +157,24 @@ def rl_config_path(config: str | None) -> Path:
 
 
 def check_prior(cfg: RLConfig) -> None:
-    """Fail early (before torch loads anything) when ``cfg.prior`` is not an HF model directory."""
-    if not cfg.prior or not (Path(cfg.prior) / "config.json").exists():
+    """Fail early (before any evaluation or sampling) when ``cfg.prior`` is not a loadable model
+    directory, or when the depths and contexts asked of it are not ones its world has."""
+    if not cfg.prior or not (Path(cfg.prior) / "config.json").exists():  # before torch is imported (seconds)
         raise ConfigError(f"prior: {cfg.prior!r} is not a model directory (config.json + safetensors); "
                           f"pass --prior RUN/model")
+    from priorlab.config import check_depths
+    from priorlab.evaluate import world_for
+    from priorlab.model import check_model_dir
+
+    check_model_dir(cfg.prior)
+    world = world_for(cfg.prior)
+    try:
+        for field, depths in (("data.depths", cfg.data.depths), ("final.depths", cfg.final.depths or [])):
+            check_depths(world, field, depths)
+    except ValueError as e:
+        raise ConfigError(f"{e} (the prior's world, {cfg.prior}/priorlab.json)") from None
+    for field, contexts in (("data.contexts", cfg.data.contexts), ("final.contexts", cfg.final.contexts)):
+        bad = [c for c in contexts or [] if c not in world.contexts]
+        if bad:
+            raise ConfigError(f"{field}: unknown context {bad[0]!r} for the prior's world {world.name!r}."
+                              f"{did_you_mean(bad[0], world.contexts)} Known: {', '.join(world.contexts)}.")
