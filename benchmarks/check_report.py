@@ -40,7 +40,7 @@ def main() -> int:
         path = write_report(example_results(out), out, example_meta())
     else:
         from priorlab.claims.result import load_results
-        from priorlab.report.cli import load_meta
+        from priorlab.report.meta import load_meta
 
         results = load_results(out)
         path = write_report(results, out, load_meta(out, results))

@@ -11,16 +11,15 @@ measurement) and draws one PNG:
 - :mod:`~priorlab.diagnostics.entropy`: token entropy by role over checkpoints (claims.md §10b)
 - :mod:`~priorlab.diagnostics.shortcuts`: repetition, skipped steps, truncation, easy regression (claims.md §8)
 
-``priorlab passk``, ``diff`` and ``probe contamination`` live in :mod:`~priorlab.diagnostics.cli`;
-``formats``, ``entropy`` and ``shortcuts`` (one RL run directory each) in
-:mod:`~priorlab.diagnostics.cli_run`.
+Their commands live in the CLI: ``priorlab passk``, ``calibration``, ``diff`` and ``probe contamination``
+in :mod:`priorlab.cli.diagnostics`; ``formats``, ``entropy`` and ``shortcuts`` (one RL run directory
+each) in :mod:`priorlab.cli.diagnostics_run`.
 """
 
-from priorlab.config import ConfigError
+from priorlab.errors import InputDataError
 
 
-class DiagnosticInputError(ConfigError):
-    """Bad input to a diagnostic (mismatched checkpoints, records, ...), phrased for the user.
-
-    A :class:`~priorlab.config.ConfigError`, so the CLI prints it as one line with exit code 2.
+class DiagnosticInputError(InputDataError):
+    """Bad input to a diagnostic (mismatched checkpoints, records, a missing run file), phrased for
+    the user. An :class:`~priorlab.errors.InputDataError`: the CLI prints one line, exit code 2.
     """

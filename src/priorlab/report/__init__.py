@@ -1,7 +1,7 @@
 """The claim re-test report: ``report.html`` (self-contained), ``verdicts.json``, ``meta.json``.
 
 :func:`write_report` renders a list of :class:`~priorlab.claims.result.ClaimResult`;
-``priorlab report DIR`` (:mod:`~priorlab.report.cli`) rebuilds it from ``DIR/claims/*/result.json``.
+``priorlab report DIR`` (:mod:`priorlab.cli.report`) rebuilds it from ``DIR/claims/*/result.json``.
 """
 
 from priorlab.report.html import write_report

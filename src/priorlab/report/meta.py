@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -51,3 +52,18 @@ def collect_meta(scale: str, started: str, wall_s: float, breakdown: list[dict] 
     if breakdown is not None:
         meta["breakdown"] = breakdown
     return meta | extra
+
+
+def load_meta(out: Path, results) -> dict:
+    """``out/meta.json`` as written by :func:`~priorlab.report.write_report`; when it is missing, what
+    the results themselves tell (scale, summed wall time) plus this machine's version and commit."""
+    from priorlab.errors import InputDataError
+
+    path = out / "meta.json"
+    if not path.exists():
+        return collect_meta(scale=", ".join(sorted({r.scale for r in results})), started=None,
+                            wall_s=sum(r.wall_s for r in results), command="not recorded (no meta.json)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise InputDataError(f"{path}: not valid JSON ({e}); delete it to rebuild from the results alone") from None

@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from priorlab.config import ConfigError
+from priorlab.errors import ConfigError
 from priorlab.registry import did_you_mean
 from priorlab.worlds.base import SPLIT_BUCKETS, Problem, WORLDS, split_of
 from priorlab.worlds.text import CONTEXT, TextWorld, TextWorldConfig, last_boxed

@@ -46,7 +46,7 @@ class TextWorldConfig(BaseModel):
 def require(package: str, world: str) -> None:
     """A clear error when the checker package of ``world`` is not installed."""
     if importlib.util.find_spec(package.replace("-", "_")) is None:
-        from priorlab.config import ConfigError
+        from priorlab.errors import ConfigError
 
         raise ConfigError(f"the {world} world needs {package}: pip install {package} (or pip install -e '.[real]')")
 

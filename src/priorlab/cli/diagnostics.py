@@ -1,9 +1,8 @@
-"""Diagnostics commands: ``priorlab passk``, ``priorlab calibration``, ``priorlab diff``, ``priorlab probe contamination``,
-and the run-directory commands ``formats``, ``entropy``, ``shortcuts`` (:mod:`~priorlab.diagnostics.cli_run`).
+"""Diagnostics commands on checkpoints: ``priorlab passk``, ``priorlab calibration``, ``priorlab diff``,
+``priorlab probe contamination`` (the run-directory ones are in :mod:`~priorlab.cli.diagnostics_run`).
 
-:func:`register` adds them to the main typer app (``priorlab.cli`` calls it once), so this
-module never imports ``priorlab.cli`` at import time. Every command writes its tidy tables
-(Parquet + one JSON) and a PNG into ``--out``; ``--json`` prints the JSON instead of tables.
+:func:`register` adds them to the main typer app (:mod:`priorlab.cli.main`). Every command writes
+its tidy tables (Parquet + one JSON) and a PNG into ``--out``; ``--json`` prints the JSON instead.
 """
 
 from __future__ import annotations
@@ -13,13 +12,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.table import Table
 
-
-def eval_overrides(splits: str | None, depths: str | None, n_problems: int | None,
-                   n_samples: int | None) -> list[str]:
-    """``--set`` strings for the eval options shared by the commands (comma lists)."""
-    extra = [f"eval.{k}=[{v}]" for k, v in (("splits", splits), ("depths", depths)) if v]
-    return extra + [f"eval.{k}={v}" for k, v in (("n_problems", n_problems), ("n_samples", n_samples)) if v]
+from priorlab.cli.common import (
+    CONFIG_OPT, JSON_OPT, QUIET_OPT, SET_OPT, THREADS_OPT, console, eval_overrides, fmt, load_cfg,
+)
 
 
 def unique_labels(paths: list[Path]) -> list[str]:
@@ -66,12 +63,14 @@ def sample_checkpoints(checkpoints: list[Path], cfg, threads: int | None, show: 
 
 
 def _check_dirs(paths: list[Path]) -> None:
+    """Every path is a loadable model directory (before any of them is sampled)."""
+    from priorlab.model import check_model_dir
+
     for p in paths:
-        if not p.is_dir():
-            raise FileNotFoundError(f"{p} is not a model directory (expected config.json + safetensors)")
+        check_model_dir(p)
 
 
-def _write(out: Path, name: str, tables: dict[str, list[dict]], meta: dict) -> dict:
+def write_tables(out: Path, name: str, tables: dict[str, list[dict]], meta: dict) -> dict:
     """``out/{name}.json`` (meta + every table) and ``out/{name}_{table}.parquet`` per table."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -104,16 +103,8 @@ def check_metric(metric: str) -> None:
         raise typer.BadParameter(f"--metric {metric!r}: use one of {', '.join(METRICS)}")
 
 
-def _fmt(x) -> str:
-    return "-" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
-
-
 def _print_passk(res: dict, metric: str, n: int, out: Path) -> None:
     """Pooled-over-depths table: pass@1 and pass@n with CIs, crossover, Δ_SE, solvable sets."""
-    from rich.table import Table
-
-    from priorlab.cli import console
-
     cur = {(r["split"], r["model"], r["k"]): r for r in res["curves"] if r["depth"] is None}
     cmp = {(c["split"], c["model"]): c for c in res["comparisons"] if c["depth"] is None}
     kmax = max(k for *_, k in cur)
@@ -127,7 +118,7 @@ def _print_passk(res: dict, metric: str, n: int, out: Path) -> None:
         top, c = cur[(split, model, kmax)], cmp.get((split, model), {})
         table.add_row(split, model, f"{r['pass_at_k']:.3f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]",
                       f"{top['pass_at_k']:.3f} [{top['ci_low']:.2f}, {top['ci_high']:.2f}]",
-                      _fmt(c.get("crossover_k")), _fmt(c.get("crossover_significant")), _fmt(c.get("delta_se")),
+                      fmt(c.get("crossover_k")), fmt(c.get("crossover_significant")), fmt(c.get("delta_se")),
                       f"{c['n_only_ref']} / {c['n_only_model']}" if c else "-")
     console.print(table)
     console.print(f"results: {out}/passk.json, passk_*.parquet, samples.parquet, passk.png")
@@ -135,10 +126,6 @@ def _print_passk(res: dict, metric: str, n: int, out: Path) -> None:
 
 def _print_diff(tables: dict, out: Path) -> None:
     """Overall changed fraction per dtype and tolerance, mean rank ratio, overlap lines."""
-    from rich.table import Table
-
-    from priorlab.cli import console
-
     overall = [r for r in tables["sparsity"] if r["scope"] == "overall"]
     tols = sorted({r["tol"] for r in overall})
     table = Table(title=f"fraction of {overall[0]['n_params']:,} parameters changed (|Δ| > tol)")
@@ -147,59 +134,45 @@ def _print_diff(tables: dict, out: Path) -> None:
     for dt in sorted({r["dtype"] for r in overall}, reverse=True):
         frac = {r["tol"]: r["changed_frac"] for r in overall if r["dtype"] == dt}
         ratios = [r["rank_ratio"] for r in tables["ranks"] if r["dtype"] == dt]
-        table.add_row(dt, *(f"{frac[t]:.4f}" for t in tols), _fmt(sum(ratios) / len(ratios) if ratios else None))
+        table.add_row(dt, *(f"{frac[t]:.4f}" for t in tols), fmt(sum(ratios) / len(ratios) if ratios else None))
     console.print(table)
     for r in tables["overlap"]:
         if r["tol"] in (0.0, 1e-5):
-            console.print(f"overlap {r['dtype']} tol {r['tol']:g}: o1 {_fmt(r['o1'])} (random {r['o1_random']:.3f}), "
-                          f"o2 {_fmt(r['o2'])} (random {r['o2_random']:.3f})")
+            console.print(f"overlap {r['dtype']} tol {r['tol']:g}: o1 {fmt(r['o1'])} (random {r['o1_random']:.3f}), "
+                          f"o2 {fmt(r['o2'])} (random {r['o2_random']:.3f})")
     console.print(f"results: {out}/diff.json, diff_*.parquet, diff.png")
 
 
 def _print_contamination(summary: list[dict], mode: str, out: Path) -> None:
-    from rich.table import Table
-
-    from priorlab.cli import console
-
     table = Table(title=f"partial-prompt probe ({mode}, greedy; means over items)")
     for col in ("split", "prefix", "items", "exact match", "ROUGE-L", "answer contained"):
         table.add_column(col, no_wrap=col == "split")
     for r in summary:
-        table.add_row(r["split"], f"{r['fraction']:.0%}", str(r["n_items"]), _fmt(r["exact_match"]),
-                      _fmt(r["rouge_l"]), _fmt(r["answer_contained"]))
+        table.add_row(r["split"], f"{r['fraction']:.0%}", str(r["n_items"]), fmt(r["exact_match"]),
+                      fmt(r["rouge_l"]), fmt(r["answer_contained"]))
     console.print(table)
     console.print(f"results: {out}/contamination.json, contamination_*.parquet, contamination.png")
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``passk``, ``calibration``, ``diff``, the ``probe`` group (``probe contamination``) and the run-directory
-    commands ``formats``, ``entropy``, ``shortcuts`` to ``app``."""
-    from priorlab.diagnostics.cli_run import register_run_commands
-
+    """Add ``passk``, ``calibration``, ``diff`` and the ``probe`` group (``probe contamination``) to ``app``."""
     _register_passk(app)
     _register_calibration(app)
     _register_diff(app)
-    register_run_commands(app)
     probe_app = typer.Typer(no_args_is_help=True, help="Probe one checkpoint (contamination).")
     app.add_typer(probe_app, name="probe")
     _register_contamination(probe_app)
 
 
-JSON_OPT = typer.Option(False, "--json", help="print the JSON tables to stdout")
 DEPTHS_OPT = typer.Option(None, help="comma list, e.g. 2,3,4")
-THREADS_OPT = typer.Option(None, help="torch threads; default: free cores")
 OUT_OPT = typer.Option(..., help="output directory")
 SPLITS_OPT = typer.Option(None, help="comma list, e.g. eval,eval-contaminated")
 N_PROBLEMS_OPT = typer.Option(None, help="problems per split/depth/context")
 METRIC_OPT = typer.Option("verified", help="correctness: verified (strict trace) or answer")
-QUIET_OPT = typer.Option(False, help="no progress bars")
 
 
 def _register_passk(app: typer.Typer) -> None:
-    from priorlab.cli import CONFIG_OPT, SET_OPT, _config, friendly
-
     @app.command("passk")
-    @friendly
     def passk_cmd(checkpoints: list[Path] = typer.Argument(..., help="HF model dirs; the first is the reference (base)"),
                   out: Path = OUT_OPT, config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
                   splits: Optional[str] = SPLITS_OPT, depths: Optional[str] = DEPTHS_OPT,
@@ -212,10 +185,10 @@ def _register_passk(app: typer.Typer) -> None:
 
         _check_dirs(checkpoints)
         check_metric(metric)
-        cfg = _config(config, list(set_) + eval_overrides(splits, depths, n_problems, n_samples))
+        cfg = load_cfg(config, list(set_) + eval_overrides(splits, depths, n_problems, n_samples))
         records = sample_checkpoints(checkpoints, cfg, threads, not (quiet or as_json))
         res = compare_passk(records, metric, cfg.eval.bootstrap, cfg.eval.seed)
-        doc = _write(out, "passk", res, {"checkpoints": list(records), "metric": metric,
+        doc = write_tables(out, "passk", res, {"checkpoints": list(records), "metric": metric,
                                          "eval": cfg.eval.model_dump(mode="json")})
         write_samples(out, records)
         plot_compare(res, out / "passk.png")
@@ -242,26 +215,19 @@ def _calibration_inputs(paths: list[Path], cfg, threads: int | None, show: bool)
 
 
 def _print_calibration(rows: list[dict], out: Path) -> None:
-    from rich.table import Table
-
-    from priorlab.cli import console
-
     table = Table(title="calibration of stated confidence [95% CI over problems]; depth '-' = pooled")
     for col in ("model", "split", "depth", "n", "accuracy", "Brier", "ECE", "AUROC", "mean q", "conf rate"):
         table.add_column(col, no_wrap=col in ("split", "depth", "n"))
     ci = lambda r, m: f"{r[m]:.3f} [{r[m + '_ci_low']:.2f}, {r[m + '_ci_high']:.2f}]"  # noqa: E731
     for r in rows:
-        table.add_row("/".join(Path(r["model"]).parts[-2:]), r["split"], _fmt(r["depth"]), str(r["n"]), ci(r, "accuracy"), ci(r, "brier"),
+        table.add_row("/".join(Path(r["model"]).parts[-2:]), r["split"], fmt(r["depth"]), str(r["n"]), ci(r, "accuracy"), ci(r, "brier"),
                       ci(r, "ece"), ci(r, "auroc"), f"{r['mean_confidence']:.2f}", f"{r['conf_rate']:.2f}")
     console.print(table)
     console.print(f"results: {out}/calibration.json, calibration_*.parquet, samples.parquet, calibration.png")
 
 
 def _register_calibration(app: typer.Typer) -> None:
-    from priorlab.cli import CONFIG_OPT, SET_OPT, _config, friendly
-
     @app.command("calibration")
-    @friendly
     def calibration_cmd(paths: list[Path] = typer.Argument(..., help="HF model dirs (sampled on the same eval "
                                                                      "problems) and/or `priorlab rl` run dirs "
                                                                      "(their before/ and after/ samples)"),
@@ -276,7 +242,7 @@ def _register_calibration(app: typer.Typer) -> None:
         from priorlab.diagnostics.calibration import calibration_rows, plot_reliability, reliability_bins
 
         check_metric(metric)
-        cfg = _config(config, list(set_) + eval_overrides(splits, depths, n_problems, n_samples))
+        cfg = load_cfg(config, list(set_) + eval_overrides(splits, depths, n_problems, n_samples))
         records = _calibration_inputs(paths, cfg, threads, not (quiet or as_json))
         silent = [m for m, rs in records.items() if not any(r["confidence"] is not None for r in rs)]
         if len(silent) == len(records):
@@ -291,7 +257,7 @@ def _register_calibration(app: typer.Typer) -> None:
         rows.sort(key=lambda r: (list(records).index(r["model"]), r["split"], r["depth"] is None, r["depth"] or 0))
         curves = {m: ([r["confidence"] or 0.0 for r in rs], [bool(r[metric]) for r in rs]) for m, rs in records.items()}
         bins = [{"model": m} | b for m, (q, c) in curves.items() for b in reliability_bins(q, c)]
-        doc = _write(out, "calibration", {"metrics": rows, "bins": bins},
+        doc = write_tables(out, "calibration", {"metrics": rows, "bins": bins},
                      {"models": list(records), "metric": metric, "no_confidence": silent,
                       "eval": cfg.eval.model_dump(mode="json")})
         write_samples(out, records)
@@ -306,10 +272,7 @@ def _register_calibration(app: typer.Typer) -> None:
 
 
 def _register_diff(app: typer.Typer) -> None:
-    from priorlab.cli import friendly
-
     @app.command("diff")
-    @friendly
     def diff_cmd(checkpoint_a: Path = typer.Argument(..., help="start checkpoint (e.g. the prior)"),
                  checkpoint_b: Path = typer.Argument(..., help="checkpoint after the update (e.g. RL)"),
                  out: Path = typer.Option(..., help="output directory"),
@@ -321,7 +284,7 @@ def _register_diff(app: typer.Typer) -> None:
         tables = {"sparsity": update_sparsity(checkpoint_a, checkpoint_b),
                   "ranks": update_ranks(checkpoint_a, checkpoint_b),
                   "overlap": update_overlap(checkpoint_a, checkpoint_b, other) if other else []}
-        doc = _write(out, "diff", tables, {"a": str(checkpoint_a), "b": str(checkpoint_b),
+        doc = write_tables(out, "diff", tables, {"a": str(checkpoint_a), "b": str(checkpoint_b),
                                            "other": str(other) if other else None})
         plot_updates(tables["sparsity"], tables["ranks"], out / "diff.png")
         if as_json:
@@ -331,10 +294,7 @@ def _register_diff(app: typer.Typer) -> None:
 
 
 def _register_contamination(probe_app: typer.Typer) -> None:
-    from priorlab.cli import CONFIG_OPT, SET_OPT, _config, friendly
-
     @probe_app.command("contamination")
-    @friendly
     def contamination_cmd(checkpoint: Path = typer.Argument(..., help="HF model directory (any causal LM)"),
                           out: Path = typer.Option(..., help="output directory"),
                           config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
@@ -361,7 +321,7 @@ def _register_contamination(probe_app: typer.Typer) -> None:
             fracs = [float(f) for f in fractions.split(",")]
         except ValueError:
             raise typer.BadParameter(f"--fractions {fractions!r}: give numbers like 0.4,0.6,0.8") from None
-        cfg = _config(config, list(set_) + eval_overrides(splits, depths, n_problems, None))
+        cfg = load_cfg(config, list(set_) + eval_overrides(splits, depths, n_problems, None))
         if items is not None:
             probe_items = jsonl_items(items)
         else:
@@ -373,7 +333,7 @@ def _register_contamination(probe_app: typer.Typer) -> None:
         model, tok = load_model(checkpoint, runtime.device()), load_tokenizer(checkpoint)
         rows = probe_contamination(model, tok, probe_items, fracs, mode)
         tables = {"summary": summarize(rows), "items": rows}
-        doc = _write(out, "contamination", tables, {"checkpoint": str(checkpoint), "mode": mode})
+        doc = write_tables(out, "contamination", tables, {"checkpoint": str(checkpoint), "mode": mode})
         plot_contamination(tables["summary"], out / "contamination.png")
         if as_json:
             print(json.dumps(doc, default=str))

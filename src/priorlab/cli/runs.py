@@ -1,6 +1,6 @@
 """``priorlab runs ls | show ID | query SQL`` and ``priorlab sweep FILE`` (see docs/runs.md).
 
-:func:`register` adds them to the main typer app, like :mod:`priorlab.diagnostics.cli`.
+:func:`register` adds them to the main typer app (:mod:`priorlab.cli.main`).
 """
 
 from __future__ import annotations
@@ -10,25 +10,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
+
+from priorlab.cli.common import console, print_before_after, print_rows, print_summary
 
 STORE_OPT = typer.Option(None, "--store", help="store root (default $PRIORLAB_STORE or runs/store)")
 JSON_OPT = typer.Option(False, "--json", help="print JSON instead of a table")
-
-
-def _print_rows(title: str, cols: list[str], rows: list, as_json: bool) -> None:
-    from rich.table import Table
-
-    from priorlab.cli import console
-
-    if as_json:
-        print(json.dumps([dict(zip(cols, r)) for r in rows], default=str))
-        return
-    table = Table(title=title, title_justify="left")
-    for c in cols:
-        table.add_column(c, overflow="fold")
-    for r in rows:
-        table.add_row(*("-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in r))
-    console.print(table)
 
 
 def runs_ls(store: Optional[Path] = STORE_OPT, as_json: bool = JSON_OPT):
@@ -43,14 +30,13 @@ def runs_ls(store: Optional[Path] = STORE_OPT, as_json: bool = JSON_OPT):
     rows = [[r["id"], r.get("kind"), r["status"] + (f" (resume: {r['resumable']})" if r["resumable"] else ""),
              (r.get("started_at") or "")[:19], r.get("wall_s"), r.get("host"), (r.get("error") or "")[:80]]
             for r in runs]
-    _print_rows(f"{len(runs)} runs in {store_root(store)}", cols, rows, False)
+    print_rows(f"{len(runs)} runs in {store_root(store)}", cols, rows, False)
 
 
 def runs_show(run: str = typer.Argument(..., help="run id, unique id prefix, or run directory"),
               store: Optional[Path] = STORE_OPT, as_json: bool = JSON_OPT):
     """One run: its record, the config fields that differ from the defaults, and its results."""
     from priorlab.catalog import run_row
-    from priorlab.cli import console, print_before_after, print_summary
     from priorlab.store import describe, find_run
 
     d = find_run(run, store)
@@ -62,7 +48,7 @@ def runs_show(run: str = typer.Argument(..., help="run id, unique id prefix, or 
     for key in ("id", "kind", "status", "resumable", "dir", "hash", "code_version", "git_commit", "host", "pid",
                 "created_at", "started_at", "ended_at", "wall_s", "attempts", "resumed_from", "error"):
         if rec.get(key) is not None:
-            console.print(f"[bold]{key:>13}[/] {rec[key]}", soft_wrap=True)
+            console.print(f"[bold]{key:>13}[/] {escape(str(rec[key]))}", soft_wrap=True)
     if summary and "before" in summary:
         print_before_after(summary, d)
     elif summary and "passk" in summary:
@@ -75,7 +61,7 @@ def runs_query(sql: str = typer.Argument(..., help='e.g. "SELECT run_id, run_sta
     from priorlab.catalog import query
 
     cols, rows = query(sql, store)
-    _print_rows(f"{len(rows)} rows", cols, rows, as_json)
+    print_rows(f"{len(rows)} rows", cols, rows, as_json)
 
 
 def sweep_cmd(file: Path = typer.Argument(..., help="sweep YAML (kind, config, set, grid, zip, seeds, executor)"),
@@ -90,7 +76,6 @@ def sweep_cmd(file: Path = typer.Argument(..., help="sweep YAML (kind, config, s
               dry_run: bool = typer.Option(False, "--dry-run", help="list the jobs and their run ids, run nothing"),
               quiet: bool = typer.Option(False, help="no live table")):
     """Run a grid x zip x seeds sweep in the store; finished runs are reused, unfinished ones resume."""
-    from priorlab.cli import console
     from priorlab.store import run_id, run_status, store_root
     from priorlab.sweep import run_jobs
     from priorlab.sweep_spec import expand, load_spec
@@ -106,7 +91,7 @@ def sweep_cmd(file: Path = typer.Argument(..., help="sweep YAML (kind, config, s
         for j in jobs:
             rid = run_id(j.kind, j.config)
             rows.append([j.name or "-", rid, run_status(root / rid) if (root / rid).exists() else "new"])
-        _print_rows(f"{len(jobs)} jobs, store {root}", ["job", "run", "status"], rows, False)
+        print_rows(f"{len(jobs)} jobs, store {root}", ["job", "run", "status"], rows, False)
         return
     sweep_dir = out or root / "sweeps" / file.stem
     try:
@@ -125,11 +110,9 @@ def sweep_cmd(file: Path = typer.Argument(..., help="sweep YAML (kind, config, s
 
 def register(app: typer.Typer) -> None:
     """Add ``runs`` (ls, show, query) and ``sweep`` to ``app``."""
-    from priorlab.cli import friendly
-
     runs_app = typer.Typer(no_args_is_help=True, help="The run store: list, inspect and query runs (SQL).")
-    runs_app.command("ls")(friendly(runs_ls))
-    runs_app.command("show")(friendly(runs_show))
-    runs_app.command("query")(friendly(runs_query))
+    runs_app.command("ls")(runs_ls)
+    runs_app.command("show")(runs_show)
+    runs_app.command("query")(runs_query)
     app.add_typer(runs_app, name="runs")
-    app.command("sweep")(friendly(sweep_cmd))
+    app.command("sweep")(sweep_cmd)

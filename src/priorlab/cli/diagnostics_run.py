@@ -1,6 +1,6 @@
 """Diagnostics of one RL run directory: ``priorlab formats``, ``priorlab entropy``, ``priorlab shortcuts``.
 
-Registered by :func:`priorlab.diagnostics.cli.register`. Each reads ``priorlab rl --out RUN_DIR``
+Registered by :mod:`priorlab.cli.main`. Each reads ``priorlab rl --out RUN_DIR``
 (:mod:`~priorlab.diagnostics.rundir`), writes ``NAME.json`` (meta + every table),
 ``NAME_TABLE.parquet`` per table and ``NAME.png`` into ``--out`` (default ``RUN_DIR/diagnostics``),
 and prints a short table, or the JSON with ``--json``.
@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.table import Table
+
+from priorlab.cli.common import JSON_OPT, THREADS_OPT, console, fmt
+from priorlab.cli.diagnostics import check_metric, write_tables
 
 OUT_OPT = typer.Option(None, help="output directory (default: RUN_DIR/diagnostics)")
-JSON_OPT = typer.Option(False, "--json", help="print the JSON tables to stdout")
 BOOT_OPT = typer.Option(1000, min=10, help="bootstrap resamples (over problems) for the 95% CIs")
 SEED_OPT = typer.Option(0, help="bootstrap seed")
 RUN_ARG = typer.Argument(..., help="directory of a `priorlab rl` run")
@@ -25,13 +28,8 @@ def _emit(name: str, run_dir: Path, out: Path | None, tables: dict, meta: dict, 
           show: tuple[str, list], plot) -> None:
     """Write tables and the plot, then print the JSON or the ``show`` = (table, columns) table;
     a column given as ``(value, ci_low, ci_high)`` keys prints as ``value [low, high]``."""
-    from rich.table import Table
-
-    from priorlab.cli import console
-    from priorlab.diagnostics.cli import _fmt, _write
-
     out = out or run_dir / "diagnostics"
-    doc = _write(out, name, tables, {"run_dir": str(run_dir)} | meta)
+    doc = write_tables(out, name, tables, {"run_dir": str(run_dir)} | meta)
     plot(out / f"{name}.png")
     if as_json:
         print(json.dumps(doc, default=str))
@@ -41,24 +39,20 @@ def _emit(name: str, run_dir: Path, out: Path | None, tables: dict, meta: dict, 
     for c in cols:
         table.add_column(c[0] if isinstance(c, tuple) else c)
     for r in tables[key]:
-        table.add_row(*(f"{_fmt(r[c[0]])} [{r[c[1]]:.2f}, {r[c[2]]:.2f}]" if isinstance(c, tuple) else _fmt(r[c])
+        table.add_row(*(f"{fmt(r[c[0]])} [{r[c[1]]:.2f}, {r[c[2]]:.2f}]" if isinstance(c, tuple) else fmt(r[c])
                         for c in cols))
     console.print(table)
     console.print(f"results: {out}/{name}.json, {name}_*.parquet, {name}.png")
 
 
-def register_run_commands(app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     """Add ``formats``, ``entropy`` and ``shortcuts`` to ``app``."""
-    from priorlab.cli import friendly
-
     @app.command("formats")
-    @friendly
     def formats_cmd(run_dir: Path = RUN_ARG, out: Optional[Path] = OUT_OPT,
                     metric: str = typer.Option("verified", help="correctness for C_d: verified or answer"),
                     bootstrap: int = BOOT_OPT, seed: int = SEED_OPT, as_json: bool = JSON_OPT):
         """Format shares and accuracy over RL steps; partial contribution C_d of format switches."""
         from priorlab.diagnostics import formats as F
-        from priorlab.diagnostics.cli import check_metric
         from priorlab.diagnostics.rundir import metrics_rows, paired_samples
 
         check_metric(metric)
@@ -72,12 +66,11 @@ def register_run_commands(app: typer.Typer) -> None:
               lambda p: F.plot_formats(traj, contrib, p))
 
     @app.command("entropy")
-    @friendly
     def entropy_cmd(run_dir: Path = RUN_ARG, out: Optional[Path] = OUT_OPT,
                     n_problems: int = typer.Option(8, min=1, help="eval problems per band depth and context"),
                     n_samples: int = typer.Option(4, min=1, help="samples per problem"),
                     seed: int = typer.Option(0, help="sampling seed (the same for every checkpoint)"),
-                    threads: Optional[int] = typer.Option(None, help="torch threads; default: free cores"),
+                    threads: Optional[int] = THREADS_OPT,
                     as_json: bool = JSON_OPT):
         """Mean token entropy per role (plan / compute / answer / other) at every checkpoint."""
         from priorlab import runtime
@@ -90,7 +83,6 @@ def register_run_commands(app: typer.Typer) -> None:
               ("roles", ["step", "role", "mean_entropy", "n_tokens", "token_share"]), lambda p: plot_entropy(rows, p))
 
     @app.command("shortcuts")
-    @friendly
     def shortcuts_cmd(run_dir: Path = RUN_ARG, out: Optional[Path] = OUT_OPT, bootstrap: int = BOOT_OPT,
                       seed: int = SEED_OPT, as_json: bool = JSON_OPT):
         """Answer repetition, skipped computation, truncation (before vs after) and easy-item regression."""

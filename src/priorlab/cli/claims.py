@@ -1,0 +1,67 @@
+"""``priorlab retest``: the claims registry from the command line (:func:`register` adds it to the
+main typer app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from priorlab.cli.common import console
+
+
+def _list(ids: list[str] | None, scale: str) -> None:
+    """The registry (or the claims ``ids``) at ``scale``: sources, priors, arms and the run count."""
+    from priorlab.claims import SCALES
+    from priorlab.claims.retest import chosen, plan
+    from priorlab.errors import ConfigError
+    from priorlab.registry import did_you_mean
+
+    if scale not in SCALES:
+        raise ConfigError(f"--scale {scale!r}: unknown.{did_you_mean(scale, list(SCALES))} Scales: {', '.join(SCALES)}.")
+    claims = chosen(ids)
+    t = Table(title=f"claims (scale {scale}: runs per arm = {len(SCALES[scale].seeds)} seeds)")
+    for col in ("id", "title", "source", "priors", "arms"):
+        t.add_column(col)
+    for c in claims:
+        t.add_row(c.id, c.title, f"{c.source['authors']} arXiv {c.source['arxiv']}",
+                  ", ".join(p.name for p in c.priors(SCALES[scale])), ", ".join(a.name for a in c.arms(SCALES[scale])))
+    console.print(t)
+    priors, arms = plan(claims, SCALES[scale])
+    console.print(f"{'these' if ids else 'all'} claims: {len(priors)} priors, {len(arms)} arms × {len(SCALES[scale].seeds)} seeds = "
+                  f"{len(arms) * len(SCALES[scale].seeds)} RL runs")
+
+
+def retest_cmd(ids: Optional[list[str]] = typer.Argument(None, help="claim ids (default: all), e.g. C1 C4"),
+               out: Path = typer.Option(Path("runs/retest"), help="report directory"),
+               scale: str = typer.Option("small", help="tiny (smoke test), small (~90 min on 2 cores), full"),
+               list_: bool = typer.Option(False, "--list", help="show the registry and exit"),
+               executor: str = typer.Option("local", help="local (process pool) or ray"),
+               workers: Optional[int] = typer.Option(None, help="cores to use: jobs run workers // threads "
+                                                               "at a time (default: free cores)"),
+               address: Optional[str] = typer.Option(None, help="Ray cluster address (executor ray)"),
+               store: Optional[Path] = typer.Option(None, help="run store (default: $PRIORLAB_STORE or runs/store)"),
+               quiet: bool = typer.Option(False, help="no progress display")):
+    """Re-test published claims: run what they need (shared and reused), judge, write report.html."""
+    from priorlab.claims.retest import retest
+
+    if list_:
+        _list(ids, scale)
+        return
+    results = retest(ids, scale, out, executor, workers, store, not quiet, address)
+    t = Table(title=f"verdicts (scale {scale})")
+    for col in ("claim", "verdict", "effect [95% CI]", "seeds"):
+        t.add_column(col)
+    for r in results:
+        eff = "n/a" if r.effect is None else (f"{r.effect:+.3f}" + (
+            f" [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" if r.ci_low is not None else ""))
+        t.add_row(f"{r.id} {r.title}", r.verdict, eff, str(r.seeds))
+    console.print(t)
+    console.print(f"report: [bold]{out / 'report.html'}[/], verdicts: {out / 'verdicts.json'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``retest`` to ``app``."""
+    app.command("retest")(retest_cmd)
