@@ -9,13 +9,17 @@ any training or sampling, so the table takes seconds.
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
 
 from priorlab.cli import app
+from priorlab.errors import IncompleteError
 from tests.conftest import TINY
 
 TINY_SETS = [a for s in TINY for a in ("--set", s)]
@@ -190,3 +194,32 @@ def test_debug_shows_the_traceback(tmp_path):
     assert res.exit_code != 2 and res.exception is not None and "world.name" in str(res.exception)
     res = CliRunner().invoke(app, ["world", "show", "--set", "world.name=arith"], env={"PRIORLAB_DEBUG": "1"})
     assert res.exception is not None and not isinstance(res.exception, SystemExit)
+
+
+@pytest.mark.parametrize("error,code", [
+    (OSError(errno.ENOSPC, "No space left on device", "runs/x/model.safetensors"), 2),
+    (PermissionError(errno.EACCES, "Permission denied", "runs/x"), 2),
+    (IncompleteError("2 of 5 jobs could not run: rl-1 [crashed]"), 2),
+    (RuntimeError("a bug in priorlab"), 1),
+])
+def test_one_handler_for_every_command(monkeypatch, error, code):
+    """What the user can fix is one line and exit 2 from any command; a bug keeps its traceback."""
+    import priorlab.config
+
+    def fail(*a, **k):
+        raise error
+
+    monkeypatch.setattr(priorlab.config, "load_config", fail)
+    res = CliRunner().invoke(app, ["world", "show"])
+    assert res.exit_code == code
+    if code == 2:
+        assert res.output.startswith("error: ") and res.output.count("\n") == 1
+        assert (getattr(error, "filename", None) or "[crashed]") in res.output
+    else:
+        assert res.exception is error
+
+
+def test_python_dash_m_runs_the_same_app():
+    out = subprocess.run([sys.executable, "-m", "priorlab.cli", "world", "show", "--n", "1"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and "verified=True" in out.stdout, out.stderr
