@@ -163,9 +163,9 @@ def test_fuzz_100k_mutated_solutions_never_crash_and_foreign_digits_never_verify
     never raises, a verified completion is fully correct, and no completion that shows a
     non-ASCII digit before ``<eos>`` verifies (``int('٣') == 3`` made such answers count)."""
     rng = random.Random(15)
-    golds = [(p, W.render_solution(p, fmt).split()) for p in
-             (W.problem("eval", i, 2 + i % 5, ctx) for i in range(12) for ctx in ("letters", "greek", "animals", "fruits"))
-             for fmt in ("steps", "code", "answer")]
+    contexts = ("letters", "greek", "animals", "fruits")
+    problems = [W.problem("eval", i, 2 + i % 5, ctx) for i in range(12) for ctx in contexts]
+    golds = [(p, W.render_solution(p, fmt).split()) for p in problems for fmt in ("steps", "code", "answer")]
     n, crashes, slowest, foreign = 100_000, [], 0.0, 0
     t_all = time.perf_counter()
     for _ in range(n):
