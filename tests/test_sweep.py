@@ -68,7 +68,7 @@ def test_local_executor_runs_retries_reports_and_reuses(tmp_path):
     S.write_record(crashed, {"id": crashed.name, "kind": "pretrain", "status": "running", "attempts": 1})
     bad = Job("rl", load_config(None, ["prior=/nonexistent/prior"], model=RLConfig), name="bad")
     res = run_jobs([good, bad], executor="local", workers=2, retries=1, store=store, show=False,
-                   sweep_dir=tmp_path / "sw")
+                   sweep_dir=tmp_path / "sw", strict=False)
     assert [(r.status, r.attempts) for r in res] == [("finished", 1), ("failed", 2)]
     assert res[0].run_dir == crashed and S.read_record(crashed)["attempts"] == 2
     assert "not a model directory" in res[1].error
