@@ -132,3 +132,19 @@ def test_storage_errors_name_the_path_and_the_reason():
     wrapped = C.storage_error(Exception("Error while serializing: I/O error: Read-only file system (os error 30)"), "/r")
     assert "/r" in str(wrapped) and "EROFS" in str(wrapped)
     assert C.storage_error(OSError(errno.ENOENT, "gone"), "/r") is None
+
+
+def test_the_ppo_critic_and_its_optimizer_round_trip(tiny_prior, tmp_path):
+    from priorlab.rl import trainer as T
+    from tests.test_rl_trainer import parts
+
+    p = parts(tiny_prior[1], tmp_path / "a", "algo.advantage=gae", "algo.loss=clipped")
+    T.rl_step(p, 0)
+    p.checkpoint(1)
+    q = parts(tiny_prior[1], tmp_path / "b", "algo.advantage=gae", "algo.loss=clipped")
+    assert q.restore(tmp_path / "a" / "checkpoints" / "step-1") == 1
+    assert all(torch.equal(a, b) for a, b in zip(p.critic.state_dict().values(), q.critic.state_dict().values()))
+    sa, sb = p.critic_opt.state_dict()["state"], q.critic_opt.state_dict()["state"]
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"]) for i in sa)
+    assert json.loads((tmp_path / "a" / "checkpoints" / "step-1" / C.STATE_JSON).read_text())["state"]["dict"].keys() \
+        >= {"optimizer", "scheduler", "rng", "step", "critic", "critic_optimizer"}

@@ -203,7 +203,10 @@ def save_checkpoint(path: Path, model, tok, meta: dict, state: dict | None = Non
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in path.parent.glob(".*.tmp-*"):  # left by a killed writer (the run lock is ours)
-            shutil.rmtree(stale, ignore_errors=True)
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
         tmp.mkdir()
         model.save_pretrained(str(tmp))
         tok.save_pretrained(str(tmp))
