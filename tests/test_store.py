@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from priorlab import store as S
+from priorlab.checkpoint import seal
 from priorlab.catalog import query
 from priorlab.cli import app
 from priorlab.config import ConfigError, dump_config, load_config
@@ -90,7 +91,8 @@ def test_statuses_failed_interrupted_crashed_and_resumable(tmp_path):
     assert S.run_status(tmp_path / "i") == "interrupted"
     d = fake_store_run(tmp_path, "pretrain", cfg, status="running")  # killed: no lock, nothing recorded
     (d / "checkpoints" / "step-8").mkdir(parents=True)
-    (d / "checkpoints" / "step-8" / "trainer_state.pt").write_bytes(b"")
+    (d / "checkpoints" / "step-8" / "trainer_state.json").write_text("{}")
+    seal(d / "checkpoints" / "step-8")  # a complete checkpoint (its manifest is written last)
     assert S.describe(d)["status"] == "crashed" and S.describe(d)["resumable"] == "step-8"
 
 

@@ -41,8 +41,9 @@ from pydantic import BaseModel, ValidationError
 
 from priorlab import __version__
 from priorlab.config import ConfigError, _first_error
+from priorlab.checkpoint import latest_checkpoint, storage_error
 from priorlab.errors import InputDataError, LockError
-from priorlab.runs import identity, latest_checkpoint
+from priorlab.runs import identity
 
 CODE_VERSION = __version__
 KINDS = ("pretrain", "rl")
@@ -200,10 +201,22 @@ def read_record(run_dir: str | Path) -> dict | None:
 
 
 def write_record(run_dir: str | Path, rec: dict) -> None:
-    """Atomic ``run.json`` (write a temporary file, then rename)."""
+    """Atomic ``run.json`` (write a temporary file, then rename). When no new file fits (a full
+    disk), ``run.json`` is overwritten in place, in blocks it already holds, so the record still
+    says what happened; the temporary file never stays behind."""
+    path, text = Path(run_dir) / RECORD, json.dumps(rec, indent=2, default=str)
     tmp = Path(run_dir) / f".{RECORD}.{os.getpid()}"
-    tmp.write_text(json.dumps(rec, indent=2, default=str))
-    os.replace(tmp, Path(run_dir) / RECORD)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        try:
+            with path.open("r+") as f:
+                f.write(text)
+                f.truncate()
+        except OSError:
+            raise storage_error(e, path) or e from None
 
 
 class RunLock:
