@@ -98,7 +98,7 @@ def test_claim_result_round_trip_and_errors(results):
         claim(verdict="hold")
     with pytest.raises(ConfigError, match="control.verdict"):
         claim(control={"verdict": "yes"})
-    assert VERDICTS == ("holds", "contradicted", "inconclusive")
+    assert VERDICTS == ("holds", "contradicted", "inconclusive", "not run")
 
 
 def test_cli_report_rerenders_from_saved_results(results, tmp_path):

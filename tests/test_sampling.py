@@ -1,5 +1,11 @@
+import tomllib
+import warnings
+from importlib.metadata import version
+from pathlib import Path
+
 import numpy as np
 import torch
+from packaging.requirements import Requirement
 
 from priorlab.model import load_model
 from priorlab.sampling import encode, sample
@@ -45,3 +51,48 @@ def test_tiny_top_p_is_greedy(tiny_prior, world):
     with torch.no_grad():
         first = model(torch.tensor([prefix])).logits[0, -1].argmax().item()
     assert s.ids[0][0] == first
+
+
+def test_sampling_uses_the_supported_cache_api_and_warns_nothing(tiny_prior, world, capfd):
+    """transformers 5.24 deprecates ``past_key_values`` ("will be removed in version 5.40"): one
+    sampling call under ``-W error``-like filters raises no warning and prints nothing."""
+    model, tok, prompts = _setup(tiny_prior, world)
+    capfd.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = sample(model, tok, prompts[:2], 3, max_new_tokens=8, seed=5, bf16=False)
+    assert len(s) == 6 and capfd.readouterr().err == ""
+
+
+def test_library_deprecations_stay_out_of_the_users_output():
+    """After :func:`quiet_hf` (every model load calls it) transformers' deprecation notices are
+    not shown; other warnings are."""
+    import logging
+
+    from transformers.utils import logging as hf_logging
+    from transformers.utils.deprecation import deprecate_kwarg
+
+    from priorlab.model import quiet_hf
+
+    @deprecate_kwarg("old", "99.0", new_name="new")
+    def f(new=None):
+        return new
+
+    quiet_hf()
+    with warnings.catch_warnings(record=True) as seen:  # the filters as they are, recording
+        assert f(old=1) == 1
+        warnings.warn("something else", FutureWarning)
+    assert [str(w.message) for w in seen] == ["something else"]
+    handlers = hf_logging.get_logger().handlers  # transformers' own stderr handler
+    record = lambda msg: logging.LogRecord("transformers.x", logging.WARNING, "", 0, msg, None, None)  # noqa: E731
+    assert handlers and all(not h.filter(record("`cache_params` are deprecated. Use `cache` instead."))
+                            and h.filter(record("Some weights were not initialized")) for h in handlers)
+
+
+def test_dependencies_are_bounded_above_and_admit_the_installed_versions():
+    """A fresh install gets the versions the project was tested with, not the newest release
+    (transformers removes deprecated arguments within a major version)."""
+    deps = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["dependencies"]
+    for dep in map(Requirement, deps):
+        assert any(s.operator in ("<", "<=", "==", "~=") for s in dep.specifier), f"{dep}: no upper bound"
+        assert dep.specifier.contains(version(dep.name), prereleases=True), f"{dep}: installed {version(dep.name)}"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,9 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from priorlab import store as S
+from priorlab.checkpoint import seal
 from priorlab.catalog import query
 from priorlab.cli import app
-from priorlab.config import dump_config, load_config
+from priorlab.config import ConfigError, dump_config, load_config
 from priorlab.rl.config import RLConfig
 from tests.conftest import TINY
 
@@ -89,7 +91,8 @@ def test_statuses_failed_interrupted_crashed_and_resumable(tmp_path):
     assert S.run_status(tmp_path / "i") == "interrupted"
     d = fake_store_run(tmp_path, "pretrain", cfg, status="running")  # killed: no lock, nothing recorded
     (d / "checkpoints" / "step-8").mkdir(parents=True)
-    (d / "checkpoints" / "step-8" / "trainer_state.pt").write_bytes(b"")
+    (d / "checkpoints" / "step-8" / "trainer_state.json").write_text("{}")
+    seal(d / "checkpoints" / "step-8")  # a complete checkpoint (its manifest is written last)
     assert S.describe(d)["status"] == "crashed" and S.describe(d)["resumable"] == "step-8"
 
 
@@ -180,3 +183,39 @@ def test_identity_ignores_new_defaulted_fields_but_not_removed_dict_keys():
     assert non_default(Old(seed=3)) == non_default(New(seed=3)) == {"seed": 3}
     assert non_default(New(knob=0.1)) == {"knob": 0.1}
     assert non_default(Old(inner=Inner(mix={"a": 0.5}))) == {"inner": {"mix": {"a": 0.5}}}
+
+
+def test_a_refused_rerun_leaves_a_finished_run_finished_and_reused(tmp_path, monkeypatch):
+    """Rerunning a finished run without --resume is refused (ConfigError) and must not mark it
+    failed: the store keeps reusing it instead of running it again."""
+    from priorlab.pretrain import pretrain
+
+    cfg = load_config(None, TINY)
+    d = fake_store_run(tmp_path, "pretrain", cfg)
+    (d / "checkpoints" / "step-8").mkdir(parents=True)
+    (d / "checkpoints" / "step-8" / "trainer_state.pt").write_bytes(b"")
+    before = S.read_record(d)
+    with pytest.raises(ConfigError, match="pass --resume"), S.claim(d, "pretrain", cfg):
+        pretrain(cfg, d, resume=False, show=False)
+    assert S.read_record(d) == before and S.run_status(d) == "finished"
+    monkeypatch.setattr(S, "execute", lambda *a, **k: pytest.fail("a finished run was run again"))
+    assert S.run("pretrain", cfg, tmp_path) == ("reused", d)
+
+
+def test_find_run_finds_only_runs_of_the_store(tmp_path, monkeypatch):
+    """`priorlab runs show ../../..` treated a directory outside the store as a run."""
+    root, _ = rl_store(tmp_path)
+    outside = fake_store_run(tmp_path / "elsewhere", "pretrain", load_config(None, TINY))
+    (root / "link").symlink_to(outside)
+    run = next(d for d in root.iterdir() if d.name.startswith("rl-"))
+    assert S.find_run(run.name[:12], root) == run and S.find_run(str(run), root) == run
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    S.write_record(tmp_path, {"id": tmp_path.name, "kind": "pretrain", "status": "finished"})
+    monkeypatch.chdir(deep)
+    for key in ("../../..", str(outside), str(root / "link"), "link"):
+        with pytest.raises(ConfigError, match=f"run '{re.escape(key)}'.*store {re.escape(str(root))}"):
+            S.find_run(key, root)
+    assert "link" not in {r["id"] for r in S.list_runs(root)}
+    res = CliRunner().invoke(app, ["runs", "show", "../../..", "--store", str(root)])
+    assert res.exit_code == 2 and "not a run directory of the store" in res.output

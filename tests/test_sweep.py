@@ -2,6 +2,10 @@
 the Ray executor on a local Ray instance."""
 
 import json
+import os
+import subprocess
+import sys
+import threading
 
 import pytest
 import yaml
@@ -9,8 +13,9 @@ import yaml
 from priorlab import store as S
 from priorlab.catalog import query
 from priorlab.config import ConfigError, load_config
+from priorlab.errors import IncompleteError
 from priorlab.rl.config import RLConfig
-from priorlab.sweep import Job, run_jobs
+from priorlab.sweep import Job, JobResult, attempt, run_jobs
 from priorlab.sweep_spec import expand
 from tests.conftest import TINY
 
@@ -63,7 +68,7 @@ def test_local_executor_runs_retries_reports_and_reuses(tmp_path):
     S.write_record(crashed, {"id": crashed.name, "kind": "pretrain", "status": "running", "attempts": 1})
     bad = Job("rl", load_config(None, ["prior=/nonexistent/prior"], model=RLConfig), name="bad")
     res = run_jobs([good, bad], executor="local", workers=2, retries=1, store=store, show=False,
-                   sweep_dir=tmp_path / "sw")
+                   sweep_dir=tmp_path / "sw", strict=False)
     assert [(r.status, r.attempts) for r in res] == [("finished", 1), ("failed", 2)]
     assert res[0].run_dir == crashed and S.read_record(crashed)["attempts"] == 2
     assert "not a model directory" in res[1].error
@@ -83,3 +88,85 @@ def test_ray_executor_on_a_local_instance(tmp_path):
     res = run_jobs([tiny_job("pretrain.seed=1")], executor="ray", workers=1, store=tmp_path, show=False)
     assert res[0].status == "finished" and (res[0].run_dir / "summary.json").exists()
     assert S.read_record(res[0].run_dir)["status"] == "finished"
+
+
+def hold(run_dir, seconds: float, sets=()):
+    """A second process that claims ``run_dir`` (as a pretrain run of TINY + ``sets``) for
+    ``seconds``, then records it finished; returns once it holds the lock."""
+    code = ("import sys, time\nfrom priorlab import store as S\nfrom priorlab.config import load_config\n"
+            "from tests.conftest import TINY\n"
+            f"with S.claim({str(run_dir)!r}, 'pretrain', load_config(None, TINY + {list(sets)!r})):\n"
+            f"    print('held', flush=True)\n    time.sleep({seconds})\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)})
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_job_another_process_holds_is_waited_for_then_reused(tmp_path):
+    """Two sweeps on one store listed each other's jobs as failed ("already running")."""
+    job = tiny_job("pretrain.seed=5", name="shared")
+    run_dir = tmp_path / "store" / S.run_id("pretrain", job.config)
+    other = hold(run_dir, 2.0, ["pretrain.seed=5"])
+    res = run_jobs([job], store=tmp_path / "store", show=False, sweep_dir=tmp_path / "sw")
+    assert other.wait() == 0
+    assert [(r.status, r.attempts, r.error) for r in res] == [("reused", 0, None)]
+    assert json.loads((tmp_path / "sw" / "sweep.json").read_text())["jobs"][0]["status"] == "reused"
+
+
+def test_a_held_job_is_reported_elsewhere_not_failed_and_taken_over_after_a_crash(tmp_path):
+    """``wait=False``: the job ends as ``elsewhere`` with the holder's pid, the sweep raises
+    IncompleteError, nothing says failed; once the holder is killed, a waiting sweep takes the
+    run over (here a job that fails fast on its missing prior: it ran in this sweep)."""
+    store = tmp_path / "store"
+    job = tiny_job("pretrain.seed=6", name="held")
+    run_dir = store / S.run_id("pretrain", job.config)
+    other = hold(run_dir, 600, ["pretrain.seed=6"])
+    with pytest.raises(IncompleteError, match="1 elsewhere of 1 jobs"):
+        run_jobs([job], store=store, show=False, sweep_dir=tmp_path / "sw", wait=False)
+    row = json.loads((tmp_path / "sw" / "sweep.json").read_text())["jobs"][0]
+    assert row["status"] == "elsewhere" and f"pid {other.pid} on {S.HOST}" in row["error"]
+    assert S.read_record(run_dir)["status"] == "running" and S.run_status(run_dir) == "running"
+    other.kill()
+    other.wait()
+    assert S.run_status(run_dir) == "crashed"
+    bad = Job("rl", load_config(None, ["prior=/nonexistent/prior"], model=RLConfig), name="bad")
+    bad_dir = store / S.run_id("rl", bad.config)
+    other = hold(bad_dir, 600)
+    threading.Timer(1.5, other.kill).start()
+    res = run_jobs([bad], store=store, show=False, retries=0, strict=False)
+    assert [(r.status, r.attempts) for r in res] == [("failed", 1)] and "not a model directory" in res[0].error
+    assert S.read_record(bad_dir)["attempts"] == 2  # the killed holder's attempt, then this sweep's
+
+
+def test_an_attempt_that_finds_its_run_claimed_reports_elsewhere(tmp_path):
+    """A run claimed between the sweep's check and the job process's claim: the job process
+    says ``elsewhere`` (exit 0) and writes nothing."""
+    cfg = load_config(None, TINY)
+    run_dir = tmp_path / S.run_id("pretrain", cfg)
+    with S.claim(run_dir, "pretrain", cfg):
+        before = S.read_record(run_dir)
+        payload = {"kind": "pretrain", "config": cfg.model_dump(mode="json"), "store": str(tmp_path), "threads": 1}
+        res = attempt(payload, str(tmp_path / "job.log"), 1)
+        assert res["status"] == "elsewhere" and f"pid {os.getpid()} on {S.HOST}" in res["error"]
+        assert S.read_record(run_dir) == before
+
+
+def test_retest_marks_claims_without_runs_not_run_and_raises(tmp_path, monkeypatch):
+    """A second retest on a busy store wrote "inconclusive, 0 seeds" and exited 0: a claim
+    whose runs did not finish is ``not run`` (with the holder in its reason), and the call
+    raises IncompleteError after writing the report."""
+    import priorlab.sweep as sweep
+    from priorlab.claims.result import load_results
+    from priorlab.claims.retest import retest
+
+    def busy(jobs, **kw):
+        return [JobResult(j, tmp_path / "store" / j.kind, "elsewhere", "running elsewhere: pid 7 on box") for j in jobs]
+
+    monkeypatch.setattr(sweep, "run_jobs", busy)
+    with pytest.raises(IncompleteError, match=r"1 of 1 claims not run \(C4\), 1 of 1 jobs did not finish"):
+        retest(["C4"], "tiny", tmp_path / "out", store=tmp_path / "store", show=False)
+    [res] = load_results(tmp_path / "out")
+    assert (res.verdict, res.seeds, res.effect) == ("not run", 0, None)
+    assert "pid 7 on box" in res.reason and "prior" in res.reason
+    assert json.loads((tmp_path / "out" / "verdicts.json").read_text())[0]["verdict"] == "not run"

@@ -7,6 +7,8 @@ Checkpoints are plain HF directories (``config.json`` + ``model.safetensors`` + 
 from __future__ import annotations
 
 import json
+import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -88,11 +90,32 @@ def _first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
+#: transformers' deprecation notices: ``deprecate_kwarg`` ("`x` is deprecated and will be removed
+#: in version N") and the ``warning_once`` of renamed arguments ("... are deprecated. Use ...").
+HF_DEPRECATION = r"`[^`]+` (is|are) deprecated"
+
+
 def quiet_hf() -> None:
-    """Silence transformers' per-file tqdm bars (priorlab shows its own progress)."""
+    """Keep transformers' chatter out of the user's output: no per-file tqdm bars (priorlab shows
+    its own progress) and no deprecation notices, which are for priorlab to act on, not the user
+    (tests/test_sampling.py runs a sampling call with warnings as errors). Other warnings, e.g.
+    weights a checkpoint lacks, still show."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=HF_DEPRECATION, category=FutureWarning)
+    for handler in hf_logging.get_logger().handlers:
+        if not any(isinstance(f, _NoDeprecation) for f in handler.filters):
+            handler.addFilter(_NoDeprecation())
+
+
+class _NoDeprecation(logging.Filter):
+    """Drops transformers' logged deprecation notices (:data:`HF_DEPRECATION`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        import re
+
+        return re.match(HF_DEPRECATION, record.getMessage()) is None
 
 
 def n_params(model: torch.nn.Module) -> int:

@@ -4,14 +4,14 @@ Loss on solution tokens only (the prompt is given at test time); documents are p
 per-document attention (block-diagonal causal mask) and positions restarting at 0, so a packed
 row computes exactly what separate documents would. AdamW (no decay on embeddings and norms),
 linear warm-up then cosine to ``min_lr_ratio``, gradient clipping, bf16 autocast.
-Data order is a pure function of the step, so ``resume`` continues exactly.
+Data order is a pure function of the step and a checkpoint holds the optimizer, scheduler, RNG
+state and the partial loss window (:mod:`priorlab.checkpoint`), so ``resume`` continues exactly,
+metrics rows included.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import random
 import time
 from pathlib import Path
 
@@ -20,11 +20,12 @@ import torch
 import torch.nn.functional as F
 
 from priorlab import runtime
+from priorlab.checkpoint import latest_checkpoint, loading, restore, save_checkpoint, storage_errors, trainer_state
 from priorlab.corpus import Corpus, build_corpus
-from priorlab.model import build_model, load_model, n_params, quiet_hf
+from priorlab.model import build_model, load_model, n_params
 from priorlab.progress import progress_bar
 from priorlab.config import ConfigError
-from priorlab.runs import MetricsLog, latest_checkpoint, prepare_run, write_json
+from priorlab.runs import MetricsLog, prepare_run, write_json
 from priorlab.tokenizer import build_tokenizer
 
 
@@ -78,40 +79,6 @@ def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def save_checkpoint(path: Path, model, tok, meta: dict, state: dict | None = None) -> None:
-    """HF directory (safetensors) + tokenizer + ``priorlab.json`` (+ ``trainer_state.pt``)."""
-    quiet_hf()
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(path))
-    tok.save_pretrained(str(path))
-    (path / "priorlab.json").write_text(json.dumps(meta, indent=2))
-    if state is not None:
-        torch.save(state, path / "trainer_state.pt")
-
-
-def restore(ckpt: Path, model, opt, sched) -> int:
-    """Load weights, optimizer, scheduler and RNG state from ``ckpt``; return its step."""
-    from safetensors.torch import load_file
-
-    state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
-    model.load_state_dict(load_file(str(ckpt / "model.safetensors")), strict=False)
-    model.tie_weights()
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
-    _set_rng_state(state["rng"])
-    return state["step"]
-
-
-def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-
-
-def _set_rng_state(s: dict) -> None:
-    torch.set_rng_state(s["torch"])
-    np.random.set_state(s["numpy"])
-    random.setstate(s["python"])
-
-
 def init_weights(model, tok, path: str) -> dict:
     """Load a priorlab checkpoint's weights into ``model`` (continued pretraining); returns its
     ``priorlab.json`` so the new prior's metadata covers both corpora's depths and contexts."""
@@ -131,8 +98,12 @@ def init_weights(model, tok, path: str) -> dict:
     return checkpoint_meta(path)
 
 
+@storage_errors
 def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> Path:
-    """Train the prior described by ``cfg`` (a PriorConfig) into ``out``; return ``out/model``."""
+    """Train the prior described by ``cfg`` (a PriorConfig) into ``out``; return ``out/model``.
+
+    ``resume`` continues from the newest checkpoint that verifies (newer broken ones are skipped
+    with a warning). A full disk or a read-only directory raises StorageError."""
     if not cfg.world.build().pretrainable:
         raise ConfigError(f"world {cfg.world.name!r} only evaluates checkpoints; pretraining needs a procedural "
                           f"world with a fixed vocabulary (world.name=arith_dag)")
@@ -159,13 +130,15 @@ def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> P
             "corpus_formats": cfg.corpus.formats, "corpus_sha256": corpus.stats["sha256"]}
     if pc.init_from:
         meta["init_from"] = str(Path(pc.init_from).resolve())
-    ckpt = latest_checkpoint(out) if resume else None
-    start = restore(ckpt, model, opt, sched) if ckpt is not None else 0
+    ckpt = latest_checkpoint(out, deep=True, warn=True) if resume else None
+    state = restore(ckpt, model, opt, sched) if ckpt is not None else {"step": 0, "losses": []}
+    with loading(ckpt):  # the step, and the losses since the last metrics row
+        start, losses = int(state["step"]), [float(x) for x in state["losses"]]
     log = MetricsLog(out / "metrics.jsonl", resume_step=start if ckpt else None)
     rows = {k: torch.from_numpy(getattr(corpus, k)).to(dev) for k in ("tokens", "doc", "sol")}
     rows["tokens"] = rows["tokens"].long()
     model.train()
-    t0, losses = time.perf_counter(), []
+    t0 = time.perf_counter()
     with progress_bar(show) as bar:
         task = bar.add_task(f"pretrain {n_params(model) / 1e6:.2f}M params, {threads} threads",
                             total=total, completed=start)
@@ -174,8 +147,9 @@ def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> P
             with runtime.autocast(dev, bf16):
                 loss = solution_loss(model, rows["tokens"][idx], rows["doc"][idx], rows["sol"][idx])
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at step {step}; the last good "
-                                         f"checkpoint is {latest_checkpoint(out)} (lower pretrain.lr?)")
+                good = latest_checkpoint(out, deep=True, finite=True)
+                raise FloatingPointError(f"loss became {loss.item()} at step {step}; the last good (finite) "
+                                         f"checkpoint is {good or 'none'} (lower pretrain.lr?)")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), pc.grad_clip)
@@ -192,9 +166,8 @@ def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> P
                 bar.update(task, completed=done, description=f"pretrain loss {np.mean(losses):.3f}")
                 losses = []
             if done % pc.checkpoint_every == 0 or done == total:
-                state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                         "rng": _rng_state(), "step": done}
-                save_checkpoint(out / "checkpoints" / f"step-{done}", model, tok, meta | {"step": done}, state)
+                save_checkpoint(out / "checkpoints" / f"step-{done}", model, tok, meta | {"step": done},
+                                trainer_state(opt, sched, done, losses=losses))
     model.eval()
     save_checkpoint(out / "model", model, tok, meta | {"step": total})
     write_json(out / "pretrain.json", {"steps": total, "threads": threads, "bf16": bf16,

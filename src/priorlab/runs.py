@@ -1,17 +1,21 @@
 """Run directories: resolved config, metrics, checkpoints, summaries.
 
 A run directory is enough to resume or re-plot: ``config.yaml`` (resolved), ``metrics.jsonl``,
-``checkpoints/step-N/`` (HF model + tokenizer + ``trainer_state.pt``), ``summary.json``.
+``checkpoints/step-N/`` (HF model + tokenizer + trainer state + manifest, see
+:mod:`priorlab.checkpoint`), ``summary.json``. JSON files are replaced atomically.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
+import os
+import sys
 from pathlib import Path
 
+from priorlab.checkpoint import latest_checkpoint, step_dirs
 from priorlab.config import ConfigError, dump_config
+from priorlab.errors import InputDataError
 
 
 def prepare_run(out: str | Path, cfg, resume: bool) -> Path:
@@ -23,7 +27,7 @@ def prepare_run(out: str | Path, cfg, resume: bool) -> Path:
     out = Path(out)
     saved = out / "config.yaml"
     if saved.exists():
-        if not resume and latest_checkpoint(out) is not None:
+        if not resume and step_dirs(out):
             raise ConfigError(f"{out} already holds a run with checkpoints; pass --resume to "
                               f"continue it or choose another --out (nothing was overwritten)")
         if resume:
@@ -46,27 +50,30 @@ def identity(data: dict) -> dict:
     return {k: identity(v) if isinstance(v, dict) else v for k, v in data.items() if k not in EXECUTION_FIELDS}
 
 
-def latest_checkpoint(out: str | Path) -> Path | None:
-    """The ``checkpoints/step-N`` directory with the largest N that holds trainer state."""
-    ckpts = []
-    for p in (Path(out) / "checkpoints").glob("step-*"):
-        m = re.fullmatch(r"step-(\d+)", p.name)
-        if m and (p / "trainer_state.pt").exists():
-            ckpts.append((int(m.group(1)), p))
-    return max(ckpts)[1] if ckpts else None
-
-
 class MetricsLog:
-    """Append-only ``metrics.jsonl``; on resume, rows after the resumed step are dropped."""
+    """Append-only ``metrics.jsonl``; on resume, rows after the resumed step are dropped, and so
+    is a half-written last line (a kill mid-append), with a warning."""
 
     def __init__(self, path: str | Path, resume_step: int | None = None):
         self.path = Path(path)
         if resume_step is not None and self.path.exists():
-            keep = [line for line in self.path.read_text().splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= resume_step]
-            self.path.write_text("".join(k + "\n" for k in keep))
+            keep = [row for row in self._rows() if row.get("step", 0) <= resume_step]
+            write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
         elif resume_step is None:
             self.path.write_text("")
+
+    def _rows(self) -> list[dict]:
+        lines = [line for line in self.path.read_text().splitlines() if line.strip()]
+        rows = []
+        for i, line in enumerate(lines):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                if i < len(lines) - 1:
+                    raise InputDataError(f"{self.path}: line {i + 1} is not JSON; repair or remove it to "
+                                         f"resume") from None
+                print(f"warning: {self.path}: dropped a half-written last line", file=sys.stderr)
+        return rows
 
     def write(self, row: dict) -> None:
         for k, v in row.items():
@@ -80,5 +87,17 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
+def write_text(path: str | Path, text: str) -> None:
+    """Replace ``path`` atomically (a temporary sibling, then rename): a kill leaves the old
+    file or the new one, never half of it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_json(path: str | Path, data) -> None:
-    Path(path).write_text(json.dumps(data, indent=2, default=str))
+    write_text(path, json.dumps(data, indent=2, default=str))

@@ -113,8 +113,8 @@ def _prefill(model, input_ids, attn, reps, extra, bf16):
     pos = (attn.cumsum(-1) - 1).clamp(min=0)
     with runtime.autocast(input_ids.device, bf16):
         out = model(input_ids=input_ids, attention_mask=attn, position_ids=pos,
-                    past_key_values=DynamicCache(), use_cache=True)
-    cache = out.past_key_values
+                    cache=DynamicCache(), use_cache=True)
+    cache = out.cache
     idx = torch.arange(len(reps), device=reps.device).repeat_interleave(reps)
     cache.layers = [_BufferLayer(layer.keys[idx], layer.values[idx], extra) for layer in cache.layers]
     return cache, out.logits[:, -1][idx], attn[idx]
@@ -154,7 +154,7 @@ def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eo
             attn, alive, tok, pos = attn[keep], alive[keep], tok[keep], pos[keep]
         with runtime.autocast(dev, bf16):
             out = model(input_ids=tok[:, None], attention_mask=attn[:, :L0 + t + 1], position_ids=pos + t,
-                        past_key_values=cache, use_cache=True)
+                        cache=cache, use_cache=True)
         logits = out.logits[:, -1]
     return toks.cpu().numpy(), lps.cpu().numpy(), ents.cpu().numpy(), finished.cpu().numpy()
 

@@ -14,9 +14,11 @@ only (``run.json``), so a docs commit does not invalidate every finished run.
 
 ``run.json`` records id, kind, hash, code version, git commit, status, timestamps, host, pid,
 attempts, wall time and the error of a failed attempt. ``DIR/.lock`` is held (``fcntl.flock``)
-for a run's lifetime, so two processes cannot run one directory. :func:`run_status` derives:
-``finished``; ``running`` (lock held); ``failed`` / ``interrupted`` (recorded, resumable);
-``crashed`` (started, no lock, nothing recorded: killed; resumable).
+for a run's lifetime: a second claimant gets a :class:`RunLockedError` naming the holder and
+writes nothing (a sweep waits for the holder). A refused rerun of a finished run keeps it
+finished (:func:`claim`). :func:`run_status` derives: ``finished``; ``running`` (lock held); ``failed`` /
+``interrupted`` (recorded, resumable); ``crashed`` (started, no lock, nothing recorded: killed;
+resumable).
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from pydantic import BaseModel, ValidationError
 
 from priorlab import __version__
 from priorlab.config import ConfigError, _first_error
-from priorlab.errors import LockError
-from priorlab.runs import identity, latest_checkpoint
+from priorlab.checkpoint import latest_checkpoint, storage_error
+from priorlab.errors import InputDataError, LockError
+from priorlab.runs import identity
 
 CODE_VERSION = __version__
 KINDS = ("pretrain", "rl")
@@ -49,7 +52,13 @@ HOST = socket.gethostname()
 
 
 class RunLockedError(LockError):
-    """Another process holds the run directory's lock; ``str()`` names it."""
+    """Another process holds the run directory's lock; ``str()`` names it, ``holder`` is the lock
+    file's ``pid N on HOST since T``."""
+
+    def __init__(self, run_dir: Path, holder: str):
+        super().__init__(f"{run_dir} is claimed by {holder}; wait for it to finish (a finished run is then "
+                         f"reused) or stop that process")
+        self.holder = holder
 
 
 def store_root(store: str | Path | None = None) -> Path:
@@ -192,10 +201,22 @@ def read_record(run_dir: str | Path) -> dict | None:
 
 
 def write_record(run_dir: str | Path, rec: dict) -> None:
-    """Atomic ``run.json`` (write a temporary file, then rename)."""
+    """Atomic ``run.json`` (write a temporary file, then rename). When no new file fits (a full
+    disk), ``run.json`` is overwritten in place, in blocks it already holds, so the record still
+    says what happened; the temporary file never stays behind."""
+    path, text = Path(run_dir) / RECORD, json.dumps(rec, indent=2, default=str)
     tmp = Path(run_dir) / f".{RECORD}.{os.getpid()}"
-    tmp.write_text(json.dumps(rec, indent=2, default=str))
-    os.replace(tmp, Path(run_dir) / RECORD)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        try:
+            with path.open("r+") as f:
+                f.write(text)
+                f.truncate()
+        except OSError:
+            raise storage_error(e, path) or e from None
 
 
 class RunLock:
@@ -215,9 +236,7 @@ class RunLock:
                 holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
                 if holder or i == tries - 1:  # an empty file: a status probe or a claimant mid-write
                     os.close(fd)
-                    raise RunLockedError(f"{self.path.parent} is claimed by {holder or 'another process'}; wait "
-                                         f"for it to finish (a finished run is then reused) or stop that "
-                                         f"process") from None
+                    raise RunLockedError(self.path.parent, holder or "another process") from None
                 time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {HOST} since {_now()}".encode(), 0)
@@ -229,6 +248,12 @@ class RunLock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
+
+
+def lock_holder(run_dir: str | Path) -> str | None:
+    """``pid N on HOST since T`` of the process holding ``DIR/.lock``, or None when none does."""
+    locked = is_locked(run_dir)
+    return (Path(run_dir) / ".lock").read_text(errors="replace").strip() or "another process" if locked else None
 
 
 def is_locked(run_dir: str | Path) -> bool:
@@ -250,7 +275,9 @@ def is_locked(run_dir: str | Path) -> bool:
 def claim(run_dir: str | Path, kind: str, cfg, digest: str | None = None, skip_finished: bool = False):
     """Hold ``run_dir``'s lock while the body runs; ``run.json`` says running, then finished,
     failed (with the error) or interrupted. Yields the record, or None without touching anything
-    when ``skip_finished`` and the run had already finished (another process got there first)."""
+    when ``skip_finished`` and the run had already finished (another process got there first).
+    A :class:`ConfigError` other than an :class:`InputDataError` on a finished run is a refusal
+    before anything ran (``--resume`` missing): its record is written back unchanged (still reused)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = RunLock(run_dir)
@@ -278,10 +305,15 @@ def claim(run_dir: str | Path, kind: str, cfg, digest: str | None = None, skip_f
         rec.update(status="interrupted", error="interrupted (KeyboardInterrupt)")
         raise
     except BaseException as e:
-        rec.update(status="failed", error=f"{type(e).__name__}: {e}")
+        if previous.get("status") == "finished" and isinstance(e, ConfigError) \
+                and not isinstance(e, InputDataError):
+            rec = previous
+        else:
+            rec.update(status="failed", error=f"{type(e).__name__}: {e}")
         raise
     finally:
-        rec.update(ended_at=_now(), wall_s=round(time.perf_counter() - t0, 2))
+        if rec is not previous:
+            rec.update(ended_at=_now(), wall_s=round(time.perf_counter() - t0, 2))
         write_record(run_dir, rec)
         lock.release()
 
@@ -321,25 +353,34 @@ def guess_kind(run_dir: Path) -> str | None:
 
 def list_runs(store: str | Path | None = None) -> list[dict]:
     """:func:`describe` of every run directory in the store, oldest first."""
-    root = store_root(store)
-    dirs = [d for d in sorted(root.glob("*")) if (d / RECORD).exists() or (d / "config.yaml").exists()]
-    return sorted((describe(d) for d in dirs), key=lambda r: r.get("created_at") or "")
+    return sorted((describe(d) for d in run_dirs(store_root(store))), key=lambda r: r.get("created_at") or "")
+
+
+def run_dirs(root: Path) -> list[Path]:
+    """The run directories (``run.json`` or ``config.yaml``) directly in the store ``root``;
+    symlinks leading out of it are not runs of the store."""
+    return [d for d in sorted(root.glob("*")) if d.is_dir() and d.resolve().parent == root
+            and ((d / RECORD).exists() or (d / "config.yaml").exists())]
 
 
 def find_run(key: str, store: str | Path | None = None) -> Path:
-    """A run directory by id, unique id prefix, or path."""
-    if Path(key).is_dir() and ((Path(key) / RECORD).exists() or (Path(key) / "config.yaml").exists()):
-        return Path(key)
+    """A run directory of the store by id, unique id prefix, or path; a path elsewhere (``../..``,
+    a symlink out of the store), no match or several are a :class:`ConfigError`."""
     root = store_root(store)
-    hits = [d for d in sorted(root.glob(f"{key}*")) if d.is_dir()] if key else []
-    if len(hits) != 1:
-        from priorlab.registry import did_you_mean
+    runs = run_dirs(root)
+    if key and Path(key).resolve() in runs:
+        return Path(key).resolve()
+    hits = [d for d in runs if d.name.startswith(key)] if key else []  # names hold no "/" or ".."
+    if len(hits) == 1:
+        return hits[0]
+    if not hits and key and Path(key).exists():
+        raise ConfigError(f"run {key!r}: {Path(key).resolve()} is not a run directory of the store {root}; give "
+                          f"a run id (`priorlab runs ls`) or the store that holds it (--store)")
+    from priorlab.registry import did_you_mean
 
-        names = [d.name for d in root.glob("*") if d.is_dir()]
-        what = "matches several runs: " + ", ".join(d.name for d in hits) if hits else \
-            "matches no run." + did_you_mean(key, names)
-        raise FileNotFoundError(f"{key!r} {what} (store {root}; `priorlab runs ls` lists them)")
-    return hits[0]
+    what = "matches several runs: " + ", ".join(d.name for d in hits) if hits else \
+        "matches no run." + did_you_mean(key, [d.name for d in runs])
+    raise ConfigError(f"run {key!r} {what} (store {root}; `priorlab runs ls` lists them)")
 
 
 def execute(kind: str, cfg, out: Path, resume: bool, show: bool) -> None:
@@ -375,17 +416,20 @@ def run(kind: str, config, store: str | Path | None = None, show: bool = True,
 
 def main() -> None:
     """Subprocess entry of the sweep executors: a JSON job on stdin -> :func:`run`; the last line
-    on stdout is ``{"status", "run_dir", "error"}``; exit code 1 on failure."""
+    on stdout is ``{"status", "run_dir", "error"}``; status ``elsewhere`` (error: the lock's holder)
+    when another process holds the run, and nothing was written; exit code 1 on failure."""
     job = json.loads(sys.stdin.read())
     result = {"status": "failed", "run_dir": None, "error": None}
     try:
         status, out = run(job["kind"], job["config"], job["store"], show=False, threads=job.get("threads"))
         result.update(status=status, run_dir=str(out))
+    except RunLockedError as e:  # claimed since the sweep looked: not a failure, the sweep waits
+        result.update(status="elsewhere", error=e.holder)
     except Exception as e:  # reported to the sweep; run.json holds it too once the run was claimed
         traceback.print_exc()
         result["error"] = f"{type(e).__name__}: {e}"
     print(json.dumps(result), flush=True)
-    sys.exit(0 if result["error"] is None else 1)
+    sys.exit(1 if result["status"] == "failed" else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover - run by the sweep executors

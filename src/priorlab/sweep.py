@@ -8,6 +8,13 @@ attempt is retried up to ``retries`` times (each retry resumes), then reported w
 (in the results, in ``SWEEP_DIR/sweep.json`` and at the end), never dropped. Stages with
 dependencies (priors, then RL on them) are two calls.
 
+A job whose run directory another process holds (a second sweep or re-test on the same store)
+is ``waiting``: polled until the holder lets go, then reused when it finished there, or taken
+over (resumed here) when it crashed or failed; with ``wait=False`` it ends as ``elsewhere``
+(the holder's pid and host in its error). Neither is a failure, and neither is written to the
+run's ``run.json``. A sweep in which any job did not finish or get reused ends with
+:class:`~priorlab.errors.IncompleteError` once ``sweep.json`` is written.
+
 Executors: ``local`` = a pool of ``workers`` processes (default: free cores // threads per job);
 ``ray`` = Ray tasks with ``num_cpus=threads``, ``num_gpus=gpus`` on the cluster at ``address``
 (``auto`` for the one this machine belongs to), or on a local instance started for the call.
@@ -29,6 +36,9 @@ from pydantic import BaseModel
 
 from priorlab import store as S
 from priorlab.config import ConfigError
+from priorlab.errors import IncompleteError
+
+DONE = ("finished", "reused")
 
 
 @dataclass
@@ -45,7 +55,8 @@ class Job:
 
 @dataclass
 class JobResult:
-    """``status``: finished (ran now), reused (had finished before) or failed (``error``)."""
+    """``status``: finished (ran now), reused (had finished before), failed (``error``),
+    elsewhere (another process holds the run; ``error`` names it) or interrupted."""
 
     job: Job
     run_dir: Path
@@ -53,6 +64,17 @@ class JobResult:
     error: str | None = None
     wall_s: float = 0.0
     attempts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run is there to use (finished now or before)."""
+        return self.status in DONE
+
+
+def incomplete(statuses: list[str]) -> str | None:
+    """``"2 failed, 1 elsewhere"`` for the jobs that did not finish and were not reused, or None."""
+    left = [s for s in statuses if s not in DONE]
+    return ", ".join(f"{left.count(s)} {s}" for s in dict.fromkeys(left)) or None
 
 
 @dataclass
@@ -189,12 +211,15 @@ def plan(jobs: list[Job], store: str | Path | None) -> list[_State]:
 
 def run_jobs(jobs: list[Job], executor: str = "local", workers: int | None = None, retries: int = 1,
              store: str | Path | None = None, show: bool = True, address: str | None = None,
-             sweep_dir: str | Path | None = None) -> list[JobResult]:
+             sweep_dir: str | Path | None = None, wait: bool = True, strict: bool = True) -> list[JobResult]:
     """Run ``jobs`` in the store on ``executor``; one :class:`JobResult` per job, in order.
 
     ``workers``: local processes at a time (default :func:`default_workers`), or the CPUs of a
     local Ray instance (workers x threads). ``retries``: extra attempts of a failed job.
     ``sweep_dir``: where ``sweep.json`` (one row per job, updated as jobs end) is written.
+    ``wait``: wait for jobs another process holds (else they end as ``elsewhere``). ``strict``:
+    raise :class:`IncompleteError` when a job did not finish (after writing the record);
+    without it the caller reads the statuses.
     """
     if executor not in ("local", "ray"):
         raise ConfigError(f"executor: unknown executor {executor!r}; use local or ray")
@@ -205,8 +230,8 @@ def run_jobs(jobs: list[Job], executor: str = "local", workers: int | None = Non
         if status == "finished":
             st.status = "reused"
         elif status == "running":
-            st.status, st.error = "failed", f"already running: {(st.run_dir / '.lock').read_text().strip()}"
-    todo = [st for st in states if st.status == "queued"]
+            _elsewhere(st, S.lock_holder(st.run_dir) or "another process", wait)
+    todo = [st for st in states if st.status in ("queued", "waiting")]
     workers = workers or default_workers([st.job for st in todo])
     ex = None
     if todo:
@@ -215,11 +240,11 @@ def run_jobs(jobs: list[Job], executor: str = "local", workers: int | None = Non
     record = SweepRecord(sweep_dir, executor, workers, root)
     try:
         with LiveView(show) as view:
-            _drive(ex, todo, retries, root, lambda: (view(states), record.write(states)))
+            _drive(ex, states, retries, root, wait, lambda: (view(states), record.write(states)))
     except BaseException as e:  # Ctrl-C, or the executor failed: stop the jobs, keep the record true
         why = "the sweep was interrupted" if isinstance(e, KeyboardInterrupt) else f"the sweep stopped ({e})"
         for st in states:
-            if st.status in ("queued", "running"):
+            if st.status in ("queued", "running", "waiting"):
                 st.status, st.error = "interrupted", f"{why}; rerun it to resume"
         record.write(states)
         if ex:
@@ -230,13 +255,34 @@ def run_jobs(jobs: list[Job], executor: str = "local", workers: int | None = Non
     record.write(states)
     if show:
         report(states, record.path)
+    if strict and (left := incomplete([st.status for st in states])):
+        raise IncompleteError(f"{left} of {len(states)} jobs (the others finished or were reused); "
+                              f"{'record: ' + str(record.path) if record.path else 'errors above'}. Rerun "
+                              f"the same sweep to reuse the finished runs and resume or wait for the others")
     return [JobResult(st.job, st.run_dir, st.status, st.error, round(st.wall_s, 2), st.attempts) for st in states]
 
 
-def _drive(ex, todo: list[_State], retries: int, root: Path, refresh) -> None:
-    """Submit (at most ``ex.slots`` at a time), wait, retry failed attempts (each resumes), until
-    every job has ended."""
-    queue, pending = list(todo), {}
+def _elsewhere(st: _State, holder: str, wait: bool) -> None:
+    """``st``'s run is held by ``holder`` (``pid N on HOST since T``): wait for it, or report it."""
+    st.status, st.error = "waiting" if wait else "elsewhere", f"running elsewhere: {holder}"
+
+
+def _take_back(states: list[_State], queue: list[_State]) -> None:
+    """Waiting jobs whose holder let go: reused when the run finished there, else queued to take
+    it over (it crashed, failed or was interrupted there; it resumes here)."""
+    for st in states:
+        if st.status == "waiting" and not S.is_locked(st.run_dir):
+            if S.run_status(st.run_dir) == "finished":
+                st.status, st.error = "reused", None
+            else:
+                st.status, st.error = "queued", None
+                queue.append(st)
+
+
+def _drive(ex, states: list[_State], retries: int, root: Path, wait: bool, refresh) -> None:
+    """Submit (at most ``ex.slots`` at a time), wait, retry failed attempts (each resumes), take
+    back jobs other processes held, until every job has ended."""
+    queue, pending = [st for st in states if st.status == "queued"], {}
 
     def submit(st: _State) -> None:
         payload = {"kind": st.job.kind, "config": st.cfg.model_dump(mode="json"), "store": str(root),
@@ -244,10 +290,13 @@ def _drive(ex, todo: list[_State], retries: int, root: Path, refresh) -> None:
         st.status, st.attempts, st.started = "running", st.attempts + 1, time.perf_counter()
         pending[ex.submit(payload, str(st.run_dir / "job.log"), st.job.threads, st.job.gpus)] = st
 
-    while queue or pending:
+    while queue or pending or any(st.status == "waiting" for st in states):
+        _take_back(states, queue)
         while queue and (ex.slots is None or len(pending) < ex.slots):
             submit(queue.pop(0))
         refresh()
+        if not pending:  # only jobs other processes hold: poll their locks
+            time.sleep(0.5)
         done, _ = cf.wait(list(pending), timeout=0.5, return_when=cf.FIRST_COMPLETED)
         for fut in done:
             st = pending.pop(fut)
@@ -257,7 +306,10 @@ def _drive(ex, todo: list[_State], retries: int, root: Path, refresh) -> None:
                 res = {"status": "failed", "error": f"{type(e).__name__}: {e}"}
             st.wall_s += res.get("wall_s", time.perf_counter() - st.started)
             st.status, st.error = res["status"], res.get("error")
-            if st.status == "failed" and st.attempts <= retries:
+            if st.status == "elsewhere":  # claimed by another process since the check: not an attempt
+                st.attempts -= 1
+                _elsewhere(st, st.error, wait)
+            elif st.status == "failed" and st.attempts <= retries:
                 queue.insert(0, st)
                 st.status = "queued"
     refresh()
@@ -280,22 +332,26 @@ class SweepRecord:
         self.path.write_text(json.dumps(self.head | {"updated_at": S._now(), "jobs": rows}, indent=2))
 
 
+#: job statuses in the order the live table lists them, with their colours
+ORDER = {"running": "yellow", "waiting": "yellow", "failed": "red", "elsewhere": "magenta", "interrupted": "red",
+         "queued": "white", "finished": "green", "reused": "cyan"}
+
+
 def _table(states: list[_State], limit: int = 40):
     from rich.table import Table
 
-    counts = {s: sum(st.status == s for st in states) for s in ("finished", "reused", "failed", "running", "queued")}
+    counts = {s: sum(st.status == s for st in states) for s in ORDER}
+    rest = ", ".join(f"{n} {s}" for s, n in counts.items() if n and s not in DONE)
     table = Table(title=f"sweep: {counts['finished'] + counts['reused']}/{len(states)} done "
-                        f"({counts['reused']} reused), {counts['failed']} failed, {counts['running']} running, "
-                        f"{counts['queued']} queued", title_justify="left")
+                        f"({counts['reused']} reused)" + (f", {rest}" if rest else ""), title_justify="left")
     for col in ("job", "run", "status", "attempt", "wall"):
         table.add_column(col, overflow="fold")
-    colour = {"finished": "green", "reused": "cyan", "failed": "red", "running": "yellow"}
-    order = sorted(states, key=lambda st: ("running", "failed", "queued", "finished", "reused",
-                                           "interrupted").index(st.status))
+    order = sorted(states, key=lambda st: list(ORDER).index(st.status))
     for st in order[:limit]:
         wall = st.wall_s + (time.perf_counter() - st.started if st.status == "running" else 0)
-        table.add_row(st.job.name or "", st.run_dir.name, f"[{colour.get(st.status, 'white')}]{st.status}[/]",
-                      str(st.attempts), f"{wall:.0f}s" if st.attempts else "")
+        status = f"[{ORDER[st.status]}]{st.status}[/]" + (f" ({st.error})" if st.status == "waiting" else "")
+        table.add_row(st.job.name or "", st.run_dir.name, status, str(st.attempts),
+                      f"{wall:.0f}s" if st.attempts else "")
     if len(order) > limit:
         table.caption = f"... {len(order) - limit} more"
     return table
@@ -325,13 +381,15 @@ class LiveView:
 
 
 def report(states: list[_State], path: Path | None) -> None:
-    """The failed jobs and their errors (and where the full record is)."""
+    """The jobs that did not finish, with their errors (and where the full record is)."""
     from rich import get_console
+    from rich.markup import escape
 
     console = get_console()
     for st in states:
-        if st.status == "failed":
-            console.print(f"[bold red]failed[/] {st.job.name or st.run_dir.name} ({st.attempts} attempts): "
-                          f"{st.error}  [dim]log: {st.run_dir / 'job.log'}[/]", soft_wrap=True)
+        if st.status not in DONE:
+            console.print(f"[bold {ORDER[st.status]}]{st.status}[/] {escape(st.job.name or st.run_dir.name)} "
+                          f"({st.attempts} attempts): {escape(str(st.error))}  [dim]log: {st.run_dir / 'job.log'}[/]",
+                          soft_wrap=True)
     if path:
         console.print(f"sweep record: {path}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from priorlab.config import ConfigError
 from priorlab.registry import did_you_mean
 
-VERDICTS = ("holds", "contradicted", "inconclusive")
+VERDICTS = ("holds", "contradicted", "inconclusive", "not run")  # not run: its runs did not finish, no verdict
 VERDICT_KEYS = ("id", "verdict", "statistic", "effect", "ci_low", "ci_high", "seeds", "source")
 
 

@@ -4,8 +4,11 @@ Plan: collect every chosen claim's priors and arms at one :class:`~priorlab.clai
 (claims that declare the same prior or arm share it; the same name with different specs is an
 error), run the priors, then every arm x seed on its prior, through the run store and the
 sweep executors (:mod:`priorlab.sweep`: finished runs with the same config hash are reused,
-crashed ones resumed). Then each claim measures its runs, judges them, and lands in
-``OUT/claims/<id>/result.json``; ``OUT/report.html`` and ``OUT/verdicts.json`` render them.
+crashed ones resumed; runs another process holds are waited for). Then each claim measures its
+runs, judges them, and lands in ``OUT/claims/<id>/result.json``; ``OUT/report.html`` and
+``OUT/verdicts.json`` render them. A claim with a prior or an arm of which no run finished is
+``not run`` (the reason names the runs), never judged; when any job or claim did not run, the
+report is written and :class:`~priorlab.errors.IncompleteError` raised.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from priorlab.claims.base import CLAIMS, SCALES, Arm, Claim, Evidence, PriorSpec, Scale
 from priorlab.claims.result import ClaimResult
 from priorlab.config import ConfigError, default_config_path, load_config
+from priorlab.errors import IncompleteError
 
 
 def chosen(ids: list[str] | None) -> list[Claim]:
@@ -62,7 +66,7 @@ def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run) -> dict:
         jobs = []
         for n in list(ready):
             base = done.get(priors[n].base)
-            if base is not None and base.status == "failed":
+            if base is not None and not base.ok:
                 ready.remove(n)
                 done[n] = base  # a failed base fails its continuations
                 continue
@@ -90,16 +94,16 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
     def run(jobs, stage):  # ``workers`` counts cores: 2-thread prior jobs on 2 cores run one at a time
         at_once = workers and max(1, workers // max(j.threads for j in jobs)) if jobs else workers
         return run_jobs(jobs, executor=executor, workers=at_once, store=store, show=show, address=address,
-                        sweep_dir=out and out / f"jobs-{stage}")
+                        sweep_dir=out and out / f"jobs-{stage}", strict=False)
 
     done = _run_priors(priors, scale, run)
-    prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.status != "failed"}
+    prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.ok}
     keys = [(a, s) for a in arms for s in scale.seeds if arms[a].prior in prior_dirs]
     res_rl = run([Job("rl", rl_config(arms[a], s, prior_dirs[arms[a].prior]), name=f"{a} seed {s}")
                   for a, s in keys], "rl")
     arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}
     for (a, s), r in zip(keys, res_rl):
-        if r.status != "failed":
+        if r.ok:
             arm_dirs[a][s] = r.run_dir
     jobs = [("prior", n, None, r) for n, r in done.items()] + [("rl", a, s, r) for (a, s), r in zip(keys, res_rl)]
     return prior_dirs, arm_dirs, [_run_row(*j) for j in jobs]
@@ -108,13 +112,29 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
 def _run_row(kind: str, name: str, seed: int | None, r) -> dict:
     """One job as the report lists it; ``spec`` (the prior or arm name) says which claims it serves."""
     return {"name": name + (f" seed {seed}" if seed is not None else ""), "kind": kind, "spec": name,
-            "path": str(r.run_dir), "summary": f"failed: {r.error}" if r.status == "failed" else "",
+            "path": str(r.run_dir), "summary": "" if r.ok else f"{r.status}: {r.error}",
             "reused": r.status == "reused", "wall_s": _wall(r)}
 
 
 def _failed(rows: list[dict]) -> list[str]:
-    """``"KIND NAME: error"`` for every failed job among ``rows``."""
-    return [f"{r['kind']} {r['name']}: {r['summary'].removeprefix('failed: ')}" for r in rows if r["summary"]]
+    """``"KIND NAME: STATUS: error"`` for every job among ``rows`` that did not finish."""
+    return [f"{r['kind']} {r['name']}: {r['summary']}" for r in rows if r["summary"]]
+
+
+def _missing(claim: Claim, ev: Evidence) -> list[str]:
+    """The claim's priors and arms of which no run finished."""
+    return ([f"prior {p.name}" for p in claim.priors(ev.scale) if p.name not in ev.priors]
+            + [f"arm {a.name}" for a in claim.arms(ev.scale) if not ev.arms.get(a.name)])
+
+
+def not_run(claim: Claim, ev: Evidence, runs: list[dict], missing: list[str]) -> ClaimResult:
+    """A claim whose runs are missing: no measurement, no verdict, the reason (which runs, why)."""
+    why = "; ".join(_failed(runs)) or "no job was started for them"
+    return ClaimResult(
+        id=claim.id, title=claim.title, statement=claim.statement, source=dict(claim.source),
+        statistic=claim.statistic, verdict="not run", reason=f"no finished run of {', '.join(missing)} ({why}); "
+        f"rerun the re-test to complete them", effect=None, ci_low=None, ci_high=None, seeds=0,
+        scale=ev.scale.name, runs=runs, next_steps=list(claim.next_steps), notes=list(claim.notes))
 
 
 def _wall(r) -> float:
@@ -166,14 +186,23 @@ def retest(ids: list[str] | None, scale_name: str, out: Path, executor: str = "l
         ev = Evidence(prior_dirs, arm_dirs, out / "claims" / c.id, scale)
         mine = {p.name for p in c.priors(scale)} | {a.name for a in c.arms(scale)}
         runs = [{k: v for k, v in r.items() if k != "spec"} for r in rows if r["spec"] in mine]
-        result = judge_claim(c, ev, runs)
-        if failed := _failed(runs):
-            result.notes.append("failed runs: " + "; ".join(failed))
+        if missing := _missing(c, ev):
+            result = not_run(c, ev, runs, missing)
+        else:
+            result = judge_claim(c, ev, runs)
+            if failed := _failed(runs):
+                result.notes.append("runs that did not finish: " + "; ".join(failed))
         result.save(ev.out / "result.json")
         results.append(result)
     breakdown = [{k: r[k] for k in ("name", "kind", "wall_s", "reused")} for r in rows]
     meta = collect_meta(scale.name, started, time.time() - t0, breakdown)
     if failed := _failed(rows):
-        meta["note"] = f"{len(failed)} run(s) failed: " + "; ".join(failed)
-    write_report(results, out, meta)
+        meta["note"] = f"{len(failed)} run(s) did not finish: " + "; ".join(failed)
+    path = write_report(results, out, meta)
+    skipped = [r.id for r in results if r.verdict == "not run"]
+    if failed or skipped:
+        which = f" ({', '.join(skipped)})" if skipped else ""
+        raise IncompleteError(f"{len(skipped)} of {len(results)} claims not run{which}, {len(failed)} of {len(rows)} "
+                              f"jobs did not finish; report: {path}. Rerun the same "
+                              f"command to reuse the finished runs and resume the others")
     return results

@@ -31,9 +31,10 @@ THREADS_OPT = typer.Option(None, min=1, help="torch threads; default: free cores
 JSON_OPT = typer.Option(False, "--json", help="print the JSON tables to stdout")
 QUIET_OPT = typer.Option(False, help="no progress bars")
 
-#: OS errors the user can fix (a path, a permission, a full or read-only disk); others are bugs.
+#: OS errors the user can fix (a path, a permission, a full or read-only disk; the errnos of
+#: :data:`priorlab.checkpoint.STORAGE_ERRNOS`, not imported here to keep torch out of ``--help``).
 FIXABLE_OS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
-FIXABLE_ERRNO = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES}
+FIXABLE_ERRNO = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
 def user_error(e: BaseException) -> str | None:

@@ -17,10 +17,11 @@ from pathlib import Path
 import torch
 
 from priorlab import runtime
+from priorlab.checkpoint import latest_checkpoint, loading, restore, save_checkpoint, storage_errors, trainer_state
 from priorlab.config import ConfigError, EvalConfig
 from priorlab.evaluate import checkpoint_meta, contexts_for, evaluate, evaluate_cached, sample_and_verify, world_for
 from priorlab.model import load_model, n_params
-from priorlab.pretrain import _rng_state, make_optimizer, restore, save_checkpoint
+from priorlab.pretrain import make_optimizer
 from priorlab.progress import progress_bar
 from priorlab.rl import metrics as M
 from priorlab.rl.advantages import ADVANTAGES
@@ -28,7 +29,7 @@ from priorlab.rl.config import check_prior
 from priorlab.rl.policy import Critic, to_batch, token_logprobs
 from priorlab.rl.rollout import Pool, build_pool, collect, perturbed_label, probe_pool, step_prompts
 from priorlab.rl.update import advantages_for, critic_targets, update
-from priorlab.runs import MetricsLog, latest_checkpoint, prepare_run, read_jsonl, write_json
+from priorlab.runs import MetricsLog, prepare_run, read_jsonl, write_json
 from priorlab.tokenizer import load_tokenizer
 
 
@@ -114,12 +115,21 @@ class Parts:
     contexts: list[str]
 
     def checkpoint(self, step: int) -> None:
-        state = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(), "rng": _rng_state(),
-                 "step": step}
-        path = self.out / "checkpoints" / f"step-{step}"
-        save_checkpoint(path, self.model, self.tok, self.meta | {"step": step}, state)
-        if self.critic is not None:
-            save_critic(path, self.critic, self.critic_opt)
+        """``checkpoints/step-N``: policy, optimizer, scheduler, RNG (and the critic with its
+        optimizer) in one atomic checkpoint."""
+        critic = {} if self.critic is None else {"critic": self.critic.state_dict(),
+                                                 "critic_optimizer": self.critic_opt.state_dict()}
+        save_checkpoint(self.out / "checkpoints" / f"step-{step}", self.model, self.tok, self.meta | {"step": step},
+                        trainer_state(self.opt, self.sched, step, **critic))
+
+    def restore(self, ckpt: Path) -> int:
+        """Load :meth:`checkpoint`'s ``ckpt`` into the parts; return its step."""
+        state = restore(ckpt, self.model, self.opt, self.sched)
+        with loading(ckpt):
+            if self.critic is not None:
+                self.critic.load_state_dict(state["critic"])
+                self.critic_opt.load_state_dict(state["critic_optimizer"])
+            return int(state["step"])
 
 
 def build_parts(cfg, out: Path, prior: Path, show: bool, reuse: bool = False) -> Parts:
@@ -144,8 +154,12 @@ def build_parts(cfg, out: Path, prior: Path, show: bool, reuse: bool = False) ->
                  rl_precision(cfg, dev), meta, contexts)
 
 
+@storage_errors
 def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict:
-    """Run RL from ``cfg.prior`` into ``out``; return the summary (also ``out/summary.json``)."""
+    """Run RL from ``cfg.prior`` into ``out``; return the summary (also ``out/summary.json``).
+
+    ``resume`` continues from the newest checkpoint that verifies (newer broken ones are skipped
+    with a warning). A full disk or a read-only directory raises StorageError."""
     check_prior(cfg)
     t_start = time.perf_counter()
     prior = Path(cfg.prior).resolve()
@@ -153,10 +167,8 @@ def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict
     runtime.set_threads(cfg.threads)
     before = evaluate_checkpoint(prior, cfg, out / "before", show, reuse=resume, cache=True)
     p = build_parts(cfg, out, prior, show, reuse=resume)
-    ckpt = latest_checkpoint(out) if resume else None
-    start = restore(ckpt, p.model, p.opt, p.sched) if ckpt is not None else 0
-    if ckpt is not None and p.critic is not None:
-        restore_critic(ckpt, p.critic, p.critic_opt)
+    ckpt = latest_checkpoint(out, deep=True, warn=True) if resume else None
+    start = p.restore(ckpt) if ckpt is not None else 0
     log = MetricsLog(out / "metrics.jsonl", resume_step=start if ckpt else None)
     probes = [q for d in cfg.data.depths for c in p.contexts for q in p.world.problems("eval", d, cfg.probe.n_problems, c)]
     probe_cfg = EvalConfig(n_samples=cfg.probe.n_samples, max_new_tokens=p.max_new,
@@ -213,7 +225,8 @@ def rl_step(p: Parts, step: int) -> dict:
                        returns=returns, bf16=p.bf16)
     except FloatingPointError as e:
         raise FloatingPointError(f"{e}; the run stopped and nothing after the last good checkpoint "
-                                 f"({latest_checkpoint(p.out)}) was saved (lower optim.lr?)") from None
+                                 f"({latest_checkpoint(p.out, deep=True, finite=True)}) was saved (lower "
+                                 f"optim.lr?)") from None
     t2 = time.perf_counter()
     return ({"step": step + 1, "kind": "train"} | M.rollout_metrics(ro)
             | (M.kl_metrics(batch.logp_old, ref_logp, batch.mask) if ref_logp is not None else {}) | stats
@@ -227,17 +240,3 @@ def run_probe(p: Parts, problems, probe_cfg) -> dict:
     t = time.perf_counter()
     records = sample_and_verify(p.model, p.tok, p.world, problems, probe_cfg, p.cfg.seed, show=False)
     return M.probe_metrics(records, probe_cfg.n_samples) | {"seconds_probe": round(time.perf_counter() - t, 3)}
-
-
-def save_critic(path: Path, critic, opt) -> None:
-    from safetensors.torch import save_file
-
-    save_file({k: v.contiguous() for k, v in critic.state_dict().items()}, str(path / "critic.safetensors"))
-    torch.save(opt.state_dict(), path / "critic_optimizer.pt")
-
-
-def restore_critic(path: Path, critic, opt) -> None:
-    from safetensors.torch import load_file
-
-    critic.load_state_dict(load_file(str(path / "critic.safetensors")))
-    opt.load_state_dict(torch.load(path / "critic_optimizer.pt", weights_only=False))

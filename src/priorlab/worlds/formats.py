@@ -31,8 +31,11 @@ class Step:
 
 
 def as_int(tok: str) -> int | None:
-    """A short decimal token as int, else None (bounded: no giant-int parsing)."""
-    return int(tok) if tok.isdigit() and len(tok) <= 6 else None
+    """A short token of ASCII digits as int, else None (bounded: no giant-int parsing).
+
+    ASCII only: ``str.isdigit`` is also true for ``'²'`` and ``'①'`` (on which ``int`` raises)
+    and for ``'٣'`` (Arabic-Indic, which ``int`` reads as 3), none of which a world renders."""
+    return int(tok) if len(tok) <= 6 and tok.isascii() and tok.isdigit() else None
 
 
 def is_name(tok: str) -> bool:

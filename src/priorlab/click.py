@@ -1,0 +1,80 @@
+"""When a prior leaves the loss plateau ("clicks"): a probe logged during pretraining.
+
+Pretraining a small model on the arithmetic world goes through two phases (docs/pretraining.md):
+value look-up and copying are learned early, then the loss sits on a plateau until modular
+arithmetic "clicks", at a step that varies with the seed, the mix and the schedule. A prior
+that never clicked writes well-formed traces whose computed values are wrong, so anything
+measured on it (RL gains, format selection, pass@k) is about noise, not about a prior.
+
+The criterion, stated once here and in docs/pretraining.md:
+
+- Every ``pretrain.probe_every`` steps (and after the last step) the model samples
+  ``PROBE_SAMPLES`` completions for each of ``PROBE_PROBLEMS`` held-out ``eval`` problems at the
+  two shallowest corpus depths (first corpus context; fixed problems and sampling seeds).
+- ``trace_acc`` is the verified share among completions written in a trace format (steps,
+  code: every format but ``answer``, ``mixed`` and ``none``). Chance is about P^-depth
+  (0.2% at depth 2 with P = 23); an answer-only completion cannot verify, so the share of
+  formats in the mix does not move the criterion.
+- The prior **clicked** when ``trace_acc >= pretrain.click_threshold`` at the last probe;
+  ``click_step`` is the first probe step from which it held at every later probe (``None``
+  when it never clicked). A transient spike does not count.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+PROBE_PROBLEMS = 16
+PROBE_SAMPLES = 4
+NON_TRACE = ("answer", "mixed", "none")
+
+
+def probe_problems(world, corpus_cfg) -> list:
+    """The fixed probe set: ``PROBE_PROBLEMS`` eval problems at the two shallowest corpus depths."""
+    depths = sorted(int(d) for d, w in corpus_cfg.depths.items() if w > 0)[:2]
+    ctx = next((c for c, w in corpus_cfg.contexts.items() if w > 0), None)
+    return [p for d in depths for p in world.problems("eval", d, PROBE_PROBLEMS, ctx)]
+
+
+@torch.no_grad()
+def probe(model, tok, world, problems: list, seed: int) -> dict:
+    """Sample and verify the probe set; returns the ``kind: probe`` metrics row (no step)."""
+    from priorlab.config import EvalConfig
+    from priorlab.evaluate import sample_and_verify
+
+    was_training = model.training
+    model.eval()
+    cfg = EvalConfig(n_samples=PROBE_SAMPLES)
+    try:
+        recs = sample_and_verify(model, tok, world, problems, cfg, seed, show=False)
+    finally:
+        model.train(was_training)
+    trace = [r for r in recs if r["format"] not in NON_TRACE]
+    return {"kind": "probe", "probe_verified": sum(r["verified"] for r in recs) / len(recs),
+            "probe_trace_share": len(trace) / len(recs),
+            "trace_acc": sum(r["verified"] for r in trace) / len(trace) if trace else 0.0}
+
+
+def click_step(rows: list[dict], threshold: float) -> int | None:
+    """First probe step from which ``trace_acc >= threshold`` at every later probe, else None.
+
+    ``rows``: metrics rows; only ``kind == "probe"`` rows with a finite ``trace_acc`` count.
+    """
+    probes = sorted((r["step"], r["trace_acc"]) for r in rows
+                    if r.get("kind") == "probe" and r.get("trace_acc") is not None
+                    and math.isfinite(r["trace_acc"]))
+    step = None
+    for s, acc in probes:
+        if acc >= threshold:
+            step = s if step is None else step
+        else:
+            step = None
+    return step
+
+
+def click_summary(rows: list[dict], threshold: float) -> dict:
+    """``{"clicked": bool, "click_step": int | None, "click_threshold": float}`` from metrics rows."""
+    step = click_step(rows, threshold)
+    return {"clicked": step is not None, "click_step": step, "click_threshold": threshold}
