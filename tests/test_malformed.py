@@ -64,6 +64,7 @@ def bad(tiny_prior, tmp_path_factory):
              "sweep_key.yaml": "kind: pretrain\ngridd: {pretrain.lr: [0.1]}\n",
              "sweep_kind.yaml": "kind: pretrian\n",
              "sweep_set.yaml": "kind: pretrain\ngrid: {pretrain.tokens: [-1]}\n",
+             "sweep_ok.yaml": "kind: pretrain\ngrid: {pretrain.seed: [0, 1]}\n",
              "items.jsonl": "{not json\n", "items_keys.jsonl": '{"q": "a b c", "a": "1"}\n'}
     for name, text in files.items():
         (root / name).write_text(text)
@@ -104,6 +105,7 @@ ROWS = [
     ("eval-depths-range", ["eval", "{prior}", "--out", "{tmp}/e", "--depths", "40"], "eval.depths"),
     ("eval-splits", ["eval", "{prior}", "--out", "{tmp}/e", "--splits", "test"], "eval.splits"),
     ("eval-n-samples", ["eval", "{prior}", "--out", "{tmp}/e", "--n-samples", "-3"], "eval.n_samples"),
+    ("eval-n-problems-0", ["eval", "{prior}", "--out", "{tmp}/e", "--n-problems", "0"], "eval.n_problems"),
     ("passk-metric", ["passk", "{prior}", "--out", "{tmp}/p", "--metric", "exact"], "--metric"),
     ("probe-fractions", ["probe", "contamination", "{prior}", "--out", "{tmp}/c", "--fractions", "x"],
      "--fractions"),
@@ -155,6 +157,11 @@ ROWS = [
     ("sweep-bad-yaml", ["sweep", "{sweep_bad_yaml}", "--store", "{store}"], "sweep_bad.yaml"),
     ("sweep-unknown-key", ["sweep", "{sweep_key_yaml}", "--store", "{store}"], "gridd"),
     ("sweep-unknown-kind", ["sweep", "{sweep_kind_yaml}", "--store", "{store}"], "kind"),
+    ("sweep-workers-0", ["sweep", "{sweep_ok_yaml}", "--store", "{store}", "--dry-run", "--workers", "0"],
+     "--workers"),
+    ("sweep-retries-negative", ["sweep", "{sweep_ok_yaml}", "--store", "{store}", "--retries", "-1"], "--retries"),
+    ("sweep-unknown-executor", ["sweep", "{sweep_ok_yaml}", "--store", "{store}", "--executor", "rey"],
+     "--executor"),
     ("sweep-bad-value", ["sweep", "{sweep_set_yaml}", "--store", "{store}", "--dry-run"], "pretrain.tokens"),
     ("sql-syntax", ["runs", "query", "SELEC 1", "--store", "{store}"], "SELEC"),
     ("sql-unknown-column", ["runs", "query", "SELECT no_such_column FROM runs", "--store", "{store}"],

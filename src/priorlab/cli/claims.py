@@ -20,7 +20,8 @@ def _list(ids: list[str] | None, scale: str) -> None:
     from priorlab.registry import did_you_mean
 
     if scale not in SCALES:
-        raise ConfigError(f"--scale {scale!r}: unknown.{did_you_mean(scale, list(SCALES))} Scales: {', '.join(SCALES)}.")
+        raise ConfigError(f"--scale {scale!r}: unknown.{did_you_mean(scale, list(SCALES))} "
+                          f"Scales: {', '.join(SCALES)}.")
     claims = chosen(ids)
     t = Table(title=f"claims (scale {scale}: runs per arm = {len(SCALES[scale].seeds)} seeds)")
     for col in ("id", "title", "source", "priors", "arms"):

@@ -76,6 +76,9 @@ def sweep_cmd(file: Path = typer.Argument(..., help="sweep YAML (kind, config, s
               dry_run: bool = typer.Option(False, "--dry-run", help="list the jobs and their run ids, run nothing"),
               quiet: bool = typer.Option(False, help="no live table")):
     """Run a grid x zip x seeds sweep in the store; finished runs are reused, unfinished ones resume."""
+    from pydantic import ValidationError
+
+    from priorlab.config import ConfigError, _first_error
     from priorlab.store import run_id, run_status, store_root
     from priorlab.sweep import run_jobs
     from priorlab.sweep_spec import expand, load_spec
@@ -83,7 +86,10 @@ def sweep_cmd(file: Path = typer.Argument(..., help="sweep YAML (kind, config, s
     spec = load_spec(file)
     over = {k: v for k, v in dict(executor=executor, workers=workers, retries=retries, address=address,
                                   store=str(store) if store else None).items() if v is not None}
-    spec = spec.model_validate(spec.model_dump() | over)
+    try:
+        spec = spec.model_validate(spec.model_dump() | over)
+    except ValidationError as e:
+        raise ConfigError(f"--{_first_error(e, type(spec))}") from None
     jobs = expand(file, spec)
     root = store_root(spec.store)
     if dry_run:

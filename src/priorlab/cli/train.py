@@ -10,8 +10,8 @@ from typing import Optional
 import typer
 
 from priorlab.cli.common import (
-    CONFIG_OPT, QUIET_OPT, SET_OPT, STORE_OPT, THREADS_OPT, check_resume, console, eval_overrides, load_cfg, print_before_after,
-    print_summary,
+    CONFIG_OPT, QUIET_OPT, SET_OPT, STORE_OPT, THREADS_OPT, check_resume, console, eval_overrides, load_cfg,
+    print_before_after, print_summary,
 )
 
 
