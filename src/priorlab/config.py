@@ -150,6 +150,10 @@ class PretrainConfig(Strict):
         None, description="start from this priorlab checkpoint's weights instead of a fresh initialisation (a "
                           "continued / mid-training stage on this corpus; same world, tokenizer and model "
                           "shape; fresh optimizer and schedule)")
+    probe_every: int = Field(100, ge=0, description="steps between plateau probes (priorlab.click); 0 = no probe, "
+                                                    "clicked is then null")
+    click_threshold: float = Field(0.5, gt=0, le=1, description="trace accuracy at which the prior counts as "
+                                                                "clicked (left the loss plateau)")
 
 
 class EvalConfig(Strict):

@@ -44,12 +44,13 @@ class Scale:
 CONTINUE = ("pretrain.tokens=2000000", "pretrain.lr=0.0005", "pretrain.warmup_steps=20")
 
 SCALES: dict[str, Scale] = {
-    # CI and smoke tests: a tiny model, two RL steps; numbers mean nothing.
+    # CI and smoke tests: a tiny model, two RL steps; numbers mean nothing (its priors never click).
     "tiny": Scale("tiny", (0, 1, 2), (
         "model.preset=tiny", "pretrain.tokens=16384", "pretrain.batch_size=8", "pretrain.seq_len=128",
         "pretrain.warmup_steps=2", "pretrain.checkpoint_every=8", "pretrain.precision=fp32"), (
         "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=4", "data.n_prompts=8",
-        "probe.every=1", "probe.n_problems=2", "probe.n_samples=2", "checkpoint_every=2", "kl_every=0"),
+        "probe.every=1", "probe.n_problems=2", "probe.n_samples=2", "checkpoint_every=2", "kl_every=0",
+        "allow_unclicked_prior=true"),
         n_large=8, n_problems=3, continue_sets=("pretrain.tokens=8192",)),
     # The 90-minute budget on 2 CPU cores (docs/claims.md has the measured breakdown). Priors run
     # with 2 threads, one at a time: the demo prior is then exactly docs/demo.md's.

@@ -6,12 +6,14 @@ is checked against its registry up front, so a typo fails before any work with "
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from priorlab.config import ConfigError, EvalConfig, Strict, _check_weights, default_config_path
+from priorlab.errors import InputDataError
 from priorlab.registry import did_you_mean
 
 
@@ -129,6 +131,8 @@ class RLConfig(Strict):
     checkpoint_every: int = Field(25, ge=1, description="RL steps between checkpoints")
     kl_every: int = Field(1, ge=0, description="RL steps between KL-to-prior measurements when algo.kl_coef "
                                                "is 0 (0 = never): a no-grad forward of the prior, ~30% of an update")
+    allow_unclicked_prior: bool = Field(False, description="accept a prior that never left the loss plateau "
+                                                           "(clicked: false), to study plateaued priors")
 
     @model_validator(mode="after")
     def _cross(self) -> "RLConfig":
@@ -157,7 +161,20 @@ def rl_config_path(config: str | None) -> Path:
 
 
 def check_prior(cfg: RLConfig) -> None:
-    """Fail early (before torch loads anything) when ``cfg.prior`` is not an HF model directory."""
+    """Fail early (before torch loads anything) when ``cfg.prior`` is not an HF model directory, or
+    is a priorlab prior that never clicked (:mod:`priorlab.click`) and the run does not allow it."""
     if not cfg.prior or not (Path(cfg.prior) / "config.json").exists():
         raise ConfigError(f"prior: {cfg.prior!r} is not a model directory (config.json + safetensors); "
                           f"pass --prior RUN/model")
+    meta = Path(cfg.prior) / "priorlab.json"
+    if cfg.allow_unclicked_prior or not meta.exists():
+        return
+    try:
+        info = json.loads(meta.read_text())
+    except ValueError:
+        raise InputDataError(f"prior: {meta} is not valid JSON; re-save the prior or pass another") from None
+    if isinstance(info, dict) and info.get("clicked") is False:
+        raise ConfigError(f"prior: {cfg.prior} never left the loss plateau (clicked: false, trace accuracy below "
+                          f"{info.get('click_threshold')} at every probe; see its metrics.jsonl). Pretrain longer "
+                          f"(--set pretrain.tokens=...) or with another recipe, or pass "
+                          f"--set allow_unclicked_prior=true to study a plateaued prior")
