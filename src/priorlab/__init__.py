@@ -3,4 +3,4 @@
 Pipeline: worlds -> corpus -> pretrain -> (rl) -> evaluate -> diagnostics -> claims -> report.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
