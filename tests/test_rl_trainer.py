@@ -220,3 +220,27 @@ def test_retest_gives_each_rl_seed_its_own_eval_problems_and_draws(tiny_prior):
     assert [(f.problem_offset, f.seed) for f in finals] == [(0, 0), (5, 1), (10, 2)]
     ranges = [set(range(f.problem_offset, f.problem_offset + f.n_problems)) for f in finals]
     assert not (ranges[0] & ranges[1]) and not (ranges[1] & ranges[2])
+
+
+def test_update_fraction_changes_only_its_seeded_share_of_each_tensor(tiny_prior, tmp_path):
+    from priorlab.rl.update import frozen_entries
+
+    fraction = 0.25
+    p = parts(tiny_prior[1], tmp_path, f"optim.update_fraction={fraction}", "algo.mini_batches=1")
+    before = {n: w.detach().clone() for n, w in p.model.named_parameters()}
+    for step in range(3):
+        assert T.rl_step(p, step)["optimizer_steps"] == 1
+    frozen = frozen_entries(p.model, fraction, p.cfg.seed)
+    for name, w in p.model.named_parameters():
+        diff = w.detach() != before[name]
+        assert int((~frozen[name]).sum()) == round(fraction * w.numel()), name
+        assert not diff[frozen[name]].any(), f"{name}: a frozen entry changed"
+        if "embed" not in name:  # (rows of tokens never sampled get no gradient at all)
+            assert torch.equal(diff, ~frozen[name]), f"{name}: a trainable entry did not change"
+    other = frozen_entries(p.model, fraction, p.cfg.seed + 1)
+    assert any(not torch.equal(frozen[n], other[n]) for n in frozen)
+
+
+def test_update_fraction_refuses_weight_decay():
+    with pytest.raises(ConfigError, match="optim.update_fraction.*optim.weight_decay=0"):
+        load_config(None, ["optim.update_fraction=0.5", "optim.weight_decay=0.1"], model=RLConfig)

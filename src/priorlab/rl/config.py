@@ -96,6 +96,16 @@ class OptimConfig(Strict):
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float = Field(1.0, gt=0)
     warmup_steps: int = Field(0, ge=0, description="optimizer steps of linear warm-up, then constant")
+    update_fraction: float | None = Field(
+        None, gt=0, le=1, description="let only this share of each parameter tensor's entries change (a mask "
+                                      "seeded by the run seed and the parameter name); the rest stay exactly equal")
+
+    @model_validator(mode="after")
+    def _masked(self) -> "OptimConfig":
+        if self.update_fraction is not None and self.weight_decay > 0:
+            raise ValueError(f"optim.update_fraction={self.update_fraction} with optim.weight_decay="
+                             f"{self.weight_decay}: decay would move the masked entries too; set optim.weight_decay=0")
+        return self
 
 
 class ProbeEvalConfig(Strict):
