@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import priorlab  # noqa: F401  (first: sets OpenMP's wait policy before torch loads)
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -38,6 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import priorlab  # noqa: F401  (first: sets OpenMP's wait policy before torch loads)
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -270,7 +271,7 @@ def main() -> None:
               f"torch {torch.__version__}")
         runs = {"trl": trl_step_seconds, "priorlab": priorlab_step_seconds}
         names = list(runs) if args.which == "both" else [args.which]
-        rows, notes, medians, reason = [], [], {}, "not run (--which)"
+        rows, notes, medians, reason = [], [], {}, f"trl not run (--which {args.which})"
         for name in names:
             try:
                 times = runs[name](model_dir, prompts, args)

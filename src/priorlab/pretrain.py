@@ -170,6 +170,7 @@ def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> P
         task = bar.add_task(f"pretrain {n_params(model) / 1e6:.2f}M params, {threads} threads",
                             total=total, completed=start)
         for step in range(start, total):
+            runtime.recheck_threads()
             idx = torch.from_numpy(batch_indices(step, pc.batch_size, len(corpus.tokens), pc.seed)).to(dev)
             with runtime.autocast(dev, bf16):
                 loss = solution_loss(model, rows["tokens"][idx], rows["doc"][idx], rows["sol"][idx])
