@@ -161,6 +161,8 @@ class EvalConfig(Strict):
     depths: list[int] | None = Field(None, description="default: the world's eval depths (arith_dag: 2-7)")
     contexts: list[str] | None = Field(None, description="default: the corpus contexts")
     n_problems: int = Field(32, ge=1, description="problems per (split, depth, context)")
+    problem_offset: int = Field(0, ge=0, description="index of the first problem of each (split, depth, context): "
+                                                     "disjoint problem sets per RL seed")
     n_samples: int = Field(64, ge=1, description="completions per problem (n >= largest k)")
     temperature: float = Field(1.0, gt=0)
     top_p: float = Field(1.0, gt=0, le=1)

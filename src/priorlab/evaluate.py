@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from priorlab import runtime
+from priorlab.errors import ConfigError
 from priorlab.model import load_model
 from priorlab.passk import bootstrap_ci, guess_pass_at_k, ks_up_to, pass_at_k_many
 from priorlab.runs import write_json
@@ -89,13 +90,16 @@ def sample_and_verify(model, tok, world: World, problems: list[Problem], cfg, se
 
 def sample_eval(model, tok, world: World, cfg, contexts: list[str], show: bool) -> tuple[list[dict], dict]:
     """Records of :func:`sample_and_verify` over ``cfg``'s splits and depths (default: the world's
-    eval depths; seed
-    ``cfg.seed + depth``, so every checkpoint sees the same problems and random draws), and
-    ``{problem_key: Problem}``."""
+    eval depths): problems ``cfg.problem_offset .. + cfg.n_problems - 1`` of each (split, depth,
+    context), sampling seed ``cfg.seed + depth``, so every checkpoint evaluated with one config
+    sees the same problems and random draws; and ``{problem_key: Problem}``."""
     records, problems = [], {}
     for depth in cfg.depths or world.eval_depths:
         probs = [p for split in cfg.splits for ctx in contexts
-                 for p in world.problems(split, depth, cfg.n_problems, ctx)]
+                 for p in world.problems(split, depth, cfg.n_problems, ctx, start=cfg.problem_offset)]
+        if not probs:
+            raise ConfigError(f"eval: no problems of splits {cfg.splits} at depth {depth} from index "
+                              f"{cfg.problem_offset} (problem_offset); lower eval.problem_offset or drop the depth")
         problems.update({problem_key(p): p for p in probs})
         records += sample_and_verify(model, tok, world, probs, cfg, cfg.seed + depth, show)
     return records, problems

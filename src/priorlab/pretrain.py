@@ -192,6 +192,7 @@ def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> P
         task = bar.add_task(f"pretrain {n_params(r.model) / 1e6:.2f}M params, {r.threads} threads",
                             total=r.total, completed=start)
         for step in range(start, r.total):
+            runtime.recheck_threads()
             loss, gnorm = _train_step(r, step)
             losses.append(loss)
             done = step + 1

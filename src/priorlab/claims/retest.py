@@ -77,11 +77,17 @@ def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run) -> dict:
 
 
 def rl_config(arm: Arm, seed: int, prior: Path):
-    """The arm's RL config for one seed on a prior checkpoint."""
+    """The arm's RL config for one seed on a prior checkpoint.
+
+    Each seed is evaluated on its own problems (``final.problem_offset = seed x final.n_problems``)
+    with its own sampling seed (``final.seed = seed``), so an interval over seeds covers problem
+    sampling too; before and after within one seed stay paired (same problems, same draws)."""
     from priorlab.rl.config import RLConfig
 
-    return load_config(default_config_path(f"rl/{arm.preset}"), [*arm.sets, f"seed={seed}", f"prior={prior}"],
-                       model=RLConfig)
+    cfg = load_config(default_config_path(f"rl/{arm.preset}"), [*arm.sets, f"seed={seed}", f"prior={prior}"],
+                      model=RLConfig)
+    final = cfg.final.model_copy(update={"problem_offset": seed * cfg.final.n_problems, "seed": seed})
+    return cfg.model_copy(update={"final": final})
 
 
 def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | None, store, show: bool,

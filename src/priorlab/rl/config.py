@@ -98,6 +98,16 @@ class OptimConfig(Strict):
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float = Field(1.0, gt=0)
     warmup_steps: int = Field(0, ge=0, description="optimizer steps of linear warm-up, then constant")
+    update_fraction: float | None = Field(
+        None, gt=0, le=1, description="let only this share of each parameter tensor's entries change (a mask "
+                                      "seeded by the run seed and the parameter name); the rest stay exactly equal")
+
+    @model_validator(mode="after")
+    def _masked(self) -> "OptimConfig":
+        if self.update_fraction is not None and self.weight_decay > 0:
+            raise ValueError(f"optim.update_fraction={self.update_fraction} with optim.weight_decay="
+                             f"{self.weight_decay}: decay would move the masked entries too; set optim.weight_decay=0")
+        return self
 
 
 class ProbeEvalConfig(Strict):
@@ -141,11 +151,23 @@ class RLConfig(Strict):
         for field, split in [("data.split", self.data.split)] + [("final.splits", s) for s in self.final.splits]:
             if split not in SPLIT_BUCKETS:
                 raise ValueError(f"{field}: unknown split {split!r}.{did_you_mean(split, list(SPLIT_BUCKETS))}")
+        _check_group(self.algo.advantage, self.rollout.group_size)
         batch = self.rollout.prompts_per_step * self.rollout.group_size
         if self.algo.mini_batches > batch:
             raise ValueError(f"algo.mini_batches={self.algo.mini_batches} exceeds the rollout batch of {batch} "
                              f"completions (rollout.prompts_per_step x rollout.group_size)")
         return self
+
+
+def _check_group(advantage: str, group_size: int) -> None:
+    """A group-relative estimator (``advantages.group_relative``) needs >= 2 samples per prompt."""
+    from priorlab.rl.advantages import ADVANTAGES
+
+    if group_size < 2 and getattr(ADVANTAGES.get(advantage), "group_relative", False):
+        others = [n for n in ADVANTAGES.names() if not getattr(ADVANTAGES.get(n), "group_relative", False)]
+        raise ValueError(f"rollout.group_size={group_size}: algo.advantage={advantage} compares the samples of one "
+                         f"prompt, so every advantage would be 0 and nothing would be learned; set "
+                         f"rollout.group_size >= 2 or use an estimator without a group baseline ({', '.join(others)})")
 
 
 def rl_config_path(config: str | None) -> Path:
