@@ -73,9 +73,6 @@ class Estimate:
             return None
         return (t_quantile(0.975, self.df) + t_quantile(power, self.df)) * self.se
 
-    def shifted(self, by: float) -> Estimate:
-        return Estimate(None if self.effect is None else self.effect + by, self.se, self.units, self.paired)
-
 
 def cells(rows: list[dict], value: str, arms: dict[str, dict], unit: str = "seed", problem: str = "problem") -> Cells:
     """``{unit: {arm: {problem: row[value]}}}`` for rows matching each arm's ``where`` dict.

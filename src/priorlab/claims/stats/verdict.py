@@ -18,7 +18,7 @@ makes the claim (and every part) ``instrument failed``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from priorlab.claims.stats.bootstrap import Estimate
 from priorlab.claims.stats.tdist import t_cdf
@@ -149,7 +149,6 @@ class Verdict:
     parts: list[Part]
     positive_control: dict | None = None
     negative_control: dict | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def primary(self) -> Part:
