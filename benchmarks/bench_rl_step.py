@@ -1,7 +1,7 @@
 """One RL step (sample + score + one optimizer step) of TRL's ``GRPOTrainer`` vs priorlab's, on CPU.
 
     pip install -e '.[bench]'          # trl, in a separate venv (see below)
-    OMP_NUM_THREADS=2 python benchmarks/bench_rl_step.py --threads 2 --steps 5 --which both
+    OMP_NUM_THREADS=2 python benchmarks/bench_rl_step.py --threads 2 --steps 5 --which both [--json]
 
 One step = 8 prompts x 8 generations = 64 completions of up to 64 new tokens at T=1, rewarded
 by ``world.verify(...).verified``, then one optimizer step on all 64 (no reference model,
@@ -12,6 +12,9 @@ where ``<eos>`` has probability ~1/155 per token: ~70% of completions hit the 64
 (equal work); ``--model DIR`` takes a priorlab checkpoint instead (its ``priorlab.json`` names
 the world). Every reward of the untrained model is 0, hence every advantage is 0. The first step is a warm-up;
 the table shows the median of the rest, wall time from ``on_step_begin`` to ``on_step_end``.
+``--json`` adds one JSON line with ``speedup_vs_trl`` (TRL's median s/step over priorlab's; equal
+work only with ``--never-eos``, recorded as ``equal_work``), null with a ``reason`` when TRL is not
+installed (it is the optional ``bench`` extra) or not run.
 
 Measured on this 2-core machine, idle, untrained model, trl 1.16.0 / transformers 5.23.0 /
 torch 2.13.0: TRL 2.71 s/step at 1 thread, 1.86 s/step at 2 threads (generate ~40%, loss
@@ -30,19 +33,23 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import priorlab  # noqa: F401  (first: sets OpenMP's wait policy before torch loads)
 import torch
 
-from priorlab import runtime
-from priorlab.config import load_config
-from priorlab.evaluate import world_for
-from priorlab.model import build_model, load_model, n_params
-from priorlab.pretrain import save_checkpoint
-from priorlab.tokenizer import prompt_text
-from priorlab.tokenizer import build_tokenizer, load_tokenizer
+sys.path.insert(0, str(Path(__file__).parent))
+from common import print_json  # noqa: E402
+
+from priorlab import runtime  # noqa: E402
+from priorlab.config import load_config  # noqa: E402
+from priorlab.evaluate import world_for  # noqa: E402
+from priorlab.model import build_model, load_model, n_params  # noqa: E402
+from priorlab.pretrain import save_checkpoint  # noqa: E402
+from priorlab.tokenizer import build_tokenizer, load_tokenizer, prompt_text  # noqa: E402
 
 #: The untrained default model (about 3.3M parameters with the arithmetic world's 155 tokens).
 MODEL_SETS = ["model.preset=demo", "model.d_model=256", "model.n_layers=4", "model.n_heads=8", "model.d_ff=704"]
@@ -250,6 +257,7 @@ def main() -> None:
                     help="priorlab: measure KL to the prior every N steps (0 = never, TRL's work at beta=0)")
     ap.add_argument("--never-eos", action="store_true",
                     help="untrained model that never samples <eos>: every completion is max-new-tokens long")
+    ap.add_argument("--json", action="store_true", help="print the headline figures as JSON on the last line")
     args = ap.parse_args()
     args.threads = runtime.set_threads(args.threads)
 
@@ -263,13 +271,15 @@ def main() -> None:
               f"torch {torch.__version__}")
         runs = {"trl": trl_step_seconds, "priorlab": priorlab_step_seconds}
         names = list(runs) if args.which == "both" else [args.which]
-        rows, notes = [], []
+        rows, notes, medians, reason = [], [], {}, f"trl not run (--which {args.which})"
         for name in names:
             try:
                 times = runs[name](model_dir, prompts, args)
-            except NotImplementedError as e:
+            except (NotImplementedError, ImportError) as e:
                 notes.append(f"{name}: {e}")
+                reason = f"{name} not run: {e}" + (" (pip install -e '.[bench]')" if isinstance(e, ImportError) else "")
                 continue
+            medians[name] = statistics.median(times[1:] or times)
             stats = STATS.get(name, {})
             rows.append(_row(name, times, stats.get("tokens", []), n))
             notes.append(f"{name} steps (s): " + ", ".join(f"{t:.2f}" for t in times))
@@ -288,6 +298,12 @@ def main() -> None:
     print("\n".join(rows))
     print()
     print("\n".join(notes))
+    if args.json:
+        both = len(medians) == 2
+        print_json({"benchmark": "rl_step", "threads": args.threads, "equal_work": args.never_eos,
+                    "seconds_per_step": {k: round(v, 3) for k, v in medians.items()},
+                    "speedup_vs_trl": round(medians["trl"] / medians["priorlab"], 3) if both else None}
+                   | ({} if both else {"reason": reason}))
 
 
 if __name__ == "__main__":

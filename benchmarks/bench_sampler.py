@@ -1,24 +1,32 @@
 """Sampler throughput: priorlab's KV-cached sampler vs transformers ``generate``.
 
-    python benchmarks/bench_sampler.py MODEL_DIR [--rows 256] [--threads N]
+    python benchmarks/bench_sampler.py MODEL_DIR [--rows 256] [--threads N] [--json]
 
 Same model, same prompts (16 depth-4 eval problems x rows/16 samples), T=1, the same
 max_new_tokens; generated tokens per second counted up to and including EOS. ``generate``
 pads finished rows until every row is done, which is the difference being measured.
+``--json`` adds one JSON line with ``speedup_vs_generate`` (best priorlab precision over best
+``generate`` precision, tokens/s; the headline figure is at 256 rows).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
+import priorlab  # noqa: F401  (first: sets OpenMP's wait policy before torch loads)
 import torch
 
-from priorlab import runtime
-from priorlab.evaluate import world_for
-from priorlab.model import load_model
-from priorlab.sampling import encode, sample
-from priorlab.tokenizer import load_tokenizer
+sys.path.insert(0, str(Path(__file__).parent))
+from common import print_json  # noqa: E402
+
+from priorlab import runtime  # noqa: E402
+from priorlab.evaluate import world_for  # noqa: E402
+from priorlab.model import load_model  # noqa: E402
+from priorlab.sampling import encode, sample  # noqa: E402
+from priorlab.tokenizer import load_tokenizer  # noqa: E402
 
 
 def main() -> None:
@@ -26,6 +34,7 @@ def main() -> None:
     ap.add_argument("model")
     ap.add_argument("--rows", type=int, default=256)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--json", action="store_true", help="print the headline figures as JSON on the last line")
     args = ap.parse_args()
     threads = runtime.set_threads(args.threads)
     model, tok = load_model(args.model), load_tokenizer(args.model)
@@ -37,10 +46,12 @@ def main() -> None:
     print(f"threads={threads}, rows={args.rows}, max_new_tokens={max_new}")
     print("| sampler | precision | tokens/s | wall s |")
     print("|---|---|---|---|")
+    speed = {"priorlab": {}, "generate": {}}
     for bf16 in (False, True):
         t = time.perf_counter()
         s = sample(model, tok, prompts, n, max_new_tokens=max_new, seed=0, bf16=bf16, max_rows=args.rows)
         dt = time.perf_counter() - t
+        speed["priorlab"]["bf16" if bf16 else "fp32"] = sum(map(len, s.ids)) / dt
         print(f"| priorlab | {'bf16' if bf16 else 'fp32'} | {sum(map(len, s.ids)) / dt:,.0f} | {dt:.2f} |")
     enc = encode(tok, [p for p in prompts for _ in range(n)], padding=True, return_tensors="pt")
     for bf16 in (False, True):
@@ -53,7 +64,12 @@ def main() -> None:
         gen = out[:, enc["input_ids"].shape[1]:]
         useful = int(sum(((row == tok.eos_token_id).cumsum(0) == 0).sum() + (row == tok.eos_token_id).any()
                          for row in gen))
+        speed["generate"]["bf16" if bf16 else "fp32"] = useful / dt
         print(f"| transformers generate | {'bf16' if bf16 else 'fp32'} | {useful / dt:,.0f} | {dt:.2f} |")
+    if args.json:
+        print_json({"benchmark": "sampler", "threads": threads, "rows": args.rows,
+                    "tokens_per_s": {k: {p: round(v, 1) for p, v in d.items()} for k, d in speed.items()},
+                    "speedup_vs_generate": round(max(speed["priorlab"].values()) / max(speed["generate"].values()), 3)})
 
 
 if __name__ == "__main__":

@@ -21,3 +21,12 @@ def matmul_peak(dtype: torch.dtype, n: int = 1024, seconds: float = 3.0, k: int 
             a @ b
         best = max(best, 5 * 2 * n * k * m / (time.perf_counter() - t) / 1e9)
     return best
+
+
+def print_json(figures: dict) -> None:
+    """``--json``: the benchmark's headline figures as one JSON object on the last line of stdout,
+    with the 1-minute load average (the machine may be shared: treat figures under load as indicative)."""
+    import json
+    import os
+
+    print(json.dumps(figures | {"loadavg_1m": os.getloadavg()[0], "torch": torch.__version__}))

@@ -11,7 +11,7 @@ from priorlab.worlds import make_world
 TINY = [
     "model.preset=tiny", "pretrain.tokens=16384", "pretrain.batch_size=8", "pretrain.seq_len=128",
     "pretrain.warmup_steps=2", "pretrain.checkpoint_every=8", "pretrain.log_every=4",
-    "pretrain.threads=1", "pretrain.precision=fp32",
+    "pretrain.threads=1", "pretrain.precision=fp32", "pretrain.probe_every=0",
     "eval.depths=[2,6]", "eval.n_problems=3", "eval.n_samples=4", "eval.bootstrap=50",
 ]
 

@@ -25,3 +25,28 @@ def test_a_plateau_never_clicks():
     s = click_summary(_rows([0.0, 0.002, 0.01, 0.0]), 0.5)
     assert s["clicked"] is False and s["click_step"] is None
     assert click_summary([], 0.5)["clicked"] is False  # no probe at all: not clicked, never guessed
+
+
+def test_pretraining_logs_probes_and_rl_refuses_a_prior_that_never_clicked(tmp_path):
+    """The tiny prior stays on the plateau: probes are logged, clicked is false in pretrain.json and
+    the model's priorlab.json, and RL refuses it unless the run allows it explicitly."""
+    import json
+
+    import pytest
+
+    from priorlab.config import load_config
+    from priorlab.errors import ConfigError
+    from priorlab.pretrain import pretrain
+    from priorlab.rl.config import RLConfig, check_prior
+    from priorlab.runs import read_jsonl
+    from tests.conftest import TINY
+
+    model = pretrain(load_config(None, TINY + ["pretrain.probe_every=8"]), tmp_path / "p", show=False)
+    probes = [r for r in read_jsonl(tmp_path / "p" / "metrics.jsonl") if r.get("kind") == "probe"]
+    assert [r["step"] for r in probes] == [8, 16] and all(0 <= r["trace_acc"] <= 1 for r in probes)
+    info = json.loads((tmp_path / "p" / "pretrain.json").read_text())
+    assert info["clicked"] is False and info["click_step"] is None
+    assert json.loads((model / "priorlab.json").read_text())["clicked"] is False
+    with pytest.raises(ConfigError, match="never left the loss plateau.*allow_unclicked_prior"):
+        check_prior(load_config(None, [f"prior={model}"], model=RLConfig))
+    check_prior(load_config(None, [f"prior={model}", "allow_unclicked_prior=true"], model=RLConfig))

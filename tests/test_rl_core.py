@@ -114,3 +114,22 @@ def test_denominator_makes_micro_batches_sum_to_the_batch_loss():
         d = denominator(mask, mode)
         parts = sum(aggregate(loss[i:i + 2], mask[i:i + 2], mode, denom=d) for i in (0, 2))
         torch.testing.assert_close(parts, aggregate(loss, mask, mode))
+
+
+def test_group_size_one_is_refused_for_exactly_the_estimators_it_zeroes():
+    from priorlab.config import ConfigError, load_config
+    from priorlab.rl.config import RLConfig
+
+    rewards, singletons = torch.tensor([1.0, 0.0, 1.0, 0.5]), torch.arange(4)
+    for name in ADVANTAGES.names():
+        fn = ADVANTAGES.get(name)
+        if getattr(fn, "needs_values", False):
+            continue
+        zeroed = not fn(rewards, singletons)[0].any()
+        assert getattr(fn, "group_relative", False) == zeroed, name
+        sets = ["rollout.group_size=1", f"algo.advantage={name}"]
+        if zeroed:
+            with pytest.raises(ConfigError, match=r"rollout.group_size=1.*rollout.group_size >= 2"):
+                load_config(None, sets, model=RLConfig)
+        else:
+            assert load_config(None, sets, model=RLConfig).rollout.group_size == 1

@@ -187,3 +187,60 @@ def test_kl_to_the_prior_is_logged_every_kl_every_steps(tiny_prior, tmp_path):
     assert rows[0]["kl_k3"] == pytest.approx(0, abs=1e-6) and "kl_k3" not in rows[1]
     p = parts(tiny_prior[1], tmp_path / "b", "kl_every=0", "algo.kl_coef=0.1")  # the loss needs it anyway
     assert "kl_k3" in T.rl_step(p, 0)
+
+
+def test_problem_offset_selects_later_problems_and_keys_the_eval_cache(tiny_prior):
+    from priorlab.config import EvalConfig
+    from priorlab.evaluate import _cache_key, sample_eval
+    from priorlab.model import load_model
+    from priorlab.store import non_default
+    from priorlab.tokenizer import load_tokenizer
+    from priorlab.worlds import make_world
+
+    model_dir = tiny_prior[1]
+    model, tok, world = load_model(model_dir, "cpu"), load_tokenizer(model_dir), make_world("arith_dag")
+    base = EvalConfig(depths=[2], n_problems=2, n_samples=1, max_new_tokens=4)
+    shifted = base.model_copy(update={"problem_offset": 2})
+
+    def indices(cfg):
+        return sorted({key[3] for key in sample_eval(model, tok, world, cfg, world.contexts[:1], show=False)[1]})
+
+    assert indices(base) == [0, 1] and indices(shifted) == [2, 3]
+    assert "problem_offset" not in non_default(EvalConfig())  # the default keeps every store hash
+    assert _cache_key(model_dir, base) != _cache_key(model_dir, shifted)
+    assert _cache_key(model_dir, base) != _cache_key(model_dir, base.model_copy(update={"seed": 1}))
+
+
+def test_retest_gives_each_rl_seed_its_own_eval_problems_and_draws(tiny_prior):
+    from priorlab.claims.base import Arm
+    from priorlab.claims.retest import rl_config
+
+    arm = Arm("a", "demo", ("final.n_problems=5",))
+    finals = [rl_config(arm, s, tiny_prior[1]).final for s in (0, 1, 2)]
+    assert [(f.problem_offset, f.seed) for f in finals] == [(0, 0), (5, 1), (10, 2)]
+    ranges = [set(range(f.problem_offset, f.problem_offset + f.n_problems)) for f in finals]
+    assert not (ranges[0] & ranges[1]) and not (ranges[1] & ranges[2])
+
+
+def test_update_fraction_changes_only_its_seeded_share_of_each_tensor(tiny_prior, tmp_path):
+    from priorlab.rl.update import frozen_entries
+
+    fraction = 0.25
+    p = parts(tiny_prior[1], tmp_path, f"optim.update_fraction={fraction}", "algo.mini_batches=1")
+    before = {n: w.detach().clone() for n, w in p.model.named_parameters()}
+    for step in range(3):
+        assert T.rl_step(p, step)["optimizer_steps"] == 1
+    frozen = frozen_entries(p.model, fraction, p.cfg.seed)
+    for name, w in p.model.named_parameters():
+        diff = w.detach() != before[name]
+        assert int((~frozen[name]).sum()) == round(fraction * w.numel()), name
+        assert not diff[frozen[name]].any(), f"{name}: a frozen entry changed"
+        if "embed" not in name:  # (rows of tokens never sampled get no gradient at all)
+            assert torch.equal(diff, ~frozen[name]), f"{name}: a trainable entry did not change"
+    other = frozen_entries(p.model, fraction, p.cfg.seed + 1)
+    assert any(not torch.equal(frozen[n], other[n]) for n in frozen)
+
+
+def test_update_fraction_refuses_weight_decay():
+    with pytest.raises(ConfigError, match="optim.update_fraction.*optim.weight_decay=0"):
+        load_config(None, ["optim.update_fraction=0.5", "optim.weight_decay=0.1"], model=RLConfig)

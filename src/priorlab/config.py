@@ -161,6 +161,10 @@ class PretrainConfig(Strict):
         None, description="start from this priorlab checkpoint's weights instead of a fresh initialisation (a "
                           "continued / mid-training stage on this corpus; same world, tokenizer and model "
                           "shape; fresh optimizer and schedule)")
+    probe_every: int = Field(100, ge=0, description="steps between plateau probes (priorlab.click); 0 = no probe, "
+                                                    "clicked is then null")
+    click_threshold: float = Field(0.5, gt=0, le=1, description="trace accuracy at which the prior counts as "
+                                                                "clicked (left the loss plateau)")
 
 
 class EvalConfig(Strict):
@@ -168,6 +172,8 @@ class EvalConfig(Strict):
     depths: list[int] | None = Field(None, description="default: the world's eval depths (arith_dag: 2-7)")
     contexts: list[str] | None = Field(None, description="default: the corpus contexts")
     n_problems: int = Field(32, ge=1, description="problems per (split, depth, context)")
+    problem_offset: int = Field(0, ge=0, description="index of the first problem of each (split, depth, context): "
+                                                     "disjoint problem sets per RL seed")
     n_samples: int = Field(64, ge=1, description="completions per problem (n >= largest k)")
     temperature: float = Field(1.0, gt=0)
     top_p: float = Field(1.0, gt=0, le=1)

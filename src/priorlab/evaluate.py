@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from priorlab import runtime
-from priorlab.errors import CheckpointError
+from priorlab.errors import CheckpointError, ConfigError
 from priorlab.model import load_model
 from priorlab.passk import bootstrap_ci, guess_pass_at_k, ks_up_to, pass_at_k_many
 from priorlab.runs import write_json
@@ -65,7 +65,7 @@ def checkpoint_meta(path: str | Path) -> dict:
 def world_for(path: str | Path, world_cfg=None) -> World:
     """The world a checkpoint was trained on (or ``world_cfg`` for foreign checkpoints). The
     checkpoint's own world must be a valid config whose every word its tokenizer knows."""
-    from priorlab.config import ConfigError, WorldConfig, _first_error
+    from priorlab.config import WorldConfig, _first_error
 
     meta = checkpoint_meta(path)
     if world_cfg is None and "world" not in meta:
@@ -112,13 +112,16 @@ def sample_and_verify(model, tok, world: World, problems: list[Problem], cfg, se
 
 def sample_eval(model, tok, world: World, cfg, contexts: list[str], show: bool) -> tuple[list[dict], dict]:
     """Records of :func:`sample_and_verify` over ``cfg``'s splits and depths (default: the world's
-    eval depths; seed
-    ``cfg.seed + depth``, so every checkpoint sees the same problems and random draws), and
-    ``{problem_key: Problem}``."""
+    eval depths): problems ``cfg.problem_offset .. + cfg.n_problems - 1`` of each (split, depth,
+    context), sampling seed ``cfg.seed + depth``, so every checkpoint evaluated with one config
+    sees the same problems and random draws; and ``{problem_key: Problem}``."""
     records, problems = [], {}
     for depth in cfg.depths or world.eval_depths:
         probs = [p for split in cfg.splits for ctx in contexts
-                 for p in world.problems(split, depth, cfg.n_problems, ctx)]
+                 for p in world.problems(split, depth, cfg.n_problems, ctx, start=cfg.problem_offset)]
+        if not probs:
+            raise ConfigError(f"eval: no problems of splits {cfg.splits} at depth {depth} from index "
+                              f"{cfg.problem_offset} (problem_offset); lower eval.problem_offset or drop the depth")
         problems.update({problem_key(p): p for p in probs})
         records += sample_and_verify(model, tok, world, probs, cfg, cfg.seed + depth, show)
     return records, problems

@@ -11,21 +11,23 @@ metrics rows included.
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from priorlab import runtime
+from priorlab import click, runtime
 from priorlab.checkpoint import latest_checkpoint, loading, restore, save_checkpoint, storage_errors, trainer_state
 from priorlab.corpus import Corpus, build_corpus
 from priorlab.model import build_model, load_model, n_params
 from priorlab.progress import progress_bar
 from priorlab.config import ConfigError
-from priorlab.runs import MetricsLog, prepare_run, write_json
+from priorlab.runs import MetricsLog, prepare_run, read_jsonl, write_json
 from priorlab.tokenizer import build_tokenizer
 
 
@@ -98,20 +100,31 @@ def init_weights(model, tok, path: str) -> dict:
     return checkpoint_meta(path)
 
 
-@storage_errors
-def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> Path:
-    """Train the prior described by ``cfg`` (a PriorConfig) into ``out``; return ``out/model``.
+@dataclass
+class _Run:
+    """What one pretraining run holds while it trains."""
 
-    ``resume`` continues from the newest checkpoint that verifies (newer broken ones are skipped
-    with a warning). A full disk or a read-only directory raises StorageError."""
-    if not cfg.world.build().pretrainable:
-        raise ConfigError(f"world {cfg.world.name!r} only evaluates checkpoints; pretraining needs a procedural "
-                          f"world with a fixed vocabulary (world.name=arith_dag)")
-    out = prepare_run(out, cfg, resume)
+    cfg: object
+    out: Path
+    dev: torch.device
+    bf16: bool
+    threads: int
+    world: object
+    tok: object
+    corpus: Corpus
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sched: object
+    meta: dict
+    total: int
+    rows: dict
+
+
+def _build(cfg, out: Path) -> _Run:
+    """World, tokenizer, corpus (``out/corpus.json``), model, optimizer, schedule and metadata."""
     pc = cfg.pretrain
     dev = runtime.device()
     threads = runtime.set_threads(pc.threads)
-    bf16 = runtime.use_bf16(pc.precision, dev)
     world = cfg.world.build()
     tok = build_tokenizer(world.vocabulary())
     corpus: Corpus = build_corpus(world, cfg.corpus, tok.get_vocab(), pc.tokens, pc.seq_len)
@@ -130,50 +143,87 @@ def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> P
             "corpus_formats": cfg.corpus.formats, "corpus_sha256": corpus.stats["sha256"]}
     if pc.init_from:
         meta["init_from"] = str(Path(pc.init_from).resolve())
+    rows = {k: torch.from_numpy(getattr(corpus, k)).to(dev) for k in ("tokens", "doc", "sol")}
+    rows["tokens"] = rows["tokens"].long()
+    return _Run(cfg, out, dev, runtime.use_bf16(pc.precision, dev), threads, world, tok, corpus, model, opt,
+                sched, meta, total, rows)
+
+
+def _train_step(r: _Run, step: int) -> tuple[float, float]:
+    """One optimizer step on the batch of ``step``; returns (loss, grad norm)."""
+    pc = r.cfg.pretrain
+    idx = torch.from_numpy(batch_indices(step, pc.batch_size, len(r.corpus.tokens), pc.seed)).to(r.dev)
+    with runtime.autocast(r.dev, r.bf16):
+        loss = solution_loss(r.model, r.rows["tokens"][idx], r.rows["doc"][idx], r.rows["sol"][idx])
+    if not torch.isfinite(loss):
+        good = latest_checkpoint(r.out, deep=True, finite=True)
+        raise FloatingPointError(f"loss became {loss.item()} at step {step}; the last good (finite) "
+                                 f"checkpoint is {good or 'none'} (lower pretrain.lr?)")
+    r.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    gnorm = torch.nn.utils.clip_grad_norm_(r.model.parameters(), pc.grad_clip)
+    r.opt.step()
+    r.sched.step()
+    return loss.item(), float(gnorm)
+
+
+@storage_errors
+def pretrain(cfg, out: str | Path, resume: bool = False, show: bool = True) -> Path:
+    """Train the prior described by ``cfg`` (a PriorConfig) into ``out``; return ``out/model``.
+
+    ``resume`` continues from the newest checkpoint that verifies (newer broken ones are skipped
+    with a warning). A full disk or a read-only directory raises StorageError. Every
+    ``pretrain.probe_every`` steps and at the end the plateau probe (:mod:`priorlab.click`) is
+    logged; ``clicked`` / ``click_step`` go to ``pretrain.json`` and the model's ``priorlab.json``."""
+    if not cfg.world.build().pretrainable:
+        raise ConfigError(f"world {cfg.world.name!r} only evaluates checkpoints; pretraining needs a procedural "
+                          f"world with a fixed vocabulary (world.name=arith_dag)")
+    out = prepare_run(out, cfg, resume)
+    pc, r = cfg.pretrain, _build(cfg, out)
     ckpt = latest_checkpoint(out, deep=True, warn=True) if resume else None
-    state = restore(ckpt, model, opt, sched) if ckpt is not None else {"step": 0, "losses": []}
+    state = restore(ckpt, r.model, r.opt, r.sched) if ckpt is not None else {"step": 0, "losses": []}
     with loading(ckpt):  # the step, and the losses since the last metrics row
         start, losses = int(state["step"]), [float(x) for x in state["losses"]]
     log = MetricsLog(out / "metrics.jsonl", resume_step=start if ckpt else None)
-    rows = {k: torch.from_numpy(getattr(corpus, k)).to(dev) for k in ("tokens", "doc", "sol")}
-    rows["tokens"] = rows["tokens"].long()
-    model.train()
+    probes = click.probe_problems(r.world, cfg.corpus) if pc.probe_every else []
+    r.model.train()
     t0 = time.perf_counter()
     with progress_bar(show) as bar:
-        task = bar.add_task(f"pretrain {n_params(model) / 1e6:.2f}M params, {threads} threads",
-                            total=total, completed=start)
-        for step in range(start, total):
-            idx = torch.from_numpy(batch_indices(step, pc.batch_size, len(corpus.tokens), pc.seed)).to(dev)
-            with runtime.autocast(dev, bf16):
-                loss = solution_loss(model, rows["tokens"][idx], rows["doc"][idx], rows["sol"][idx])
-            if not torch.isfinite(loss):
-                good = latest_checkpoint(out, deep=True, finite=True)
-                raise FloatingPointError(f"loss became {loss.item()} at step {step}; the last good (finite) "
-                                         f"checkpoint is {good or 'none'} (lower pretrain.lr?)")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), pc.grad_clip)
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
+        task = bar.add_task(f"pretrain {n_params(r.model) / 1e6:.2f}M params, {r.threads} threads",
+                            total=r.total, completed=start)
+        for step in range(start, r.total):
+            runtime.recheck_threads()
+            loss, gnorm = _train_step(r, step)
+            losses.append(loss)
             done = step + 1
-            if done % pc.log_every == 0 or done == total:
+            if done % pc.log_every == 0 or done == r.total:
                 elapsed = time.perf_counter() - t0
                 log.write({"step": done, "tokens": done * pc.batch_size * pc.seq_len,
-                           "loss": float(np.mean(losses)), "lr": sched.get_last_lr()[0],
-                           "grad_norm": float(gnorm), "elapsed_s": round(elapsed, 2),
+                           "loss": float(np.mean(losses)), "lr": r.sched.get_last_lr()[0],
+                           "grad_norm": gnorm, "elapsed_s": round(elapsed, 2),
                            "tok_per_s": round((done - start) * pc.batch_size * pc.seq_len / elapsed, 1)})
                 bar.update(task, completed=done, description=f"pretrain loss {np.mean(losses):.3f}")
                 losses = []
-            if done % pc.checkpoint_every == 0 or done == total:
-                save_checkpoint(out / "checkpoints" / f"step-{done}", model, tok, meta | {"step": done},
-                                trainer_state(opt, sched, done, losses=losses))
-    model.eval()
-    save_checkpoint(out / "model", model, tok, meta | {"step": total})
-    write_json(out / "pretrain.json", {"steps": total, "threads": threads, "bf16": bf16,
-                                       "device": str(dev), "params": n_params(model),
-                                       "wall_s": round(time.perf_counter() - t0, 2)})
-    return out / "model"
+            if probes and (done % pc.probe_every == 0 or done == r.total):
+                log.write({"step": done} | click.probe(r.model, r.tok, r.world, probes, pc.seed))
+            if done % pc.checkpoint_every == 0 or done == r.total:
+                save_checkpoint(out / "checkpoints" / f"step-{done}", r.model, r.tok, r.meta | {"step": done},
+                                trainer_state(r.opt, r.sched, done, losses=losses))
+    return _finish(r, t0)
+
+
+def _finish(r: _Run, t0: float) -> Path:
+    """The final HF directory and ``pretrain.json``, both with the click summary (null when the run
+    did not probe: ``pretrain.probe_every=0``)."""
+    pc = r.cfg.pretrain
+    clicked = (click.click_summary(read_jsonl(r.out / "metrics.jsonl"), pc.click_threshold) if pc.probe_every
+               else {"clicked": None, "click_step": None})
+    r.model.eval()
+    save_checkpoint(r.out / "model", r.model, r.tok, r.meta | {"step": r.total} | clicked)
+    write_json(r.out / "pretrain.json", {"steps": r.total, "threads": r.threads, "bf16": r.bf16,
+                                         "device": str(r.dev), "params": n_params(r.model),
+                                         "wall_s": round(time.perf_counter() - t0, 2)} | clicked)
+    return r.out / "model"
 
 
 def pretrain_and_evaluate(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict:
@@ -183,5 +233,7 @@ def pretrain_and_evaluate(cfg, out: str | Path, resume: bool = False, show: bool
 
     model_dir = pretrain(cfg, out, resume=resume, show=show)
     summary = evaluate(model_dir, cfg.eval, Path(out) / "eval", show=show, threads=cfg.pretrain.threads)
+    info = json.loads((Path(out) / "pretrain.json").read_text())
+    summary |= {k: info[k] for k in ("clicked", "click_step")}
     write_json(Path(out) / "summary.json", summary)
     return summary

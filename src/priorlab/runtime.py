@@ -1,11 +1,29 @@
-"""Devices, threads and precision: pick what the machine actually offers."""
+"""Devices, threads and precision: pick what the machine actually offers.
+
+Threads follow the cores that are free *now*: :func:`free_cores` samples ``/proc/stat`` over a
+short window (the 1-minute load average lags a busy neighbour by minutes), and
+:func:`recheck_threads`, called from the pretraining and RL loops, resizes torch's pool when a
+neighbour starts or stops. A torch thread that shares its core with a busy process stalls every
+parallel region it is part of (measured: 12x slower pretraining with 2 threads on 1 free core),
+so fewer threads on free cores beat more threads on shared ones. OpenMP's wait policy is set to
+passive in ``priorlab/__init__.py``, before torch loads libgomp: idle pool threads sleep instead
+of spinning on a core someone else needs.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
 
 import torch
+
+#: Seconds between two re-measurements of the free cores in a long loop.
+RECHECK_S = 30.0
+#: A core counts as busy when other processes use at least this share of it.
+BUSY_SHARE = 0.5
+
+_auto = {"on": False, "at": 0.0, "snap": None}  # threads chosen by free_cores; last measurement
 
 
 def device() -> torch.device:
@@ -13,28 +31,95 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def free_cores() -> int:
-    """Cores this process may use minus the current run queue (1-minute load average).
-
-    Oversubscribed torch threads run up to 4x slower on a shared machine, so we size the
-    thread pool to what is actually free, never below 1.
-    """
+def _allowed() -> set[int]:
     try:
-        allowed = len(os.sched_getaffinity(0))
+        return os.sched_getaffinity(0)
     except AttributeError:  # pragma: no cover - non-Linux
-        allowed = os.cpu_count() or 1
+        return set(range(os.cpu_count() or 1))
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _snapshot() -> tuple[dict[int, tuple[int, int]], int]:
+    """({cpu: (busy, total) jiffies} from ``/proc/stat``, this process's utime + stime in jiffies)."""
+    cpus = {}
+    for line in _read("/proc/stat").splitlines():
+        if line.startswith("cpu") and line[3:4].isdigit():
+            name, *vals = line.split()
+            v = [int(x) for x in vals[:8]]  # user nice system idle iowait irq softirq steal
+            cpus[int(name[3:])] = (v[0] + v[1] + v[2] + sum(v[5:8]), sum(v))
+    own = _read("/proc/self/stat").rsplit(")", 1)[1].split()  # fields after "(comm)"; comm may hold spaces
+    return cpus, int(own[11]) + int(own[12])
+
+
+def _try_snapshot():
+    """:func:`_snapshot`, or None where ``/proc`` is missing or unreadable."""
+    try:
+        return _snapshot()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _free_between(a, b, allowed: set[int]) -> int:
+    """Cores of ``allowed`` not taken by *other* processes between snapshots ``a`` and ``b``.
+
+    Sum of per-core busy shares, minus this process's own CPU time over the same interval (our
+    threads are not a neighbour), rounded at :data:`BUSY_SHARE`; never below 1."""
+    cpus = [c for c in allowed if c in a[0] and c in b[0]]
+    spans = [b[0][c][1] - a[0][c][1] for c in cpus]
+    if not cpus or min(spans) <= 0:
+        return len(allowed)
+    busy = sum((b[0][c][0] - a[0][c][0]) / span for c, span in zip(cpus, spans))
+    others = max(0.0, busy - (b[1] - a[1]) / (sum(spans) / len(spans)))
+    return max(1, len(allowed) - int(others + 1 - BUSY_SHARE))
+
+
+def free_cores(window: float = 0.15) -> int:
+    """Cores this process may use that other processes leave mostly idle, measured now over
+    ``window`` seconds of ``/proc/stat``; never below 1. Without ``/proc`` (non-Linux): cores
+    minus the 1-minute load average."""
+    allowed = _allowed()
+    if (a := _try_snapshot()) is not None:
+        time.sleep(window)
+        if (b := _try_snapshot()) is not None:
+            return _free_between(a, b, allowed)
     try:
         busy = int(os.getloadavg()[0] + 0.5)
     except OSError:  # pragma: no cover
         busy = 0
-    return max(1, min(allowed, allowed - busy + 1))
+    return max(1, min(len(allowed), len(allowed) - busy + 1))
 
 
 def set_threads(threads: int | None) -> int:
-    """Set torch's intra-op threads to ``threads`` or to :func:`free_cores`; return it."""
+    """Set torch's intra-op threads to ``threads`` or to :func:`free_cores`; return it.
+
+    Only an automatic choice (``threads`` None) is revisited by :func:`recheck_threads`: an
+    explicit thread count stays fixed for the whole run."""
     n = threads or free_cores()
     torch.set_num_threads(n)
+    _auto.update(on=threads is None, at=time.monotonic(), snap=_try_snapshot() if threads is None else None)
     return n
+
+
+def recheck_threads(every: float = RECHECK_S) -> int:
+    """Call once per step of a long loop: when threads were chosen automatically, re-measure the
+    free cores every ``every`` seconds (over the time since the previous measurement, so nothing
+    sleeps) and resize torch's pool when the answer changed. Returns the thread count.
+
+    Thread count changes the order of float reductions, so an automatic run is reproducible to
+    the last bit only on an equally loaded machine; pass ``threads`` for bit-exact reruns."""
+    if not _auto["on"] or _auto["snap"] is None or time.monotonic() - _auto["at"] < every:
+        return torch.get_num_threads()
+    snap = _try_snapshot()
+    if snap is not None:
+        n = _free_between(_auto["snap"], snap, _allowed())
+        _auto.update(at=time.monotonic(), snap=snap)
+        if n != torch.get_num_threads():
+            torch.set_num_threads(n)
+    return torch.get_num_threads()
 
 
 def use_bf16(precision: str, dev: torch.device) -> bool:

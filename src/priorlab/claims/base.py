@@ -5,9 +5,10 @@ A :class:`Claim` never runs anything itself. It declares, for a :class:`Scale`, 
 (:class:`Arm`: a preset plus overrides, run once per seed) it needs; ``priorlab retest``
 collects the declarations of every chosen claim, runs each distinct job once (identical
 specs are shared between claims), and hands the finished run directories to
-:meth:`Claim.measure` (tidy rows, one per arm x seed) and :meth:`Claim.judge` (effect, 95% CI
-and verdict from those rows). ``judge`` is a pure function of the table, so a doctored table
-or a negative control changes the verdict in a test without running anything.
+:meth:`Claim.measure` (tidy rows, one per arm x seed x evaluation problem) and
+:meth:`Claim.judge` (parts, controls and the verdict from those rows,
+:mod:`priorlab.claims.stats`). ``judge`` is a pure function of the table, so a doctored table
+or a control changes the verdict in a test without running anything.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from priorlab.claims.stats import Verdict
 from priorlab.registry import Registry
 
 
@@ -25,7 +27,9 @@ class Scale:
     ``prior_sets`` and ``rl_sets`` are ``--set`` overrides applied to every prior and every
     arm before the claim's own; ``continue_sets`` come after a continued prior's own (its
     budget and learning rate); ``n_large`` is the sample count per problem for pass@k claims
-    (k runs up to it); ``prior_threads`` the torch threads of a prior job.
+    (k runs up to it); ``prior_threads`` the torch threads of a prior job. With ``horizons``
+    every arm runs the RL horizon its claim declares (:attr:`Claim.horizon`) instead of the
+    ``steps`` in ``rl_sets``.
     """
 
     name: str
@@ -36,6 +40,16 @@ class Scale:
     n_problems: int
     continue_sets: tuple[str, ...] = ()
     prior_threads: int = 1
+    horizons: bool = False
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """The RL horizon a paper's effect needs: ``steps`` and ``epochs`` of its prompt pool."""
+
+    steps: int
+    epochs: float
+    source: str = ""
 
 
 #: A continued prior (:attr:`PriorSpec.base`): 2M tokens at a quarter of the demo learning rate.
@@ -44,18 +58,23 @@ class Scale:
 CONTINUE = ("pretrain.tokens=2000000", "pretrain.lr=0.0005", "pretrain.warmup_steps=20")
 
 SCALES: dict[str, Scale] = {
-    # CI and smoke tests: a tiny model, two RL steps; numbers mean nothing.
+    # CI and smoke tests: a tiny model, two RL steps; numbers mean nothing (its priors never click).
     "tiny": Scale("tiny", (0, 1, 2), (
         "model.preset=tiny", "pretrain.tokens=16384", "pretrain.batch_size=8", "pretrain.seq_len=128",
         "pretrain.warmup_steps=2", "pretrain.checkpoint_every=8", "pretrain.precision=fp32"), (
         "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=4", "data.n_prompts=8",
-        "probe.every=1", "probe.n_problems=2", "probe.n_samples=2", "checkpoint_every=2", "kl_every=0"),
+        "probe.every=1", "probe.n_problems=2", "probe.n_samples=2", "checkpoint_every=2", "kl_every=0",
+        "allow_unclicked_prior=true"),
         n_large=8, n_problems=3, continue_sets=("pretrain.tokens=8192",)),
     # The 90-minute budget on 2 CPU cores (docs/claims.md has the measured breakdown). Priors run
     # with 2 threads, one at a time: the demo prior is then exactly docs/demo.md's.
     "small": Scale("small", (0, 1, 2), ("eval.n_problems=16", "eval.n_samples=16"), (
         "steps=30", "data.n_prompts=128", "probe.every=10", "checkpoint_every=30", "kl_every=0"),
         n_large=64, n_problems=24, continue_sets=CONTINUE, prior_threads=2),
+    # The papers' horizons (each claim's Claim.horizon), 5 seeds, n = 256 (cost: docs/claims.md).
+    "medium": Scale("medium", (0, 1, 2, 3, 4), ("eval.n_problems=16", "eval.n_samples=16"), (
+        "data.n_prompts=128", "probe.every=25", "checkpoint_every=50", "kl_every=0"),
+        n_large=256, n_problems=32, continue_sets=CONTINUE, prior_threads=2, horizons=True),
     # What a GPU afternoon buys: 5 seeds, 150 steps, n = 256.
     "full": Scale("full", (0, 1, 2, 3, 4), (), ("steps=150", "probe.every=10", "checkpoint_every=50"),
                   n_large=256, n_problems=64, continue_sets=CONTINUE, prior_threads=2),
@@ -88,18 +107,6 @@ class Arm:
 
 
 @dataclass
-class Judgement:
-    """A verdict with its statistic: ``effect`` and the 95% CI ``[ci_low, ci_high]``."""
-
-    verdict: str
-    effect: float | None
-    ci_low: float | None
-    ci_high: float | None
-    reason: str
-    seeds: int = 0
-
-
-@dataclass
 class Evidence:
     """Finished runs handed to :meth:`Claim.measure`.
 
@@ -123,6 +130,12 @@ class Claim:
     source: dict = {}
     statistic: str = ""
     control: str = ""
+    #: The paper's effect in the units of the primary part (None: not retrieved; see notes).
+    paper_effect: float | None = None
+    #: The RL horizon the paper's effect needs (the ``medium`` scale runs it).
+    horizon: Horizon = Horizon(30, 1.0)
+    #: The unit of replication: the rows' column the bootstrap resamples (RL seed by default).
+    unit: str = "seed"
     next_steps: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -136,13 +149,9 @@ class Claim:
         """Tidy rows (one per arm x seed, or per k) and the figure files written to ``ev.out``."""
         raise NotImplementedError
 
-    def judge(self, rows: list[dict]) -> Judgement:
-        """The verdict from the rows alone (pure: tests feed doctored rows)."""
+    def judge(self, rows: list[dict]) -> Verdict:
+        """Parts, controls and verdict from the rows alone (pure: tests feed constructed tables)."""
         raise NotImplementedError
-
-    def judge_control(self, rows: list[dict]) -> Judgement | None:
-        """The negative control's verdict from the same rows, when the claim has one."""
-        return None
 
 
 CLAIMS: Registry[type[Claim]] = Registry("claim")

@@ -4,11 +4,19 @@
 from __future__ import annotations
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Scale
-from priorlab.claims.common import ANSWER_HEAVY, BAND, DEMO, plot_arms, random_reward
-from priorlab.claims.measure import by_seed, format_accuracy, paired, pass_k, records, shares
-from priorlab.claims.stats import combine, directional
+from priorlab.claims.common import ANSWER_HEAVY, BAND, DEMO, RANDOM_HORIZON, plot_arms, random_reward
+from priorlab.claims.judging import contrast, part, verdict
+from priorlab.claims.measure import change, format_accuracy, problem_pass, problem_rows, records, seed_means, shares
+from priorlab.claims.stats import ControlSpec
 
 ARMS = {"random": "demo", "random-answer-heavy": "answer-heavy", "random-gamma0": "demo"}
+PAPER = 0.214  # Qwen2.5-Math-7B, random reward: +21.4 MATH-500 points; Llama/OLMo: no gain (Fig. 1)
+
+
+def problem_change(run, metric: str = "answer", k: int = 1) -> dict[str, float]:
+    """Per-problem pass@k after − before on the band (paired: same problems, same sampling seeds)."""
+    b, a = records(run, "before", depths=BAND), records(run, "after", depths=BAND)
+    return change(problem_pass(b, k, metric), problem_pass(a, k, metric))
 
 
 @CLAIMS.register("C1")
@@ -21,10 +29,18 @@ class SpuriousRewards(Claim):
               "title": "Spurious Rewards: Rethinking Training Signals in RLVR"}
     statistic = ("Δ answer pass@1 (held-out eval at the band) under the random reward on the demo prior (dominant "
                  "format steps, the accurate one) minus the same on the answer-heavy prior (dominant format "
-                 "answer-only, at chance), paired by seed")
+                 "answer-only, at chance), per seed")
     control = "γ = 0 (every reward 0, so every advantage is 0): the policy must not move"
-    notes = ("Only the random reward is run at small scale; format-only and incorrect-label rewards are in the "
-             "registry (reward.weights={format: 1.0} / {incorrect_label: 1.0}) for a full-scale sweep.",)
+    paper_effect = PAPER
+    horizon = RANDOM_HORIZON
+    notes = ("Paired statistic: each Δ is after − before of one run on the same problems with the same sampling "
+             "seeds; the two priors of one seed are paired on the problems they share.",
+             f"Paper effect: +{PAPER} is Qwen2.5-Math-7B's MATH-500 gain (accuracy points / 100) against ~0 for "
+             "Llama/OLMo; here answer pass@1 on held-out arithmetic, so the units match only in kind.",
+             "Only the random reward is run at small scale; format-only and incorrect-label rewards are in the "
+             "registry (reward.weights={format: 1.0} / {incorrect_label: 1.0}) for a full-scale sweep.",
+             "Positive control: constructed (a planted shift on the measured rows); the paper's own positive "
+             "control, a prior whose dominant format is planted accurate, is the demo prior itself.")
     next_steps = ("Add the format and incorrect-label rewards and a third prior whose dominant format is "
                   "accurate but rarer.", "Sweep γ ∈ {0.3, 0.5, 0.7} as the paper does.")
 
@@ -39,25 +55,25 @@ class SpuriousRewards(Claim):
         rows = []
         for name, prior in ARMS.items():
             for seed, run in sorted(ev.arms[name].items()):
-                b, a = records(run, "before", depths=BAND), records(run, "after", depths=BAND)
-                fmt_share, fmt_acc = shares(b), format_accuracy(b)
+                fmt_share, fmt_acc = shares(records(run, "before", depths=BAND)), format_accuracy(
+                    records(run, "before", depths=BAND))
                 dominant = max(fmt_share, key=fmt_share.get)
-                rows.append({"arm": name, "prior": prior, "seed": seed,
-                             "d_answer": pass_k(a, 1, "answer") - pass_k(b, 1, "answer"),
-                             "dominant_format": dominant, "dominant_share": fmt_share[dominant],
+                rows.append({"kind": "seed", "arm": name, "prior": prior, "seed": seed, "dominant_format": dominant,
+                             "dominant_share": fmt_share[dominant],
                              "dominant_is_most_accurate": dominant == max(fmt_acc, key=fmt_acc.get)})
-        fig = plot_arms(rows, "d_answer", ev.out / "c1_random.png", "random reward: Δ answer pass@1 by prior",
+                rows += problem_rows({"kind": "problem", "arm": name, "prior": prior, "seed": seed},
+                                     {"d_answer": problem_change(run)})
+        per_seed = [{"arm": a, "d_answer": v} for a in ARMS for v in seed_means(rows, "d_answer", arm=a).values()]
+        fig = plot_arms(per_seed, "d_answer", ev.out / "c1_random.png", "random reward: Δ answer pass@1 by prior",
                         "Δ answer pass@1", list(ARMS))
         return rows, [fig]
 
     def judge(self, rows):
-        d = {name: by_seed(rows, "d_answer", arm=name) for name in ARMS}
-        return combine([
-            ("accurate-dominant minus inaccurate-dominant",
-             directional(paired(d["random"], d["random-answer-heavy"]), +1, "Δ demo − Δ answer-heavy")),
-            ("helps the accurate-dominant prior", directional(list(d["random"].values()), +1, "Δ demo")),
-        ])
-
-    def judge_control(self, rows):
-        zero = by_seed(rows, "d_answer", arm="random-gamma0")
-        return directional(list(zero.values()), +1, "Δ answer pass@1 with γ = 0")
+        gap = contrast(rows, "d_answer", {"arm": "random"}, {"arm": "random-answer-heavy"}, bounds=(-1, 1))
+        zero = contrast(rows, "d_answer", {"arm": "random-gamma0"})
+        return verdict([
+            part("accurate-dominant minus inaccurate-dominant", "Δ answer pass@1, demo − answer-heavy", gap,
+                 paper=PAPER),
+            part("helps the accurate-dominant prior", "Δ answer pass@1, demo",
+                 contrast(rows, "d_answer", {"arm": "random"}), paper=PAPER),
+        ], gap, negative=ControlSpec(self.control, zero.estimate(), positive=False, sign=0))

@@ -3,12 +3,27 @@
 
 from __future__ import annotations
 
-from priorlab.claims.base import CLAIMS, Claim, Evidence, Scale
-from priorlab.claims.common import BAND, DEMO, plot_arms, random_reward
-from priorlab.claims.measure import by_seed, paired, records, share, pass_k
-from priorlab.claims.stats import combine, directional
+import numpy as np
 
-ARMS = ("random", "random-1-update", "random-rloo")
+from priorlab.claims.base import CLAIMS, Claim, Evidence, Scale
+from priorlab.claims.c01_spurious import problem_change
+from priorlab.claims.common import DEMO, RANDOM_HORIZON, plot_arms, random_reward
+from priorlab.claims.judging import Measured, part, verdict
+from priorlab.claims.measure import problem_rows, seed_means
+from priorlab.claims.stats import cells
+
+#: Clipping disabled on the same mini-batches: a ratio bound no update reaches.
+NO_CLIP = ("algo.eps_low=1000000000.0", "algo.eps_high=1000000000.0")
+ARMS = ("random", "random-noclip", "random-1-update", "random-rloo")
+PAPER = 0.2  # Fig. 11: the ~+20-point random-reward gain disappears without clipping [2nd: read off the figure]
+
+
+def magnitude_gap(rows: list[dict], other: str) -> Measured:
+    """Per seed |mean Δ| clipped − |mean Δ| of ``other`` (the drift's size: its sign depends on the prior)."""
+    data = cells(rows, "d_answer", {"clip": {"arm": "random"}, "other": {"arm": other}})
+    clip = [v for arms in data.values() for v in arms.get("clip", {}).values()]
+    drift = 1.0 if not clip or np.mean(clip) >= 0 else -1.0  # |mean| grows when values move this way
+    return Measured(data, lambda m: np.abs(m["clip"]) - np.abs(m["other"]), ("clip", "other"), (-1, 1), drift)
 
 
 @CLAIMS.register("C2")
@@ -20,10 +35,18 @@ class Clipping(Claim):
                  "(ratio ≡ 1) or without a ratio (REINFORCE/RLOO).")
     source = {"arxiv": "2506.10947", "date": "2025-06", "authors": "Shao et al.",
               "title": "Spurious Rewards: Rethinking Training Signals in RLVR"}
-    statistic = ("|Δ answer pass@1| (held-out eval at the band) under the random reward with clipping and 4 "
-                 "optimizer steps per batch, minus the same with 1 step per batch, paired by seed")
+    statistic = ("|Δ answer pass@1| (held-out eval at the band) under the random reward with clipping, minus the "
+                 "same with clipping disabled on the same 4 mini-batches per rollout batch (the paper's Fig. 11 "
+                 "ablation), per seed")
+    paper_effect = PAPER
+    horizon = RANDOM_HORIZON
     notes = ("The magnitude is compared because the clipping bias moves the policy toward already-likely tokens, "
              "which may raise or lower accuracy depending on the prior (claim C1).",
+             "Primary comparison: the same mini-batches (4 optimizer steps per batch) with the clip disabled "
+             f"({', '.join(NO_CLIP)}), so the only difference is the clip; 1 update per batch and RLOO are "
+             "secondary parts (they also change the number of optimizer steps).",
+             "Paired statistic: each Δ is after − before of one run on the same problems and sampling seeds.",
+             f"Paper effect {PAPER}: MATH-500 accuracy / 100 read off Fig. 11 (not a table value).",
              "Random rewards are Bernoulli(0.5) per completion, seeded by (seed, step).")
     next_steps = ("Add a positive control: the verified reward with 1 update per batch must still learn.",
                   "Log the clip fractions per step (metrics.jsonl clip_low/clip_high) against the drift.")
@@ -32,7 +55,7 @@ class Clipping(Claim):
         return [DEMO]
 
     def arms(self, scale: Scale):
-        return [random_reward(scale),
+        return [random_reward(scale), random_reward(scale, DEMO, *NO_CLIP, name="random-noclip"),
                 random_reward(scale, DEMO, "algo.mini_batches=1", name="random-1-update"),
                 random_reward(scale, DEMO, "algo.mini_batches=1", "algo.advantage=rloo", "algo.loss=reinforce",
                               name="random-rloo")]
@@ -41,19 +64,17 @@ class Clipping(Claim):
         rows = []
         for name in ARMS:
             for seed, run in sorted(ev.arms[name].items()):
-                b, a = records(run, "before", depths=BAND), records(run, "after", depths=BAND)
-                d_acc = pass_k(a, 1, "answer") - pass_k(b, 1, "answer")
-                rows.append({"arm": name, "seed": seed, "d_answer": d_acc, "abs_d_answer": abs(d_acc),
-                             "d_share_steps": share(a, "steps") - share(b, "steps")})
-        fig = plot_arms(rows, "d_answer", ev.out / "c2_random.png",
+                rows += problem_rows({"arm": name, "seed": seed}, {"d_answer": problem_change(run)})
+        per_seed = [{"arm": a, "d_answer": v} for a in ARMS for v in seed_means(rows, "d_answer", arm=a).values()]
+        fig = plot_arms(per_seed, "d_answer", ev.out / "c2_random.png",
                         "random reward: Δ answer pass@1 by optimizer setting", "Δ answer pass@1", list(ARMS))
         return rows, [fig]
 
     def judge(self, rows):
-        abs_d = {name: by_seed(rows, "abs_d_answer", arm=name) for name in ARMS}
-        return combine([
-            ("clip vs 1 update", directional(paired(abs_d["random"], abs_d["random-1-update"]), +1,
-                                             "|Δ| clipped − |Δ| one update")),
-            ("clip vs RLOO", directional(paired(abs_d["random"], abs_d["random-rloo"]), +1,
-                                         "|Δ| clipped − |Δ| RLOO")),
-        ])
+        head = magnitude_gap(rows, "random-noclip")
+        return verdict([
+            part("clip vs no clip, same mini-batches", "|Δ| clipped − |Δ| clip disabled", head, paper=PAPER),
+            part("clip vs 1 update", "|Δ| clipped − |Δ| one update per batch",
+                 magnitude_gap(rows, "random-1-update"), paper=PAPER),
+            part("clip vs RLOO", "|Δ| clipped − |Δ| RLOO", magnitude_gap(rows, "random-rloo"), paper=PAPER),
+        ], head)

@@ -5,36 +5,49 @@ from __future__ import annotations
 
 import json
 
-from priorlab.claims.base import CLAIMS, Claim, Evidence, Judgement, Scale
-from priorlab.claims.common import ANSWER_HEAVY, BAND, DEMO, grpo_correct
-from priorlab.claims.measure import format_accuracy, records, shares
-from priorlab.claims.stats import combine, directional
+from priorlab.claims.base import CLAIMS, Claim, Evidence, Horizon, PriorSpec, Scale
+from priorlab.claims.common import BAND, arm
+from priorlab.claims.judging import contrast, part, verdict
+from priorlab.claims.measure import format_accuracy, problem_rows, problem_share, records, shares
+from priorlab.claims.stats import ControlSpec
 from priorlab.diagnostics.rundir import metrics_rows, run_config
 from priorlab.plots import plt, save
 
 COLLAPSE = 0.9  # "collapsed": one format holds at least 90% of the training rollouts
-ARMS = {"grpo-correct": "demo", "grpo-correct-answer-heavy": "answer-heavy"}
+FORMATS = ("steps", "code", "answer")
+#: Three formats in the mix; continued from the demo prior (docs/claims.md, Priors).
+THREE = PriorSpec("three-formats", ("corpus.formats={steps: 0.4, code: 0.3, answer: 0.3}",),
+                  "the demo prior continued on formats steps 0.4 / code 0.3 / answer 0.3", base="demo")
+THREE_ANSWER = PriorSpec("three-formats-answer-heavy", ("corpus.formats={steps: 0.2, code: 0.2, answer: 0.6}",),
+                         "the demo prior continued on formats steps 0.2 / code 0.2 / answer 0.6", base="demo")
+ARMS = {"answer-reward-3f": THREE, "answer-reward-3f-answer-heavy": THREE_ANSWER}
+HORIZON = Horizon(48, 3.0, "Zhao et al.: collapse within the first epoch; 3 epochs show it and what follows")
+PAPER = 0.1  # a single format takes ~100% of outputs (Figs. 2-3) [2nd]: share 1.0 − 0.9
 
 
-def _collapse_epoch(run, steps_rows) -> float:
-    """Epochs (RL prompts seen / pool size) until one format first holds >= COLLAPSE of a step's rollouts."""
-    pool = json.loads((run / "summary.json").read_text())["pool_size"]
-    prompts = run_config(run).rollout.prompts_per_step
+def collapse_epoch(steps_rows: list[dict], prompts: int, pool: int) -> float:
+    """Epochs of RL updates (prompts trained on / pool size) until one format first holds >=
+    COLLAPSE of a step's rollouts. The metrics row of step k holds the rollouts sampled *before*
+    update k, by a policy that had seen k − 1 batches of ``prompts`` prompts."""
     for r in steps_rows:
         if max(v for k, v in r.items() if k.startswith("share_")) >= COLLAPSE:
-            return r["step"] * prompts / pool
+            return (r["step"] - 1) * prompts / pool
     return float("inf")
 
 
-def _observed(rows, key: str, what: str) -> Judgement:
-    """An existence claim ("not always"): holds when some prior shows it in at least 2 seeds."""
-    by_prior: dict[str, int] = {}
-    for r in rows:
-        by_prior[r["prior"]] = by_prior.get(r["prior"], 0) + bool(r[key])
-    hit = [p for p, n in by_prior.items() if n >= 2]
-    if hit:
-        return Judgement("holds", None, None, None, f"{what} on prior(s) {', '.join(hit)} (≥ 2 seeds)", len(rows))
-    return Judgement("inconclusive", None, None, None, f"{what}: not observed on {', '.join(by_prior)}", len(rows))
+def seed_row(name: str, seed: int, run) -> tuple[dict, list[dict], str]:
+    """The seed's summary (winner, initial mode, most accurate, collapse time), its training rows,
+    and the winner."""
+    b, a = records(run, "before", depths=BAND), records(run, "after", depths=BAND)
+    s0, acc0, s1 = shares(b), format_accuracy(b), shares(a)
+    winner, mode, best = max(s1, key=s1.get), max(s0, key=s0.get), max(acc0, key=acc0.get)
+    train = [r for r in metrics_rows(run) if r.get("kind") == "train"]
+    epoch = collapse_epoch(train, run_config(run).rollout.prompts_per_step,
+                           json.loads((run / "summary.json").read_text())["pool_size"])
+    return ({"kind": "seed", "arm": name, "prior": ARMS[name].name, "seed": seed, "winner": winner,
+             "initial_mode": mode, "initial_shares": s0, "most_accurate": best, "initial_answer_acc": acc0,
+             "collapse_epoch": epoch, "one_minus_epoch": 1 - min(epoch, 10.0),
+             "not_initial_mode": float(winner != mode), "not_most_accurate": float(winner != best)}, train, winner)
 
 
 @CLAIMS.register("C3")
@@ -45,60 +58,68 @@ class FormatCollapse(Claim):
                  "and the winning format is not always the initially most common or the most accurate one.")
     source = {"arxiv": "2504.07912", "date": "2025-04", "authors": "Zhao et al.",
               "title": "Echo Chamber: RL Post-training Amplifies Behaviors Learned in Pretraining"}
-    statistic = f"share of the winning format in the after-RL samples minus {COLLAPSE}, per prior × seed"
-    notes = ("Rewards are the strict verified reward, which the answer-only format cannot earn; the paper's "
-             "answer-correctness reward could, but here answer-only is at chance accuracy (docs/demo.md), so "
-             "both rewards favour the step-by-step format.",
-             "Collapse time is read from the training rollouts' format shares (metrics.jsonl), in epochs of "
-             "the RL pool.")
-    next_steps = ("Add the code format and a prior where the accurate format is the rare one (the paper's 28% "
-                  "winner).", "Repeat with KL 1e-3 / 1e-2: the paper says a larger KL keeps minority formats.")
+    statistic = f"share of the winning format in the after-RL samples minus {COLLAPSE}, per seed (both priors)"
+    control = "the priors before RL: their modal format's share must not already count as collapsed"
+    paper_effect = PAPER
+    horizon = HORIZON
+    notes = ("The reward is the answer reward (1 for a right final answer in any format, rl/rewards.py), as the "
+             "paper's answer-correctness reward: every format can earn it, so the winner is selected by RL, not "
+             "imposed by the reward (the strict verified reward can never pay answer-only).",
+             "Both priors hold three formats (steps, code, answer-only), continued from the demo prior.",
+             "Collapse time is read from the training rollouts' format shares (metrics.jsonl): the row of step k "
+             "holds rollouts sampled before update k, so its epoch is (k − 1) × prompts per step / pool size.",
+             f"Paper effect {PAPER}: a single format reaches ~100% of outputs [2nd: secondary summary].",
+             "'Not always the initial mode / the most accurate' are per-seed indicators: with identical seeds "
+             "their interval has zero width and they get no verdict (a sign test over 3 seeds: p = 0.25).")
+    next_steps = ("Repeat with KL 1e-3 / 1e-2: the paper says a larger KL keeps minority formats.",
+                  "Vary the code share (the paper's 1x-8x repeats) to find where the winner flips.")
 
     def priors(self, scale: Scale):
-        return [DEMO, ANSWER_HEAVY]
+        return [THREE, THREE_ANSWER]
 
     def arms(self, scale: Scale):
-        return [grpo_correct(scale), grpo_correct(scale, ANSWER_HEAVY, "grpo-correct-answer-heavy")]
+        return [arm(scale, name, prior, "reward.weights={answer: 1.0}", horizon=HORIZON,
+                    about="GRPO, answer reward (any format can earn it)") for name, prior in ARMS.items()]
 
     def measure(self, ev: Evidence):
         rows, traj = [], {}
-        for name, prior in ARMS.items():
+        for name in ARMS:
             for seed, run in sorted(ev.arms[name].items()):
-                b, a = records(run, "before", depths=BAND), records(run, "after", depths=BAND)
-                s0, acc0, s1 = shares(b), format_accuracy(b), shares(a)
-                winner = max(s1, key=s1.get)
-                train = [r for r in metrics_rows(run) if r.get("kind") == "train"]
-                traj[(name, seed)] = train
-                rows.append({"arm": name, "prior": prior, "seed": seed, "winner": winner, "winner_share": s1[winner],
-                             "initial_mode": max(s0, key=s0.get), "initial_shares": s0,
-                             "most_accurate": max(acc0, key=acc0.get), "initial_answer_acc": acc0,
-                             "collapse_epoch": _collapse_epoch(run, train),
-                             "not_initial_mode": winner != max(s0, key=s0.get),
-                             "not_most_accurate": winner != max(acc0, key=acc0.get)})
+                summary, traj[(name, seed)], winner = seed_row(name, seed, run)
+                before = records(run, "before", depths=BAND)
+                mode = summary["initial_mode"]
+                rows.append(summary)
+                rows += problem_rows({"kind": "problem", "arm": name, "seed": seed}, {
+                    "winner_share": problem_share(records(run, "after", depths=BAND), winner),
+                    "prior_mode_share": problem_share(before, mode)})
         return rows, [self._plot(traj, ev.out / "c3_formats.png")]
 
     @staticmethod
     def _plot(traj, path):
         fig, ax = plt.subplots(figsize=(6.5, 4))
-        for i, ((name, seed), train) in enumerate(sorted(traj.items())):
-            for fmt, ls in (("steps", "-"), ("answer", "--")):
-                ax.plot([r["step"] for r in train], [r.get(f"share_{fmt}", 0.0) for r in train], ls,
-                        color="C0" if name == "grpo-correct" else "C1", alpha=0.7,
-                        label=f"{name}: {fmt}" if seed == min(s for n, s in traj if n == name) else None)
+        styles = dict(zip(FORMATS, ("-", ":", "--")))
+        for (name, seed), train in sorted(traj.items()):
+            for fmt, ls in styles.items():
+                first = seed == min(s for n, s in traj if n == name)
+                ax.plot([r["step"] - 1 for r in train], [r.get(f"share_{fmt}", 0.0) for r in train], ls,
+                        color="C0" if name == "answer-reward-3f" else "C1", alpha=0.7,
+                        label=f"{name}: {fmt}" if first else None)
         ax.axhline(COLLAPSE, color="0.4", lw=0.8, ls=":")
-        ax.set_xlabel("RL step")
+        ax.set_xlabel("updates before the rollouts were sampled")
         ax.set_ylabel("share of training rollouts")
-        ax.set_title("format shares during RL (solid: steps, dashed: answer-only; one line per seed)", fontsize=9)
+        ax.set_title("format shares during RL (solid steps, dotted code, dashed answer-only)", fontsize=9)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
         return save(fig, path)
 
     def judge(self, rows):
-        return combine([
-            ("collapse", directional([r["winner_share"] - COLLAPSE for r in rows], +1,
-                                     f"winning format's share − {COLLAPSE}")),
-            ("within the first epoch", directional([1 - min(r["collapse_epoch"], 10.0) for r in rows], +1,
-                                                   "1 − epochs to collapse")),
-            ("winner ≠ initial mode", _observed(rows, "not_initial_mode", "the winner is not the initial mode")),
-            ("winner ≠ most accurate", _observed(rows, "not_most_accurate", "the winner is not the most accurate")),
-        ])
+        share = contrast(rows, "winner_share", {"kind": "problem"}, offset=COLLAPSE, bounds=(0, 1))
+        prior = contrast(rows, "prior_mode_share", {"kind": "problem"}, offset=COLLAPSE)
+        return verdict([
+            part("collapse", f"winning format's share − {COLLAPSE}", share, paper=PAPER),
+            part("within the first epoch", "1 − epochs to collapse", contrast(rows, "one_minus_epoch", {"kind": "seed"})),
+            part("winner ≠ initial mode", "share of seeds whose winner is not the initial mode",
+                 contrast(rows, "not_initial_mode", {"kind": "seed"})),
+            part("winner ≠ most accurate", "share of seeds whose winner is not the most accurate format",
+                 contrast(rows, "not_most_accurate", {"kind": "seed"})),
+        ], share, negative=ControlSpec(self.control, prior.estimate(), positive=False, sign=+1))

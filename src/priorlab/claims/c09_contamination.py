@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from priorlab.claims.base import CLAIMS, Claim, Evidence, Judgement, PriorSpec, Scale
-from priorlab.claims.common import BAND, DEMO, final_sets, plot_arms, random_reward
-from priorlab.claims.measure import by_seed, pass_k, records
-from priorlab.claims.stats import combine, directional
-from priorlab.passk import bootstrap_ci
+from priorlab.claims.base import CLAIMS, Claim, Evidence, PriorSpec, Scale
+from priorlab.claims.c01_spurious import PAPER as SPURIOUS_GAIN
+from priorlab.claims.common import BAND, DEMO, RANDOM_HORIZON, final_sets, plot_arms, random_reward
+from priorlab.claims.judging import contrast, part, verdict
+from priorlab.claims.measure import change, problem_pass, problem_rows, records, seed_means
+from priorlab.claims.stats import ControlSpec, Estimate
 
 FRACTION = 0.6  # the paper's headline prefix length
 REPEATS = 16
+PAPER_PROBE = 0.536  # Qwen2.5-Math-7B: answer from a 60% prefix on MATH-500 53.6% vs ~0 on fresh sets (§4.2)
 
 
 def contaminated(scale: Scale) -> PriorSpec:
@@ -25,7 +27,7 @@ def contaminated(scale: Scale) -> PriorSpec:
                      f"per depth {BAND}, {REPEATS} copies each", base="demo")
 
 
-def probe_gap(prior, n: int) -> list[dict]:
+def probe_gap_rows(prior, n: int) -> list[dict]:
     """Greedy probe of 60% question prefixes, one row per item: ``answer_contained`` in solve
     mode (prefix + ``<sol>``: does the model still produce the true answer?), plus the paper's
     continuation exact match. priorlab priors are trained with loss on solution tokens only, so
@@ -45,19 +47,16 @@ def probe_gap(prior, n: int) -> list[dict]:
              "answer_contained": s["answer_contained"]} for c, s in zip(cont, solve)]
 
 
-def _em_gap(rows: list[dict], prior: str) -> Judgement:
-    em = {s: np.array([r["answer_contained"] for r in rows if r.get("prior") == prior and r["split"] == s])
-          for s in ("eval", "eval-contaminated")}
-    if not all(len(v) for v in em.values()):
-        return Judgement("inconclusive", None, None, None, f"no probe rows for prior {prior}", 0)
+def probe_gap(rows: list[dict], prior: str) -> Estimate:
+    """Answer from a 60% prefix, contaminated − clean items, on one prior (greedy: one run). The
+    unit is the item: the SE is that of a difference of two independent item means."""
+    em = {s: np.array([r["answer_contained"] for r in rows if r.get("prior") == prior and r["split"] == s],
+                      dtype=float) for s in ("eval", "eval-contaminated")}
+    if not all(len(v) > 1 for v in em.values()):
+        return Estimate(None, None, 0)
     gap = float(em["eval-contaminated"].mean() - em["eval"].mean())
-    lo_c, hi_c = bootstrap_ci(em["eval-contaminated"], seed=1)
-    lo, hi = bootstrap_ci(em["eval"], seed=2)
-    lo, hi = lo_c - hi, hi_c - lo  # conservative: the difference of the two percentile intervals
-    what = (f"answer from a {FRACTION:.0%} question prefix, contaminated − clean on {prior} = {gap:+.3f} "
-            f"[{lo:+.3f}, {hi:+.3f}]")
-    verdict = "holds" if lo > 0 else "contradicted" if hi < 0 else "inconclusive"
-    return Judgement(verdict, gap, lo, hi, f"{what} (bootstrap over items, greedy: one run)", 1)
+    se = float(np.sqrt(sum(v.var(ddof=1) / len(v) for v in em.values())))
+    return Estimate(gap, se, min(len(v) for v in em.values()))
 
 
 @CLAIMS.register("C9")
@@ -72,7 +71,13 @@ class Contamination(Claim):
     statistic = ("Δ answer pass@1 under the random reward on the contaminated split minus on the clean eval split "
                  "(same prior, same run), paired by seed")
     control = "the partial-prompt probe on the clean demo prior: neither split was memorised, so no gap"
-    notes = (f"Contamination: every evaluated contaminated item appears {REPEATS}× with its solution in the "
+    paper_effect = SPURIOUS_GAIN
+    horizon = RANDOM_HORIZON
+    notes = ("Per-problem Δ are after − before of one run (paired); the two splits of a seed are different "
+             "problems, so the contrast is unpaired within the seed. The probe's unit is the item (one greedy "
+             "run of one prior).", f"Paper effect +{SPURIOUS_GAIN}: the random-reward gain on memorised "
+             "MATH-500 against ~0 on fresh RandomCalculation (Wu et al. §4.3, with Shao et al.'s +21.4).",
+             f"Contamination: every evaluated contaminated item appears {REPEATS}× with its solution in the "
              "corpus; the clean split is never in it (content-hash splits).",
              "The probe reads the answer the model gives to a 60% question prefix (solve mode). The paper's "
              "continuation exact match is also recorded, but priorlab priors are trained on solution tokens "
@@ -90,23 +95,24 @@ class Contamination(Claim):
     def measure(self, ev: Evidence):
         rows = []
         for seed, run in sorted(ev.arms["random-contaminated"].items()):
-            d = {s: pass_k(records(run, "after", split=s), 1, "answer") -
-                 pass_k(records(run, "before", split=s), 1, "answer") for s in ("eval", "eval-contaminated")}
-            rows += [{"kind": "rl", "arm": f"Δ {s}", "seed": seed, "split": s, "d_answer": v} for s, v in d.items()]
-            rows.append({"kind": "rl", "arm": "contaminated − clean", "seed": seed, "split": "gap",
-                         "d_answer": d["eval-contaminated"] - d["eval"]})
+            for split in ("eval", "eval-contaminated"):
+                d = change(problem_pass(records(run, "before", split=split), 1, "answer"),
+                           problem_pass(records(run, "after", split=split), 1, "answer"))
+                rows += problem_rows({"kind": "rl", "arm": f"Δ {split}", "seed": seed, "split": split}, {"d_answer": d})
         for prior in ("contaminated", "demo"):
-            rows += [r | {"kind": "probe", "prior": prior} for r in probe_gap(ev.priors[prior], ev.scale.n_problems)]
-        fig = plot_arms([r for r in rows if r["kind"] == "rl"], "d_answer", ev.out / "c9_contamination.png",
+            rows += [r | {"kind": "probe", "prior": prior} for r in probe_gap_rows(ev.priors[prior], ev.scale.n_problems)]
+        per_seed = [{"arm": f"Δ {s}", "d_answer": v} for s in ("eval", "eval-contaminated")
+                    for v in seed_means(rows, "d_answer", kind="rl", split=s).values()]
+        fig = plot_arms(per_seed, "d_answer", ev.out / "c9_contamination.png",
                         "random reward on the contaminated prior: Δ answer pass@1", "Δ answer pass@1",
-                        ["Δ eval", "Δ eval-contaminated", "contaminated − clean"])
+                        ["Δ eval", "Δ eval-contaminated"])
         return rows, [fig]
 
     def judge(self, rows):
-        gap = by_seed([r for r in rows if r["kind"] == "rl"], "d_answer", split="gap")
-        return combine([("spurious gain on the memorised split", directional(list(gap.values()), +1,
-                                                                            "Δ contaminated − Δ clean")),
-                        ("probe flags the contaminated split", _em_gap(rows, "contaminated"))])
-
-    def judge_control(self, rows):
-        return _em_gap(rows, "demo")
+        gain = contrast(rows, "d_answer", {"kind": "rl", "split": "eval-contaminated"},
+                        {"kind": "rl", "split": "eval"}, bounds=(-1, 1))
+        return verdict([
+            part("spurious gain on the memorised split", "Δ contaminated − Δ clean", gain, paper=SPURIOUS_GAIN),
+            part("probe flags the contaminated split", f"answer from a {FRACTION:.0%} prefix, contaminated − clean",
+                 probe_gap(rows, "contaminated"), paper=PAPER_PROBE),
+        ], gain, negative=ControlSpec(self.control, probe_gap(rows, "demo"), positive=False, sign=0))

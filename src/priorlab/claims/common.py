@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from priorlab.claims.base import Arm, PriorSpec, Scale
+from priorlab.claims.base import Arm, Horizon, PriorSpec, Scale
 from priorlab.claims.stats import seed_ci
 from priorlab.plots import plt, save
 
@@ -31,19 +31,32 @@ def final_sets(scale: Scale, depths=BAND, splits=("eval",)) -> tuple[str, ...]:
             f"final.n_problems={scale.n_problems}", f"final.n_samples={scale.n_large}")
 
 
+#: The shared GRPO arm (C4, C6's baseline, C7) runs C4's horizon: Yue et al.'s pass@256 shrinks
+#: between step 150 and 450 (Table 2).
+GRPO_HORIZON = Horizon(450, 30.0, "Yue et al. Table 2: GRPO steps 150 and 450")
+
+
 def arm(scale: Scale, name: str, prior: PriorSpec, *sets: str, preset: str = "grpo", about: str = "",
-        depths=BAND) -> Arm:
-    """An arm on ``prior`` with the scale's shared overrides, then ``sets``."""
-    return Arm(name, prior.name, tuple(scale.rl_sets) + final_sets(scale, depths) + tuple(sets), preset, about)
+        depths=BAND, horizon: Horizon | None = None) -> Arm:
+    """An arm on ``prior`` with the scale's shared overrides, then ``sets``; at a scale with
+    ``horizons`` the RL runs ``horizon.steps`` steps (the claim's, or :data:`GRPO_HORIZON`)."""
+    steps = (f"steps={(horizon or GRPO_HORIZON).steps}",) if scale.horizons else ()
+    return Arm(name, prior.name, tuple(scale.rl_sets) + steps + final_sets(scale, depths) + tuple(sets), preset,
+               about)
 
 
 def grpo_correct(scale: Scale, prior: PriorSpec = DEMO, name: str = "grpo-correct") -> Arm:
-    return arm(scale, name, prior, about="GRPO, verified reward, eps 0.2, 4 optimizer steps per batch")
+    return arm(scale, name, prior, about="GRPO, verified reward, eps 0.2, 4 optimizer steps per batch",
+               horizon=GRPO_HORIZON)
+
+
+#: Shao et al. train 150-300 steps; random rewards gain after a "random walk" period.
+RANDOM_HORIZON = Horizon(200, 10.0, "Shao et al. §A.1: 150-300 steps")
 
 
 def random_reward(scale: Scale, prior: PriorSpec = DEMO, *sets: str, name: str = "random") -> Arm:
     return arm(scale, name, prior, "reward.weights={random: 1.0}", "reward.args={gamma: 0.5}", *sets,
-               about="GRPO, Bernoulli(0.5) reward independent of the completion")
+               about="GRPO, Bernoulli(0.5) reward independent of the completion", horizon=RANDOM_HORIZON)
 
 
 def plot_arms(rows: list[dict], value: str, path: Path, title: str, ylabel: str, order: list[str] | None = None,

@@ -1,8 +1,11 @@
-"""Numbers claims take from finished RL runs: pass@k before/after, format shares, gains.
+"""Numbers claims take from finished RL runs, per evaluation problem.
 
 Every RL run evaluates the prior (``before/``) and the final policy (``after/``) on the same
-problems with the same sampling seeds (``priorlab.rl.trainer``), so a gain is a paired
-difference and two arms of one seed share their ``before`` exactly.
+problems with the same sampling seeds (``priorlab.rl.trainer``), so a per-problem change is a
+*paired* difference (documented as such wherever a statistic uses it). Different seeds may or
+may not share problems (``final.problem_offset``): values are keyed by the problem's identity
+(:func:`key`), and :mod:`priorlab.claims.stats.bootstrap` resamples problems within each seed
+and shares a problem's weight across the seeds that have it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import numpy as np
 
 from priorlab.diagnostics.passk_compare import correct_counts
 from priorlab.diagnostics.rundir import read_samples
-from priorlab.passk import pass_at_k_many
+from priorlab.evaluate import problem_key
+from priorlab.passk import pass_at_k
 
 
 @lru_cache(maxsize=256)
@@ -29,10 +33,46 @@ def records(run: Path, when: str, which: str = "eval", split: str | None = None,
     return [r for r in rows if (split is None or r["split"] == split) and (depths is None or r["depth"] in depths)]
 
 
+def key(rec: dict) -> str:
+    """A problem's identity as a string: ``split/context/depth/index``."""
+    return "/".join(map(str, problem_key(rec)))
+
+
+def by_problem(recs: list[dict]) -> dict[str, list[dict]]:
+    """``{problem: [records]}`` in first-seen order."""
+    out: dict[str, list[dict]] = {}
+    for r in recs:
+        out.setdefault(key(r), []).append(r)
+    return out
+
+
+def problem_pass(recs: list[dict], k: int, metric: str = "verified") -> dict[str, float]:
+    """``{problem: unbiased pass@k}`` (k capped at the samples per problem)."""
+    return {p: pass_at_k(len(rs), sum(bool(r[metric]) for r in rs), min(k, len(rs)))
+            for p, rs in by_problem(recs).items()}
+
+
+def problem_share(recs: list[dict], fmt: str) -> dict[str, float]:
+    """``{problem: share of its completions in format fmt}``."""
+    return {p: float(np.mean([r["format"] == fmt for r in rs])) for p, rs in by_problem(recs).items()}
+
+
+def problem_rows(base: dict, values: dict[str, dict[str, float]], depth_of: dict[str, int] | None = None) -> list[dict]:
+    """One row per problem: ``base | {"problem", "depth", name: values[name][problem]}`` over the
+    problems every ``values[name]`` has."""
+    common = set.intersection(*(set(v) for v in values.values())) if values else set()
+    return [base | {"problem": p, "depth": (depth_of or {}).get(p, int(p.split("/")[2]))}
+            | {name: v[p] for name, v in values.items()} for p in sorted(common)]
+
+
+def change(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Per-problem after − before (paired: same problems, same sampling seeds)."""
+    return {p: after[p] - before[p] for p in before if p in after}
+
+
 def pass_k(recs: list[dict], k: int, metric: str = "verified") -> float:
     """Mean over problems of the unbiased pass@k (k is capped at the samples per problem)."""
-    counts, n = correct_counts(recs, metric)
-    return float(pass_at_k_many(n, np.array(list(counts.values())), min(k, n)).mean())
+    return float(np.mean(list(problem_pass(recs, k, metric).values())))
 
 
 def n_samples(recs: list[dict]) -> int:
@@ -47,24 +87,19 @@ def share(recs: list[dict], fmt: str) -> float:
 
 def shares(recs: list[dict]) -> dict[str, float]:
     """``{format: share}`` over completions."""
-    names = sorted({r["format"] for r in recs})
-    return {f: share(recs, f) for f in names}
+    return {f: share(recs, f) for f in sorted({r["format"] for r in recs})}
 
 
 def format_accuracy(recs: list[dict], metric: str = "answer") -> dict[str, float]:
     """``{format: mean metric}`` over the completions in each format."""
-    out = {}
-    for f in sorted({r["format"] for r in recs}):
-        sel = [bool(r[metric]) for r in recs if r["format"] == f]
-        out[f] = float(np.mean(sel))
-    return out
+    return {f: float(np.mean([bool(r[metric]) for r in recs if r["format"] == f]))
+            for f in sorted({r["format"] for r in recs})}
 
 
-def by_seed(rows: list[dict], value: str = "gain", **where) -> dict[int, float]:
-    """``{seed: row[value]}`` over rows matching every ``key=value`` in ``where``."""
-    return {r["seed"]: r[value] for r in rows if all(r.get(k) == v for k, v in where.items())}
-
-
-def paired(a: dict[int, float], b: dict[int, float]) -> list[float]:
-    """Per-seed differences a − b over the seeds both have."""
-    return [a[s] - b[s] for s in sorted(set(a) & set(b))]
+def seed_means(rows: list[dict], value: str, **where) -> dict[int, float]:
+    """``{seed: mean of row[value]}`` over rows matching ``where`` (a per-seed summary for figures)."""
+    out: dict[int, list[float]] = {}
+    for r in rows:
+        if all(r.get(k) == v for k, v in where.items()) and r.get(value) is not None:
+            out.setdefault(r["seed"], []).append(r[value])
+    return {s: float(np.mean(v)) for s, v in sorted(out.items())}

@@ -14,11 +14,19 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from priorlab.config import ConfigError
+from priorlab.claims.validate import check_result
+from priorlab.errors import InputDataError
 from priorlab.registry import did_you_mean
 
-VERDICTS = ("holds", "contradicted", "inconclusive", "not run")  # not run: its runs did not finish, no verdict
-VERDICT_KEYS = ("id", "verdict", "statistic", "effect", "ci_low", "ci_high", "seeds", "source")
+#: holds / contradicted: the primary part's interval excludes 0 on the predicted / other side;
+#: no effect detected / underpowered: it does not, and the MDE is below / above the paper's
+#: effect (or there is no interval); instrument failed: a control failed (docs/claims.md);
+#: not run: the claim's runs did not finish (another process holds them, or they failed): no verdict.
+VERDICTS = ("holds", "contradicted", "no effect detected", "underpowered", "instrument failed", "not run")
+VERDICT_KEYS = ("id", "verdict", "statistic", "effect", "ci_low", "ci_high", "seeds", "source", "parts",
+                "positive_control", "negative_control", "mde", "paper_effect")
+PART_KEYS = ("name", "statistic", "effect", "ci_low", "ci_high", "verdict")
+CONTROL_KEYS = ("description", "effect", "ci_low", "ci_high", "detected")
 
 
 @dataclass
@@ -29,8 +37,12 @@ class ClaimResult:
     ``source``: ``{"arxiv", "date", "authors", "title"}``. ``runs``: what was run, one dict per run
     ``{"name", "kind" ("prior" | "rl" | "diagnostic"), "path", "summary", "reused", "wall_s"}``.
     ``figures``: PNG paths, absolute or relative to the output directory. ``table``: the tidy
-    measurements behind the statistic (flat keys). ``control``: the negative control
-    ``{"description", "verdict", "effect", "ci_low", "ci_high", "reason"}`` or ``None``.
+    measurements behind the statistic (flat keys; one row per unit x arm x problem).
+    ``parts``: one dict per prediction, the primary first: :data:`PART_KEYS` plus ``reason``,
+    ``mde``, ``paper_effect``, ``level`` (Holm) and ``units``. ``positive_control`` /
+    ``negative_control``: :data:`CONTROL_KEYS` (``detected`` a bool) or ``None`` (the reason in
+    ``notes``). ``mde``: the primary part's minimum detectable effect; ``paper_effect``: the
+    paper's, in the same units (``None``: not retrieved).
     """
 
     id: str
@@ -48,15 +60,19 @@ class ClaimResult:
     runs: list[dict] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
     table: list[dict] = field(default_factory=list)
-    control: dict | None = None
+    parts: list[dict] = field(default_factory=list)
+    positive_control: dict | None = None
+    negative_control: dict | None = None
+    mde: float | None = None
+    paper_effect: float | None = None
     next_steps: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         _check_verdict(self.verdict, f"claim {self.id}: verdict")
-        if self.control is not None:
-            _check_verdict(self.control.get("verdict"), f"claim {self.id}: control.verdict")
+        for i, p in enumerate(self.parts):
+            _check_verdict(p.get("verdict"), f"claim {self.id}: parts[{i}].verdict")
 
     def to_json(self) -> dict:
         """Plain JSON types; non-finite floats become ``None`` (JSON has no NaN)."""
@@ -64,17 +80,21 @@ class ClaimResult:
 
     @classmethod
     def from_json(cls, d: dict) -> ClaimResult:
-        """Inverse of :meth:`to_json`; a missing or unknown key is a :class:`ConfigError` naming it."""
+        """Inverse of :meth:`to_json`; a missing, unknown or mistyped key is an
+        :class:`~priorlab.errors.InputDataError` naming it."""
+        if not isinstance(d, dict):
+            raise InputDataError(f"claim result: expected a JSON object, got {type(d).__name__}")
         names = [f.name for f in dataclasses.fields(cls)]
         required = [f.name for f in dataclasses.fields(cls)
                     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
         unknown = [k for k in d if k not in names]
         if unknown:
-            raise ConfigError(f"claim result: unknown key {unknown[0]!r}.{did_you_mean(unknown[0], names)} "
-                              f"Keys: {', '.join(names)}.")
+            raise InputDataError(f"claim result: unknown key {unknown[0]!r}.{did_you_mean(unknown[0], names)} "
+                                 f"Keys: {', '.join(names)}.")
         missing = [k for k in required if k not in d]
         if missing:
-            raise ConfigError(f"claim result {d.get('id', '?')}: missing key(s) {', '.join(missing)}")
+            raise InputDataError(f"claim result {d.get('id', '?')}: missing key(s) {', '.join(missing)}")
+        check_result(d)
         return cls(**d)
 
     def save(self, path: str | Path) -> Path:
@@ -87,7 +107,7 @@ class ClaimResult:
 
 def _check_verdict(verdict, where: str) -> None:
     if verdict not in VERDICTS:
-        raise ConfigError(f"{where} is {verdict!r}; use one of {', '.join(VERDICTS)}."
+        raise InputDataError(f"{where} is {verdict!r}; use one of {', '.join(VERDICTS)}."
                           f"{did_you_mean(str(verdict), list(VERDICTS))}")
 
 
@@ -103,15 +123,21 @@ def _finite(x):
 
 
 def verdicts_json(results: list[ClaimResult]) -> list[dict]:
-    """One row per claim with exactly the keys :data:`VERDICT_KEYS` (what ``verdicts.json`` holds)."""
-    return [_finite({k: getattr(r, k) for k in VERDICT_KEYS}) for r in results]
+    """One row per claim with exactly the keys :data:`VERDICT_KEYS` (what ``verdicts.json`` holds);
+    parts with :data:`PART_KEYS`, controls with :data:`CONTROL_KEYS`."""
+    def pick(d, keys):
+        return None if d is None else {k: d.get(k) for k in keys}
+
+    return [_finite({k: getattr(r, k) for k in VERDICT_KEYS}
+                    | {"parts": [pick(p, PART_KEYS) for p in r.parts], "positive_control": pick(r.positive_control,
+                       CONTROL_KEYS), "negative_control": pick(r.negative_control, CONTROL_KEYS)}) for r in results]
 
 
 def load_results(out: str | Path) -> list[ClaimResult]:
     """Every ``out/claims/*/result.json``, ordered by claim id (C2 before C10).
 
-    Raises ``FileNotFoundError`` when there is none and :class:`ConfigError` naming the file
-    when one does not parse.
+    Raises ``FileNotFoundError`` when there is none and :class:`~priorlab.errors.InputDataError`
+    naming the file (and the field) when one does not parse or does not follow the contract.
     """
     paths = sorted(Path(out).glob("claims/*/result.json"))
     if not paths:
@@ -120,8 +146,8 @@ def load_results(out: str | Path) -> list[ClaimResult]:
     for p in paths:
         try:
             results.append(ClaimResult.from_json(json.loads(p.read_text())))
-        except (json.JSONDecodeError, ConfigError, TypeError) as e:
-            raise ConfigError(f"{p}: {e}") from None
+        except (json.JSONDecodeError, InputDataError, TypeError) as e:
+            raise InputDataError(f"{p}: {e}") from None
     return sorted(results, key=lambda r: _natural(r.id))
 
 

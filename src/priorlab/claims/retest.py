@@ -13,6 +13,7 @@ report is written and :class:`~priorlab.errors.IncompleteError` raised.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from pathlib import Path
@@ -77,11 +78,17 @@ def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run) -> dict:
 
 
 def rl_config(arm: Arm, seed: int, prior: Path):
-    """The arm's RL config for one seed on a prior checkpoint."""
+    """The arm's RL config for one seed on a prior checkpoint.
+
+    Each seed is evaluated on its own problems (``final.problem_offset = seed x final.n_problems``)
+    with its own sampling seed (``final.seed = seed``), so an interval over seeds covers problem
+    sampling too; before and after within one seed stay paired (same problems, same draws)."""
     from priorlab.rl.config import RLConfig
 
-    return load_config(default_config_path(f"rl/{arm.preset}"), [*arm.sets, f"seed={seed}", f"prior={prior}"],
-                       model=RLConfig)
+    cfg = load_config(default_config_path(f"rl/{arm.preset}"), [*arm.sets, f"seed={seed}", f"prior={prior}"],
+                      model=RLConfig)
+    final = cfg.final.model_copy(update={"problem_offset": seed * cfg.final.n_problems, "seed": seed})
+    return cfg.model_copy(update={"final": final})
 
 
 def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | None, store, show: bool,
@@ -145,27 +152,29 @@ def _wall(r) -> float:
 
 
 def judge_claim(claim: Claim, ev: Evidence, runs: list[dict]) -> ClaimResult:
-    """Measure and judge one claim; a failure in either is an inconclusive result with its reason."""
+    """Measure and judge one claim; a failure in either is ``instrument failed`` with its reason."""
     t0 = time.perf_counter()
     ev.out.mkdir(parents=True, exist_ok=True)
-    rows, figures, control = [], [], None
+    rows, figures = [], []
     try:
         rows, figures = claim.measure(ev)
-        j = claim.judge(rows)
-        jc = claim.judge_control(rows)
-        if jc is not None:
-            control = {"description": claim.control, "verdict": jc.verdict, "effect": jc.effect,
-                       "ci_low": jc.ci_low, "ci_high": jc.ci_high, "reason": jc.reason}
-        verdict, reason, eff, lo, hi, seeds = j.verdict, j.reason, j.effect, j.ci_low, j.ci_high, j.seeds
+        v = claim.judge(rows)
+        head = v.primary
+        judged = dict(verdict=v.verdict, reason=v.reason, effect=head.effect, ci_low=head.ci_low,
+                      ci_high=head.ci_high, seeds=head.units, parts=[dataclasses.asdict(p) for p in v.parts],
+                      positive_control=v.positive_control, negative_control=v.negative_control, mde=head.mde)
     except Exception as e:  # noqa: BLE001 - a broken claim must not sink the others' report
         (ev.out / "error.txt").write_text(traceback.format_exc())
-        verdict, reason, eff, lo, hi, seeds = ("inconclusive", f"measurement failed: {type(e).__name__}: {e} "
-                                               f"(traceback in {ev.out / 'error.txt'})", None, None, None, 0)
+        judged = dict(verdict="instrument failed", reason=f"measurement failed: {type(e).__name__}: {e} "
+                                                     f"(traceback in {ev.out / 'error.txt'})",
+                      effect=None, ci_low=None, ci_high=None, seeds=0)
     return ClaimResult(
         id=claim.id, title=claim.title, statement=claim.statement, source=dict(claim.source),
-        statistic=claim.statistic, verdict=verdict, reason=reason, effect=eff, ci_low=lo, ci_high=hi, seeds=seeds,
-        scale=ev.scale.name, runs=runs, figures=[str(f) for f in figures], table=rows, control=control,
-        next_steps=list(claim.next_steps), wall_s=time.perf_counter() - t0, notes=list(claim.notes))
+        statistic=claim.statistic, scale=ev.scale.name, runs=runs, figures=[str(f) for f in figures], table=rows,
+        paper_effect=claim.paper_effect, next_steps=list(claim.next_steps), wall_s=time.perf_counter() - t0,
+        notes=list(claim.notes) + [f"RL horizon the paper's effect needs: {claim.horizon.steps} steps, "
+                                   f"{claim.horizon.epochs:g} epochs of the prompt pool ({claim.horizon.source})"],
+        **judged)
 
 
 def retest(ids: list[str] | None, scale_name: str, out: Path, executor: str = "local", workers: int | None = None,

@@ -27,7 +27,7 @@ def report_cmd(out: Path = typer.Argument(..., metavar="DIR",
     table = Table(title=f"{len(results)} claims")
     for col in ("claim", "title", "verdict", "effect [95% CI]", "seeds"):
         table.add_column(col)
-    colour = {"holds": "green", "contradicted": "red", "inconclusive": "yellow"}
+    colour = fmt.RICH_COLOURS
     for r in results:
         table.add_row(escape(r.id), escape(r.title), f"[{colour[r.verdict]}]{r.verdict}[/]",
                       fmt.effect_ci(r.effect, r.ci_low, r.ci_high), str(r.seeds))

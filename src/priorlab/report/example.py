@@ -101,9 +101,15 @@ def example_results(out: str | Path, seed: int = 0) -> list[ClaimResult]:
                 figures=[_passk_figure(out, "claims/C1/passk.png", rng)],
                 table=[{"arm": arm, "seed": s, "k": k, "pass_at_k": round(float(rng.uniform(0.3, 0.95)), 3)}
                        for arm in ("prior", "rl") for s in range(3) for k in (1, 256)],
-                control={"description": "RL with a random reward (same steps and seeds)", "verdict": "holds",
-                         "effect": 0.004, "ci_low": -0.02, "ci_high": 0.028,
-                         "reason": "no change at k = 256: CI [−0.02, 0.028] contains 0"},
+                negative_control={"description": "RL with a random reward (same steps and seeds)", "detected": False,
+                                  "effect": 0.004, "ci_low": -0.02, "ci_high": 0.028},
+                positive_control={"description": "an arm collapsed onto 4 prompts", "detected": True,
+                                  "effect": 0.21, "ci_low": 0.12, "ci_high": 0.3},
+                parts=[{"name": "pass@256: base − RL", "statistic": "pass@256(base) − pass@256(RL)", "effect": 0.081,
+                        "ci_low": 0.043, "ci_high": 0.12, "verdict": "holds", "reason": "CI above 0", "level": 0.95},
+                       {"name": "pass@1: RL − base", "statistic": "pass@1(RL) − pass@1(base)", "effect": 0.2,
+                        "ci_low": 0.1, "ci_high": 0.3, "verdict": "holds", "reason": "Holm", "level": 0.95}],
+                mde=0.05, paper_effect=0.052,
                 next_steps=["Repeat at depth 6 (out of the RL distribution).", "Add a prior with 10x more tokens."],
                 wall_s=1260.0, notes=["k stops at 256, not 1024 as in the paper."])
     c2 = _claim("C2", "contradicted", "the random reward lowers pass@1 by 0.031, 95% CI [−0.052, −0.01]; the paper "
@@ -111,10 +117,11 @@ def example_results(out: str | Path, seed: int = 0) -> list[ClaimResult]:
                 figures=[_arms_figure(out, "claims/C2/arms.png", rng)],
                 table=[{"reward": r, "seed": s, "delta_pass1": round(float(rng.normal(0.02, 0.03)), 3)}
                        for r in ("correct", "random") for s in range(3)],
-                control={"description": "the same random reward on a prior without code", "verdict": "inconclusive",
-                         "effect": -0.012, "ci_low": -0.04, "ci_high": 0.016, "reason": "CI contains 0"},
+                negative_control={"description": "the same random reward on a prior without code", "detected": False,
+                                  "effect": -0.012, "ci_low": -0.04, "ci_high": 0.016},
+                mde=0.03, paper_effect=0.214,
                 next_steps=["Sweep the code share of the prior: 0, 5, 20, 50%."], wall_s=980.0)
-    c3 = _claim("C3", "inconclusive", "the runs diverged before step 20 on 2 of 3 seeds; no estimate.",
+    c3 = _claim("C3", "underpowered", "the runs diverged before step 20 on 2 of 3 seeds; no estimate.",
                 (None, None, None), 1, rng, next_steps=["Lower the learning rate to 1e-5 and rerun 3 seeds."],
                 wall_s=410.0, notes=["Only one seed finished."])
     return [c1, c2, c3]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 
 DASH = "—"
+#: Terminal colours of the verdicts (rich markup), for the CLI tables.
+RICH_COLOURS = {"holds": "green", "contradicted": "red", "no effect detected": "blue", "underpowered": "yellow",
+                "instrument failed": "magenta", "not run": "white"}
 MINUS = "−"  # U+2212: the typographic minus
 
 
@@ -66,3 +69,18 @@ def duration(seconds) -> str:
         return f"{m} min {s:02d} s"
     h, m = divmod(m, 60)
     return f"{h} h {m:02d} min"
+
+
+def slug(verdict) -> str:
+    """A verdict as a CSS class: ``no effect detected`` -> ``no-effect-detected``."""
+    return "-".join(str(verdict).split())
+
+
+def mde_vs_paper(mde, paper) -> str:
+    """``MDE 0.12 vs the paper's 0.05`` with the comparison spelled out."""
+    if mde is None:
+        return "MDE: no interval"
+    if paper is None:
+        return f"MDE {num(mde)}; the paper's effect was not retrieved"
+    rel = "above" if mde > abs(paper) else "at or below"
+    return f"MDE {num(mde)}, {rel} the paper's effect {signed(paper)}"

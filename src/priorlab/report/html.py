@@ -2,10 +2,12 @@
 JavaScript, no external fonts) that answers "does RLVR create reasoning or select what the prior
 holds?" claim by claim; plus ``DIR/verdicts.json`` and ``DIR/meta.json`` (to rebuild the page).
 
-Layout: header with the question and verdict counts; summary table (verdict badge, effect with 95%
-CI as an inline forest-plot row, seeds, arXiv link); one section per claim (statement and source,
-verdict and reason, effect, negative control, figures, collapsible measurements and runs, caveats,
-next experiments); a compute section (wall-time bars and run metadata).
+Layout: header with the question and verdict counts; summary table (verdict badge, the primary
+part's effect with its 95% CI as an inline forest-plot row, controls, MDE vs the paper's effect,
+seeds, arXiv link); one section per claim (statement and source, verdict and reason, the primary
+effect, a parts table, positive and negative controls, figures, collapsible measurements and runs,
+caveats, next experiments); a compute section (wall-time bars and run metadata). Every string of
+a result is escaped; numbers go through :mod:`.fmt`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from priorlab.report import fmt, svg
 from priorlab.runs import write_json
 
 QUESTION = "Does RLVR create reasoning or select what the prior holds?"
+MAX_ROWS = 300  # measurement rows shown per claim (all of them are in result.json)
 MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 META_KEYS = {"scale": "scale", "started": "started", "wall_s": "wall time", "version": "priorlab",
              "commit": "git commit", "machine": "machine", "command": "command"}
@@ -61,10 +64,11 @@ def _e(x) -> str:
 
 
 def badge(verdict: str | None, small: bool = False) -> str:
-    """A coloured verdict pill (``holds`` green, ``contradicted`` red, ``inconclusive`` amber)."""
+    """A coloured verdict pill (``holds`` green, ``contradicted`` red, ``no effect detected`` blue,
+    ``underpowered`` amber, ``instrument failed`` grey)."""
     if verdict is None:
         return fmt.DASH
-    return f'<span class="badge {_e(verdict)}{" small" if small else ""}">{_e(verdict)}</span>'
+    return f'<span class="badge {_e(fmt.slug(verdict))}{" small" if small else ""}">{_e(verdict)}</span>'
 
 
 def arxiv_link(source: dict, sep: str = " · ") -> str:
@@ -79,7 +83,7 @@ def arxiv_link(source: dict, sep: str = " · ") -> str:
 
 def _header(results: list[ClaimResult], meta: dict) -> str:
     counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
-    tiles = "".join(f'<div class="tile {v}"><b>{n}</b><span>{v}</span></div>' for v, n in counts.items())
+    tiles = "".join(f'<div class="tile {fmt.slug(v)}"><b>{n}</b><span>{v}</span></div>' for v, n in counts.items())
     facts = [(f"{len(results)} published claim{'s' * (len(results) != 1)} re-tested on small priors "
               f"pretrained by priorlab in controlled, strictly verifiable worlds"),
              f"scale <b>{_e(meta.get('scale', fmt.DASH))}</b>", f"wall time {fmt.duration(meta.get('wall_s'))}"]
@@ -93,15 +97,16 @@ def _header(results: list[ClaimResult], meta: dict) -> str:
 def _summary(results: list[ClaimResult]) -> str:
     rows = []
     for r in results:
-        ctl = badge(r.control.get("verdict"), small=True) if r.control else '<span class="muted">none</span>'
+        ctl = f"{_control_word(r.positive_control, True)} / {_control_word(r.negative_control, False)}"
         rows.append(f'<tr><td><a class="cid" href="#{_e(r.id)}">{_e(r.id)}</a></td>'
                     f'<td class="title"><a href="#{_e(r.id)}">{_e(r.title)}</a></td><td>{badge(r.verdict)}</td>'
                     f'<td class="eff" title="{_e(r.statistic)}">'
                     f'<span class="num">{_e(fmt.effect_ci(r.effect, r.ci_low, r.ci_high))}</span>'
                     f'{svg.forest_row(r.effect, r.ci_low, r.ci_high, r.verdict, width=120)}</td>'
-                    f'<td>{ctl}</td><td class="num">{r.seeds}</td>'
+                    f'<td>{ctl}</td><td>{_e(fmt.mde_vs_paper(r.mde, r.paper_effect))}</td>'
+                    f'<td class="num">{_e(r.seeds)}</td>'
                     f'<td class="src">{arxiv_link(r.source, "<br>")}</td></tr>')
-    cols = ("claim", "title", "verdict", "effect [95% CI]", "control", "seeds", "source")
+    cols = ("claim", "title", "verdict", "primary effect [95% CI]", "controls (+ / −)", "power", "seeds", "source")
     head = "".join(f"<th>{c}</th>" for c in cols)
     return (f'<section id="summary"><h2>Summary</h2><div class="scroll"><table class="summary"><thead><tr>{head}'
             f'</tr></thead><tbody>{"".join(rows)}</tbody></table></div><p class="hint">Effect: dot = estimate, '
@@ -115,30 +120,66 @@ def _claim(r: ClaimResult, out: Path) -> str:
     effect = (f'<p class="big">{_e(fmt.signed(r.effect))} <span class="ci">{_e(fmt.ci(r.ci_low, r.ci_high))}</span>'
               f'</p>{svg.forest_row(r.effect, r.ci_low, r.ci_high, r.verdict, width=340, height=28, zero_label=True)}'
               if r.effect is not None else '<p class="big muted">no estimate</p>')
-    parts = [f'<section class="claim {_e(r.verdict)}" id="{_e(r.id)}">',
+    parts = [f'<section class="claim {_e(fmt.slug(r.verdict))}" id="{_e(r.id)}">',
              (f'<div class="claim-head"><span class="cid">{_e(r.id)}</span><h2>{_e(r.title)}</h2>'
               f'{badge(r.verdict)}</div>'),
              f'<blockquote>{_e(r.statement)}<footer>{arxiv_link(src)}{title}</footer></blockquote>',
              (f'<div class="pair"><div class="stack"><div class="box verdict"><h3>Verdict: {badge(r.verdict)}</h3>'
-              f'<p>{_e(r.reason)}</p></div>{_control(r)}</div>'),
-             (f'<div class="box"><h3>Effect</h3><p class="stat">{_e(r.statistic)}</p>{effect}'
-              f'<p class="muted">{r.seeds} seed{"s" * (r.seeds != 1)} · scale {_e(r.scale)} · '
-              f'{fmt.duration(r.wall_s)}</p></div></div>'),
-             _figures(r.figures, out), _details_table(f"Measurements ({len(r.table)} rows)", r.table),
+              f'<p>{_e(r.reason)}</p></div>{_control(r.positive_control, True)}'
+              f'{_control(r.negative_control, False)}</div>'),
+             (f'<div class="box"><h3>Primary effect</h3><p class="stat">{_e(r.statistic)}</p>{effect}'
+              f'<p class="power">{_e(fmt.mde_vs_paper(r.mde, r.paper_effect))}</p>'
+              f'<p class="muted">{_e(r.seeds)} units · scale {_e(r.scale)} · '
+              f'{_e(fmt.duration(r.wall_s))}</p></div></div>'),
+             _parts(r.parts),
+             _figures(r.figures, out), _details_table(f"Measurements ({len(r.table)} rows"
+                                                      f"{f', first {MAX_ROWS} shown' if len(r.table) > MAX_ROWS else ''})",
+                                                      r.table[:MAX_ROWS]),
              _runs(r.runs), _list("Caveats", r.notes, "ul"), _list("Suggested next experiments", r.next_steps, "ol"),
              '<p class="up"><a href="#summary">↑ summary</a></p></section>']
     return "".join(parts)
 
 
-def _control(r: ClaimResult) -> str:
-    c = r.control
+def _control_word(c: dict | None, positive: bool) -> str:
+    """``detected`` / ``undetected`` (positive), ``quiet`` / ``fired`` (negative), ``none``."""
     if not c:
-        return '<div class="box control"><h3>Negative control</h3><p class="muted">none for this claim.</p></div>'
-    return (f'<div class="box control"><h3>Negative control: {badge(c.get("verdict"))}</h3>'
+        return '<span class="muted">none</span>'
+    ok = bool(c.get("detected")) == positive
+    word = ("detected" if c.get("detected") else "undetected") if positive else \
+        ("fired" if c.get("detected") else "quiet")
+    return badge("holds" if ok else "instrument failed", small=True).replace(
+        f'>{"holds" if ok else "instrument failed"}<', f">{word}<")
+
+
+def _control(c: dict | None, positive: bool) -> str:
+    kind = "Positive control" if positive else "Negative control"
+    if not c:
+        return (f'<div class="box control"><h3>{kind}</h3><p class="muted">none for this claim (see the '
+                f'caveats).</p></div>')
+    verdict = "holds" if bool(c.get("detected")) == positive else "instrument failed"
+    return (f'<div class="box control"><h3>{kind}: {_control_word(c, positive)}</h3>'
             f'<p>{_e(c.get("description"))}</p><p class="mid">'
             f'{_e(fmt.effect_ci(c.get("effect"), c.get("ci_low"), c.get("ci_high")))} '
-            f'{svg.forest_row(c.get("effect"), c.get("ci_low"), c.get("ci_high"), c.get("verdict"))}</p>'
-            f'<p>{_e(c.get("reason"))}</p></div>')
+            f'{svg.forest_row(c.get("effect"), c.get("ci_low"), c.get("ci_high"), verdict)}</p></div>')
+
+
+def _parts(parts: list[dict]) -> str:
+    """The parts table: the primary first (95%), the others Holm-corrected (their level shown)."""
+    if not parts:
+        return ""
+    rows = []
+    for i, p in enumerate(parts):
+        level = p.get("level")
+        lvl = "primary, 95%" if i == 0 else (f"Holm, {fmt.num(100 * level)}%" if isinstance(level, (int, float))
+                                             and not isinstance(level, bool) else "Holm")
+        rows.append(f'<tr><td>{_e(p.get("name"))}</td><td>{_e(p.get("statistic"))}</td>'
+                    f'<td class="num">{_e(fmt.effect_ci(p.get("effect"), p.get("ci_low"), p.get("ci_high")))}'
+                    f'{svg.forest_row(p.get("effect"), p.get("ci_low"), p.get("ci_high"), p.get("verdict"))}</td>'
+                    f'<td>{_e(lvl)}</td><td>{badge(p.get("verdict"), small=True)}</td>'
+                    f'<td class="reason">{_e(p.get("reason", ""))}</td></tr>')
+    head = "".join(f"<th>{c}</th>" for c in ("part", "statistic", "effect [CI]", "level", "verdict", "reason"))
+    return (f'<h3>Parts</h3><div class="scroll"><table class="data parts"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def embed_image(path: str | Path, out: Path) -> str | None:
@@ -183,7 +224,7 @@ def _details_table(summary: str, rows: list[dict]) -> str:
     head = "".join(f"<th{numeric[c]}>{_e(c)}</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td{numeric[c]}>{_cell(row.get(c))}</td>" for c in cols) + "</tr>"
                    for row in rows)
-    return (f'<details><summary>{summary}</summary><div class="scroll"><table class="data"><thead><tr>{head}</tr>'
+    return (f'<details><summary>{_e(summary)}</summary><div class="scroll"><table class="data"><thead><tr>{head}</tr>'
             f'</thead><tbody>{body}</tbody></table></div></details>')
 
 

@@ -8,7 +8,8 @@ from html import escape
 
 from priorlab.report import fmt
 
-VERDICT_COLOURS = {"holds": "#1a7f37", "contradicted": "#cf222e", "inconclusive": "#9a6700"}
+VERDICT_COLOURS = {"holds": "#1a7f37", "contradicted": "#cf222e", "no effect detected": "#0969da",
+                   "underpowered": "#9a6700", "instrument failed": "#6e7781", "not run": "#868e96"}
 KIND_COLOURS = {"prior": "#3b5bdb", "rl": "#c2255c", "diagnostic": "#0c8599"}
 OTHER_COLOUR = "#868e96"
 

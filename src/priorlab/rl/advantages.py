@@ -3,6 +3,10 @@
 ``group`` holds the prompt id of each sample (G samples per prompt); ``correct`` is the
 verified outcome used by the PSR/NSR family. ``keep`` is a bool mask of samples that enter the
 loss — PSR/NSR select samples with a mask, not a separate loop.
+
+Attributes on a registered estimator tell the trainer what it needs: ``group_relative`` (it
+compares samples of one prompt, so it needs ``rollout.group_size`` >= 2) and ``needs_values``
+(a critic).
 """
 
 from __future__ import annotations
@@ -26,11 +30,19 @@ def group_stats(x: torch.Tensor, group: torch.Tensor) -> tuple[torch.Tensor, tor
     return mean, std, n
 
 
+def group_relative(fn):
+    """Mark ``fn`` as an estimator whose baseline is its group's other samples: with one sample
+    per prompt every advantage is 0 and nothing is learned (the config refuses group_size 1)."""
+    fn.group_relative = True
+    return fn
+
+
 def _all(rewards: torch.Tensor) -> torch.Tensor:
     return torch.ones_like(rewards, dtype=torch.bool)
 
 
 @ADVANTAGES.register("grpo")
+@group_relative
 def grpo(rewards, group, correct=None, eps: float = 1e-6):
     """A_i = (r_i − mean_g) / (std_g + eps) (Shao et al. 2024, DeepSeekMath, arXiv:2402.03300)."""
     mean, std, _ = group_stats(rewards, group)
@@ -38,6 +50,7 @@ def grpo(rewards, group, correct=None, eps: float = 1e-6):
 
 
 @ADVANTAGES.register("dr_grpo")
+@group_relative
 def dr_grpo(rewards, group, correct=None):
     """A_i = r_i − mean_g, no std division (Liu et al. 2025, "Dr. GRPO", arXiv:2503.20783)."""
     mean, _, _ = group_stats(rewards, group)
@@ -45,6 +58,7 @@ def dr_grpo(rewards, group, correct=None):
 
 
 @ADVANTAGES.register("rloo")
+@group_relative
 def rloo(rewards, group, correct=None):
     """A_i = r_i − mean_{j≠i} r_j = G/(G−1)·(r_i − mean_g) (Ahmadian et al. 2024, arXiv:2402.14740).
 

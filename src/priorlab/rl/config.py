@@ -6,12 +6,14 @@ is checked against its registry up front, so a typo fails before any work with "
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from priorlab.config import ConfigError, EvalConfig, Strict, _check_weights, default_config_path
+from priorlab.errors import InputDataError
 from priorlab.registry import did_you_mean
 
 
@@ -96,6 +98,16 @@ class OptimConfig(Strict):
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float = Field(1.0, gt=0)
     warmup_steps: int = Field(0, ge=0, description="optimizer steps of linear warm-up, then constant")
+    update_fraction: float | None = Field(
+        None, gt=0, le=1, description="let only this share of each parameter tensor's entries change (a mask "
+                                      "seeded by the run seed and the parameter name); the rest stay exactly equal")
+
+    @model_validator(mode="after")
+    def _masked(self) -> "OptimConfig":
+        if self.update_fraction is not None and self.weight_decay > 0:
+            raise ValueError(f"optim.update_fraction={self.update_fraction} with optim.weight_decay="
+                             f"{self.weight_decay}: decay would move the masked entries too; set optim.weight_decay=0")
+        return self
 
 
 class ProbeEvalConfig(Strict):
@@ -129,6 +141,8 @@ class RLConfig(Strict):
     checkpoint_every: int = Field(25, ge=1, description="RL steps between checkpoints")
     kl_every: int = Field(1, ge=0, description="RL steps between KL-to-prior measurements when algo.kl_coef "
                                                "is 0 (0 = never): a no-grad forward of the prior, ~30% of an update")
+    allow_unclicked_prior: bool = Field(False, description="accept a prior that never left the loss plateau "
+                                                           "(clicked: false), to study plateaued priors")
 
     @model_validator(mode="after")
     def _cross(self) -> "RLConfig":
@@ -137,11 +151,23 @@ class RLConfig(Strict):
         for field, split in [("data.split", self.data.split)] + [("final.splits", s) for s in self.final.splits]:
             if split not in SPLIT_BUCKETS:
                 raise ValueError(f"{field}: unknown split {split!r}.{did_you_mean(split, list(SPLIT_BUCKETS))}")
+        _check_group(self.algo.advantage, self.rollout.group_size)
         batch = self.rollout.prompts_per_step * self.rollout.group_size
         if self.algo.mini_batches > batch:
             raise ValueError(f"algo.mini_batches={self.algo.mini_batches} exceeds the rollout batch of {batch} "
                              f"completions (rollout.prompts_per_step x rollout.group_size)")
         return self
+
+
+def _check_group(advantage: str, group_size: int) -> None:
+    """A group-relative estimator (``advantages.group_relative``) needs >= 2 samples per prompt."""
+    from priorlab.rl.advantages import ADVANTAGES
+
+    if group_size < 2 and getattr(ADVANTAGES.get(advantage), "group_relative", False):
+        others = [n for n in ADVANTAGES.names() if not getattr(ADVANTAGES.get(n), "group_relative", False)]
+        raise ValueError(f"rollout.group_size={group_size}: algo.advantage={advantage} compares the samples of one "
+                         f"prompt, so every advantage would be 0 and nothing would be learned; set "
+                         f"rollout.group_size >= 2 or use an estimator without a group baseline ({', '.join(others)})")
 
 
 def rl_config_path(config: str | None) -> Path:
@@ -158,10 +184,27 @@ def rl_config_path(config: str | None) -> Path:
 
 def check_prior(cfg: RLConfig) -> None:
     """Fail early (before any evaluation or sampling) when ``cfg.prior`` is not a loadable model
-    directory, or when the depths and contexts asked of it are not ones its world has."""
+    directory, is a priorlab prior that never clicked (:mod:`priorlab.click`) and the run does not
+    allow it, or when the depths and contexts asked of it are not ones its world has."""
     if not cfg.prior or not (Path(cfg.prior) / "config.json").exists():  # before torch is imported (seconds)
         raise ConfigError(f"prior: {cfg.prior!r} is not a model directory (config.json + safetensors); "
                           f"pass --prior RUN/model")
+    meta = Path(cfg.prior) / "priorlab.json"
+    if not cfg.allow_unclicked_prior and meta.exists():
+        try:
+            info = json.loads(meta.read_text())
+        except ValueError:
+            raise InputDataError(f"prior: {meta} is not valid JSON; re-save the prior or pass another") from None
+        if isinstance(info, dict) and info.get("clicked") is False:
+            raise ConfigError(f"prior: {cfg.prior} never left the loss plateau (clicked: false, trace accuracy below "
+                              f"{info.get('click_threshold')} at every probe; see its metrics.jsonl). Pretrain longer "
+                              f"(--set pretrain.tokens=...) or with another recipe, or pass "
+                              f"--set allow_unclicked_prior=true to study a plateaued prior")
+    _check_world(cfg)
+
+
+def _check_world(cfg: RLConfig) -> None:
+    """The prior loads, and its world has the depths and contexts the run asks for."""
     from priorlab.config import check_depths
     from priorlab.evaluate import world_for
     from priorlab.model import check_model_dir

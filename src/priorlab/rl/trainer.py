@@ -179,6 +179,7 @@ def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict
         task = bar.add_task(f"RL {cfg.algo.advantage}/{cfg.algo.loss} {n_params(p.model) / 1e6:.2f}M params",
                             total=cfg.steps, completed=start)
         for step in range(start, cfg.steps):
+            runtime.recheck_threads()
             row = rl_step(p, step)
             log.write(row)
             bar.update(task, completed=step + 1,

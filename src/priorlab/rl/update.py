@@ -5,9 +5,16 @@ epoch; each chunk is one optimizer step, split into micro-batches whose gradient
 exactly the chunk's loss (the aggregator's denominator is the chunk's, :func:`denominator`).
 The first chunk sees π_θ = π_old (ratio 1); later chunks leave 1, so clipping can act
 (Shao et al. 2025, arXiv:2506.10947, App. B).
+
+With ``optim.update_fraction`` set, the gradients of a fixed, seeded share of each parameter
+tensor's entries are zeroed before every optimizer step: under AdamW without weight decay those
+entries stay exactly unchanged (the positive control of the update-sparsity claim).
 """
 
 from __future__ import annotations
+
+import weakref
+import zlib
 
 import numpy as np
 import torch
@@ -35,6 +42,31 @@ def advantages_for(algo, rewards, group, values=None, mask=None):
         a, k = fn(rewards[valid], group[valid], None, **extra, **algo.advantage_args)
         adv[valid], keep[valid] = a, k
     return adv, keep
+
+
+_FROZEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> ((fraction, seed), masks)
+
+
+def frozen_entries(model, fraction: float | None, seed: int) -> dict[str, torch.Tensor]:
+    """{parameter name: bool mask of the entries that must not change} for ``optim.update_fraction``.
+
+    Each tensor of n entries keeps exactly round(fraction x n) trainable entries, drawn by
+    ``default_rng([seed, crc32(name)])``: a pure function of the seed and the name, so a resumed
+    run freezes the same entries. Empty without a fraction; memoised per model.
+    """
+    if fraction is None:
+        return {}
+    key = (fraction, seed)
+    if model in _FROZEN and _FROZEN[model][0] == key:
+        return _FROZEN[model][1]
+    masks = {}
+    for name, p in model.named_parameters():
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+        frozen = np.ones(p.numel(), dtype=bool)
+        frozen[rng.choice(p.numel(), round(fraction * p.numel()), replace=False)] = False
+        masks[name] = torch.from_numpy(frozen).reshape(p.shape).to(p.device)
+    _FROZEN[model] = (key, masks)
+    return masks
 
 
 def micro_chunks(idx: torch.Tensor, size: int | None) -> list[torch.Tensor]:
@@ -94,6 +126,7 @@ def update(model, opt, sched, batch: Batch, adv, keep, cfg, step: int, max_new: 
     stats = StepStats()
     mask = batch.mask * keep[:, None].to(batch.mask.dtype)
     rng = np.random.default_rng([cfg.seed, step, 1])
+    frozen = frozen_entries(model, cfg.optim.update_fraction, cfg.seed)
     dev = batch.tokens.device
     for _ in range(a.epochs):
         perm = torch.from_numpy(rng.permutation(len(batch))).to(dev)
@@ -118,6 +151,9 @@ def update(model, opt, sched, batch: Batch, adv, keep, cfg, step: int, max_new: 
                 loss.backward()
                 total += loss.item()
                 stats.add(st, torch.exp(logp.detach() - sub.logp_old), mask[micro, :T].bool())
+            for name, p in model.named_parameters():
+                if name in frozen and p.grad is not None:
+                    p.grad.masked_fill_(frozen[name], 0)
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
             _finite(gnorm, "the gradient norm", step)
             opt.step()
