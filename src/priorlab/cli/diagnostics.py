@@ -154,11 +154,48 @@ def _print_contamination(summary: list[dict], mode: str, out: Path) -> None:
     console.print(f"results: {out}/contamination.json, contamination_*.parquet, contamination.png")
 
 
+def _print_priors(rows: list[dict], out: Path) -> None:
+    n = rows[0]["n"]
+    table = Table(title=f"priors: composition asked -> actual, click, verified pass@k [95% CI] (n = {n})")
+    for col in ("prior", "formats asked -> actual", "clicked", "split", "depth", "verified@1", f"verified@{n}",
+                "formats (share: verified acc)"):
+        table.add_column(col)
+    for r in rows:
+        mix = ", ".join(f"{k[6:]} {r[k]:.0%}->{r.get('actual_' + k[6:], 0):.0%}" for k in r if k.startswith("asked_"))
+        click = {None: "not probed", False: "no"}.get(r["clicked"], f"step {r['click_step']}")
+        ci = lambda key: f"{fmt(r[key])} [{r[key + '_ci_low']:.2f}, {r[key + '_ci_high']:.2f}]"  # noqa: E731
+        fmts = "; ".join(f"{k[6:]} {r[k]:.0%}: {fmt(r['acc_' + k[6:]])}" for k in r if k.startswith("share_"))
+        table.add_row(r["prior"], mix, click, r["split"], str(r["depth"]), ci("verified_at_1"), ci(f"verified_at_{n}"),
+                      fmts)
+    console.print(table)
+    console.print(f"results: {out}/priors.json, priors_rows.parquet, priors.png")
+
+
+def _register_priors(app: typer.Typer) -> None:
+    @app.command("priors")
+    def priors_cmd(runs: list[Path] = typer.Argument(..., help="pretraining run directories (priorlab demo, store "
+                                                               "pretrain-*, or pretrain --out evaluated into RUN/eval)"),
+                   out: Path = typer.Option(Path("priors"), help="output directory: priors.json, "
+                                                                 "priors_rows.parquet, priors.png"),
+                   as_json: bool = typer.Option(False, "--json", help="print the rows as JSON instead of the table")):
+        """Compare priors: composition asked vs actual, click step, verified pass@1 / pass@n and formats per depth."""
+        from priorlab.diagnostics.priors import plot_priors, prior_rows
+
+        rows = prior_rows(runs)
+        write_tables(out, "priors", {"rows": rows}, {"runs": [str(r) for r in runs]})
+        plot_priors(rows, out / "priors.png")
+        if as_json:
+            print(json.dumps(rows, default=str))
+        else:
+            _print_priors(rows, out)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``passk``, ``calibration``, ``diff`` and the ``probe`` group (``probe contamination``) to ``app``."""
+    """Add ``passk``, ``calibration``, ``diff``, ``priors`` and the ``probe`` group (``probe contamination``) to ``app``."""
     _register_passk(app)
     _register_calibration(app)
     _register_diff(app)
+    _register_priors(app)
     probe_app = typer.Typer(no_args_is_help=True, help="Probe one checkpoint (contamination).")
     app.add_typer(probe_app, name="probe")
     _register_contamination(probe_app)
