@@ -6,14 +6,16 @@ Nothing is copied: ``metrics``, ``passk`` and ``samples`` are views over the run
 ``config.yaml`` and ``summary.json`` when the catalog opens.
 
 - ``runs``: run_id, run_kind, run_status, resumable, run_dir, config_hash, code_version,
-  git_commit, host, created_at, started_at, ended_at, wall_s, attempts, error, prior_run (the store
-  id of an RL run's prior), then the config flattened to one column per field (dots become ``_``:
+  git_commit, host, created_at, started_at, ended_at, wall_s, attempts, error, ``<field>_run`` for
+  each checkpoint field of the run's kind (:mod:`priorlab.kinds`: ``prior_run``, the store id of an RL
+  run's prior; ``pretrain_init_from_run`` for a continued prior), then the config flattened to one column per field (dots become ``_``:
   ``reward_weights``, ``algo_advantage``, ``seed``, ``corpus_formats``, ``pretrain_tokens``; lists
   and maps are compact JSON text, so ``GROUP BY reward_weights`` works), then ``summary_*`` (the
   scalar fields of ``summary.json``: steps, wall_s, rl_seconds, ...).
 - ``metrics``: run_id + every ``metrics.jsonl`` row (``kind`` train/probe for RL; union of columns).
-- ``passk``: run_id, stage (``prior`` for a pretrain run's ``eval/``; ``before`` / ``after`` for RL),
-  eval_name (``eval`` = held-out split, ``band`` = the RL depth band) + the pass@k row schema of
+- ``passk``: run_id, stage and eval_name from the kind's ``eval_dirs`` (``prior``/``eval`` for a
+  pretrain run's ``eval/``; ``before`` / ``after`` x ``eval`` (held-out split) / ``band`` (the RL
+  depth band) for RL) + the pass@k row schema of
   :mod:`priorlab.evaluate`.
 - ``samples``: the same keys + the per-completion records of ``samples.parquet``.
 """
@@ -26,10 +28,9 @@ from pathlib import Path
 import yaml
 
 from priorlab.errors import ConfigError
+from priorlab.kinds import KINDS
 from priorlab.store import config_model, list_runs, owning_run, store_root
 
-EVAL_DIRS = {"eval": ("prior", "eval"), "before/band": ("before", "band"), "before/eval": ("before", "eval"),
-             "after/band": ("after", "band"), "after/eval": ("after", "eval")}
 RECORD_COLUMNS = {"id": "run_id", "kind": "run_kind", "status": "run_status", "resumable": "resumable",
                   "dir": "run_dir", "hash": "config_hash", "code_version": "code_version", "git_commit": "git_commit",
                   "host": "host", "created_at": "created_at", "started_at": "started_at", "ended_at": "ended_at",
@@ -53,15 +54,29 @@ def flatten(data: dict, model, prefix: str = "") -> dict:
     return out
 
 
+def _kind(rec: dict):
+    """The registered kind of a run record, or None (unknown or missing kind: no kind columns)."""
+    return KINDS.get(rec["kind"]) if rec.get("kind") in KINDS else None
+
+
+def _dotted(data: dict, dotted: str):
+    for part in dotted.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
 def run_row(rec: dict) -> dict:
     """One ``runs`` row: the record (renamed), the flattened config and the summary's scalars."""
     d = Path(rec["dir"])
     row = {new: rec.get(old) for old, new in RECORD_COLUMNS.items()}
     row["run_id"] = d.name
     cfg = yaml.safe_load((d / "config.yaml").read_text()) if (d / "config.yaml").exists() else {}
-    if rec.get("kind") == "rl" and cfg.get("prior"):
-        owner = owning_run(cfg["prior"])
-        row["prior_run"] = owner.name if owner else None
+    kind = _kind(rec)
+    for dotted in kind.checkpoints if kind else ():  # the store run a checkpoint field points into
+        value = _dotted(cfg, dotted)
+        if value:
+            owner = owning_run(value)
+            row[f"{dotted.replace('.', '_')}_run"] = owner.name if owner else None
     row |= flatten(cfg, config_model(rec["kind"]) if rec.get("kind") else None)
     summary = json.loads((d / "summary.json").read_text()) if (d / "summary.json").exists() else {}
     row |= {f"summary_{k}": v for k, v in summary.items() if isinstance(v, (int, float, str, bool))}
@@ -111,7 +126,8 @@ def connect(store: str | Path | None = None):
         d = Path(r["dir"])
         if (d / "metrics.jsonl").is_file() and (d / "metrics.jsonl").stat().st_size:
             metrics.append((str(d / "metrics.jsonl"), d.name))
-        for sub, (stage, eval_name) in EVAL_DIRS.items():
+        kind = _kind(r)
+        for sub, (stage, eval_name) in (kind.eval_dirs if kind else {}).items():
             for table, files in tables.items():
                 if (d / sub / f"{table}.parquet").is_file():
                     files.append((str(d / sub / f"{table}.parquet"), d.name, stage, eval_name))

@@ -1,8 +1,8 @@
 """The run store: run directories named by the hash of their resolved config, one lock each.
 
 A store is a directory (``runs/store``; ``--store DIR`` or ``$PRIORLAB_STORE`` override it) of run
-directories ``<kind>-<hash12>`` for the kinds ``pretrain`` (the prior pipeline of ``priorlab demo``:
-pretrain, then ``eval.*`` into ``eval/`` and ``summary.json``) and ``rl`` (``priorlab rl``).
+directories ``<kind>-<hash12>``, one per run of a registered kind (:mod:`priorlab.kinds`: ``pretrain``,
+the prior pipeline of ``priorlab demo``; ``rl``, ``priorlab rl``); the store never tests a kind's name.
 
 The hash is sha256 over ``{kind, code_version, config}`` where ``config`` is the resolved config's
 non-default fields (:func:`non_default`: adding a field whose default keeps today's behaviour
@@ -24,13 +24,10 @@ resumable).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import fcntl
 import functools
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -42,23 +39,15 @@ from pydantic import BaseModel, ValidationError
 from priorlab import __version__
 from priorlab.config import ConfigError, _first_error
 from priorlab.checkpoint import latest_checkpoint, storage_error
-from priorlab.errors import InputDataError, LockError
+from priorlab.errors import InputDataError
+from priorlab.kinds import KINDS, get_field, get_kind, set_field
+from priorlab.locks import HOST, RunLock, RunLockedError, is_locked
+from priorlab.locks import now as _now
+from priorlab.registry import UnknownNameError
 from priorlab.runs import identity
 
 CODE_VERSION = __version__
-KINDS = ("pretrain", "rl")
 RECORD = "run.json"
-HOST = socket.gethostname()
-
-
-class RunLockedError(LockError):
-    """Another process holds the run directory's lock; ``str()`` names it, ``holder`` is the lock
-    file's ``pid N on HOST since T``."""
-
-    def __init__(self, run_dir: Path, holder: str):
-        super().__init__(f"{run_dir} is claimed by {holder}; wait for it to finish (a finished run is then "
-                         f"reused) or stop that process")
-        self.holder = holder
 
 
 def store_root(store: str | Path | None = None) -> Path:
@@ -67,14 +56,11 @@ def store_root(store: str | Path | None = None) -> Path:
 
 
 def config_model(kind: str) -> type[BaseModel]:
-    from priorlab.config import PriorConfig
-    from priorlab.registry import did_you_mean
-    from priorlab.rl.config import RLConfig
-
-    if kind not in KINDS:
-        raise ConfigError(f"kind: unknown run kind {kind!r}.{did_you_mean(kind, list(KINDS))} "
-                          f"Known: {', '.join(KINDS)}.")
-    return {"pretrain": PriorConfig, "rl": RLConfig}[kind]
+    """The config model of the registered run kind ``kind`` (:mod:`priorlab.kinds`)."""
+    try:
+        return get_kind(kind).config_model()
+    except UnknownNameError as e:
+        raise ConfigError(f"kind: {e}") from None
 
 
 def as_config(kind: str, config) -> BaseModel:
@@ -92,11 +78,7 @@ def as_config(kind: str, config) -> BaseModel:
 
 def with_threads(kind: str, cfg, threads: int | None):
     """``cfg`` with its torch thread count set (an execution field, not part of the hash)."""
-    if threads is None:
-        return cfg
-    if kind == "pretrain":
-        return cfg.model_copy(update={"pretrain": cfg.pretrain.model_copy(update={"threads": threads})})
-    return cfg.model_copy(update={"threads": threads})
+    return cfg if threads is None else set_field(cfg, get_kind(kind).thread_field, threads)
 
 
 def owning_run(path: str | Path) -> Path | None:
@@ -153,12 +135,16 @@ def non_default(model: BaseModel) -> dict:
 
 
 def identity_of(kind: str, cfg) -> dict:
-    """What a run's hash covers: kind, code version, config identity (see the module doc)."""
+    """What a run's hash covers: kind, code version, config identity (see the module doc); the
+    kind's checkpoint fields (an RL prior, a continued prior's base) by the checkpoint's identity."""
     data = identity(non_default(cfg))
-    if kind == "rl":
-        data["prior"] = prior_identity(cfg.prior)
-    elif kind == "pretrain" and cfg.pretrain.init_from:
-        data.setdefault("pretrain", {})["init_from"] = prior_identity(cfg.pretrain.init_from)
+    for dotted in get_kind(kind).checkpoints:
+        if path := get_field(cfg, dotted):
+            *parents, leaf = dotted.split(".")
+            node = data
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = prior_identity(path)
     return {"kind": kind, "code_version": CODE_VERSION, "config": data}
 
 
@@ -188,10 +174,6 @@ def git_commit() -> str | None:
     return head.stdout.strip() + ("+dirty" if dirty else "")
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def read_record(run_dir: str | Path) -> dict | None:
     p = Path(run_dir) / RECORD
     try:
@@ -217,58 +199,6 @@ def write_record(run_dir: str | Path, rec: dict) -> None:
                 f.truncate()
         except OSError:
             raise storage_error(e, path) or e from None
-
-
-class RunLock:
-    """An exclusive ``flock`` on ``DIR/.lock`` whose file names the holder (pid, host, since)."""
-
-    def __init__(self, run_dir: str | Path):
-        self.path = Path(run_dir) / ".lock"
-        self.fd: int | None = None
-
-    def acquire(self, tries: int = 10) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        for i in range(tries):
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
-                if holder or i == tries - 1:  # an empty file: a status probe or a claimant mid-write
-                    os.close(fd)
-                    raise RunLockedError(self.path.parent, holder or "another process") from None
-                time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {HOST} since {_now()}".encode(), 0)
-        self.fd = fd
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.ftruncate(self.fd, 0)
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-
-def lock_holder(run_dir: str | Path) -> str | None:
-    """``pid N on HOST since T`` of the process holding ``DIR/.lock``, or None when none does."""
-    locked = is_locked(run_dir)
-    return (Path(run_dir) / ".lock").read_text(errors="replace").strip() or "another process" if locked else None
-
-
-def is_locked(run_dir: str | Path) -> bool:
-    """Whether a live process holds ``DIR/.lock`` (probed with a shared, non-blocking flock)."""
-    path = Path(run_dir) / ".lock"
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -342,13 +272,13 @@ def describe(run_dir: str | Path) -> dict:
 
 
 def guess_kind(run_dir: Path) -> str | None:
-    """The kind of a run directory without ``run.json``: its ``config.yaml`` has ``prior`` (rl)
-    or ``pretrain`` (pretrain) at the top."""
+    """The kind of a run directory without ``run.json``: the registered kind whose ``marker`` is a
+    top-level key of its ``config.yaml``."""
     import yaml
 
     path = run_dir / "config.yaml"
     cfg = yaml.safe_load(path.read_text()) if path.exists() else None
-    return next((k for k, key in (("rl", "prior"), ("pretrain", "pretrain")) if key in (cfg or {})), None)
+    return next((k for k in KINDS if KINDS.get(k).marker in (cfg or {})), None)
 
 
 def list_runs(store: str | Path | None = None) -> list[dict]:
@@ -384,18 +314,8 @@ def find_run(key: str, store: str | Path | None = None) -> Path:
 
 
 def execute(kind: str, cfg, out: Path, resume: bool, show: bool) -> None:
-    """Run the kind's pipeline into ``out`` (the same entry points as the commands)."""
-    if kind == "pretrain":
-        from priorlab.pretrain import pretrain_and_evaluate
-
-        pretrain_and_evaluate(cfg, out, resume=resume, show=show)
-    else:
-        from priorlab.rl.config import check_prior
-
-        check_prior(cfg)  # before the trainer's imports (seconds)
-        from priorlab.rl.trainer import train
-
-        train(cfg, out, resume=resume, show=show)
+    """Run the kind's pipeline into ``out`` (the same entry point as its command)."""
+    get_kind(kind).run(cfg, out, resume=resume, show=show)
 
 
 def run(kind: str, config, store: str | Path | None = None, show: bool = True,
@@ -421,6 +341,7 @@ def main() -> None:
     job = json.loads(sys.stdin.read())
     result = {"status": "failed", "run_dir": None, "error": None}
     try:
+        get_kind(job["kind"], job.get("kind_module"))  # a kind declared outside priorlab registers on import
         status, out = run(job["kind"], job["config"], job["store"], show=False, threads=job.get("threads"))
         result.update(status=status, run_dir=str(out))
     except RunLockedError as e:  # claimed since the sweep looked: not a failure, the sweep waits

@@ -37,6 +37,8 @@ from pydantic import BaseModel
 from priorlab import store as S
 from priorlab.config import ConfigError
 from priorlab.errors import IncompleteError
+from priorlab.kinds import get_kind
+from priorlab.locks import is_locked, lock_holder
 
 DONE = ("finished", "reused")
 
@@ -230,7 +232,7 @@ def run_jobs(jobs: list[Job], executor: str = "local", workers: int | None = Non
         if status == "finished":
             st.status = "reused"
         elif status == "running":
-            _elsewhere(st, S.lock_holder(st.run_dir) or "another process", wait)
+            _elsewhere(st, lock_holder(st.run_dir) or "another process", wait)
     todo = [st for st in states if st.status in ("queued", "waiting")]
     workers = workers or default_workers([st.job for st in todo])
     ex = None
@@ -271,7 +273,7 @@ def _take_back(states: list[_State], queue: list[_State]) -> None:
     """Waiting jobs whose holder let go: reused when the run finished there, else queued to take
     it over (it crashed, failed or was interrupted there; it resumes here)."""
     for st in states:
-        if st.status == "waiting" and not S.is_locked(st.run_dir):
+        if st.status == "waiting" and not is_locked(st.run_dir):
             if S.run_status(st.run_dir) == "finished":
                 st.status, st.error = "reused", None
             else:
@@ -285,8 +287,8 @@ def _drive(ex, states: list[_State], retries: int, root: Path, wait: bool, refre
     queue, pending = [st for st in states if st.status == "queued"], {}
 
     def submit(st: _State) -> None:
-        payload = {"kind": st.job.kind, "config": st.cfg.model_dump(mode="json"), "store": str(root),
-                   "threads": st.job.threads}
+        payload = {"kind": st.job.kind, "kind_module": get_kind(st.job.kind).module,
+                   "config": st.cfg.model_dump(mode="json"), "store": str(root), "threads": st.job.threads}
         st.status, st.attempts, st.started = "running", st.attempts + 1, time.perf_counter()
         pending[ex.submit(payload, str(st.run_dir / "job.log"), st.job.threads, st.job.gpus)] = st
 

@@ -16,19 +16,22 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from priorlab.config import ConfigError, Strict, _first_error, default_config_path, load_config, read_yaml
+from priorlab.config import ConfigError, Strict, _first_error, load_config, read_yaml
+from priorlab.kinds import KINDS, get_kind
+from priorlab.registry import did_you_mean
 
 
 class SweepSpec(Strict):
-    kind: Literal["pretrain", "rl"]
-    config: str | None = Field(None, description="rl: preset or YAML file (default grpo); pretrain: YAML file "
-                                                 "(default the demo config)")
+    kind: str = Field(..., description="a registered run kind (priorlab.kinds): pretrain, rl, ...")
+    config: str | None = Field(None, description="the kind's base config: rl: preset or YAML file (default grpo); "
+                                                 "pretrain: YAML file (default the demo config)")
     prior: str | None = Field(None, description="rl: the prior checkpoint (same as set: {prior: ...})")
     set: dict[str, Any] = Field(default_factory=dict, description="base overrides, dotted field -> value")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="field -> values, every combination")
     zip: dict[str, list[Any]] = Field(default_factory=dict, description="field -> values of equal length, together")
     seeds: list[int] = Field(default_factory=list, description="one job per seed (empty: the config's seed)")
-    seed_field: str | list[str] | None = Field(None, description="default: seed (rl), pretrain.seed (pretrain)")
+    seed_field: str | list[str] | None = Field(None, description="default: the kind's seed field (rl: seed, "
+                                                                 "pretrain: pretrain.seed)")
     threads: int = Field(1, ge=1, description="torch threads = CPUs per job")
     gpus: float = Field(0, ge=0, description="GPUs per job (ray executor)")
     executor: Literal["local", "ray"] = "local"
@@ -43,9 +46,13 @@ def load_spec(path: str | Path) -> SweepSpec:
     p = Path(path)
     data = read_yaml(p, "sweep file")
     try:
-        return SweepSpec.model_validate(data)
+        spec = SweepSpec.model_validate(data)
     except ValidationError as e:
         raise ConfigError(f"{p}: {_first_error(e, SweepSpec)}") from None
+    if spec.kind not in KINDS:
+        raise ConfigError(f"{p}: kind: unknown run kind {spec.kind!r}.{did_you_mean(spec.kind, KINDS.names())} "
+                          f"Registered: {', '.join(KINDS.names())}.")
+    return spec
 
 
 def _value(v: Any) -> str:
@@ -63,7 +70,7 @@ def factor_rows(spec: SweepSpec, where: str) -> list[dict[str, Any]]:
             raise ConfigError(f"{where}: {k} has no values")
     grid = [dict(zip(spec.grid, combo)) for combo in itertools.product(*spec.grid.values())]
     zipped = [dict(zip(spec.zip, row)) for row in zip(*spec.zip.values())] or [{}]
-    fields = spec.seed_field or ("seed" if spec.kind == "rl" else "pretrain.seed")
+    fields = spec.seed_field or get_kind(spec.kind).seed_field
     fields = [fields] if isinstance(fields, str) else fields
     seeds = [{f: s for f in fields} for s in spec.seeds] or [{}]
     return [g | z | s for g in grid for z in zipped for s in seeds]
@@ -74,15 +81,8 @@ def expand(path: str | Path, spec: SweepSpec | None = None) -> list:
     from priorlab.sweep import Job
 
     spec = spec or load_spec(path)
-    where = str(path)
-    if spec.kind == "rl":
-        from priorlab.rl.config import RLConfig, rl_config_path
-
-        base, model = rl_config_path(spec.config), RLConfig
-    else:
-        from priorlab.config import PriorConfig
-
-        base, model = Path(spec.config) if spec.config else default_config_path("demo"), PriorConfig
+    where, kind = str(path), get_kind(spec.kind)
+    base, model = kind.base_path(spec.config), kind.config_model()
     fixed = spec.set | ({"prior": spec.prior} if spec.prior else {})
     jobs = []
     for row in factor_rows(spec, where):

@@ -155,3 +155,7 @@ def print_summary(summary: dict, out: Path) -> None:
     console.print(table)
     console.print(f"results: {out}/summary.json, passk.parquet, samples.parquet, passk.png "
                   f"(checkpoint {summary['checkpoint']})")
+
+
+#: How each run kind's ``summary.json`` is printed (:attr:`priorlab.kinds.RunKind.summary`).
+SUMMARY_PRINTERS = {"passk": print_summary, "before_after": print_before_after}

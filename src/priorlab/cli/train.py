@@ -11,7 +11,7 @@ import typer
 
 from priorlab.cli.common import (
     CONFIG_OPT, QUIET_OPT, SET_OPT, STORE_OPT, THREADS_OPT, check_resume, console, eval_overrides, load_cfg,
-    print_before_after, print_summary,
+    SUMMARY_PRINTERS, print_before_after, print_summary,
 )
 
 
@@ -55,9 +55,11 @@ def _store_run(kind: str, cfg, store: Optional[Path], quiet: bool) -> None:
     """Run ``cfg`` in the store (``priorlab pretrain`` / ``rl`` without ``--out``)."""
     from priorlab.store import run
 
+    from priorlab.kinds import get_kind
+
     status, out = run(kind, cfg, store, show=not quiet)
     summary = json.loads((out / "summary.json").read_text())
-    (print_before_after if kind == "rl" else print_summary)(summary, out)
+    SUMMARY_PRINTERS[get_kind(kind).summary](summary, out)
     console.print(f"{status}: [bold]{out}[/] (`priorlab runs show {out.name}`)")
 
 
