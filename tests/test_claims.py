@@ -67,7 +67,8 @@ def test_every_claim_states_its_paper_effect_or_why_not():
 
 
 def test_retest_tiny_runs_shares_and_reuses_runs_and_writes_the_report(tmp_path):
-    """End to end at the tiny scale: C4 and C7 share one prior and one arm (3 seeds); a second
+    """End to end at the tiny scale: C4 and C7 share one prior and one arm (3 seeds), C7 adds its
+    masked positive-control arm; a second
     call reuses every run and gives the same effect; the report and verdicts.json follow the contract."""
     import json
 
@@ -84,7 +85,13 @@ def test_retest_tiny_runs_shares_and_reuses_runs_and_writes_the_report(tmp_path)
     assert all(v["negative_control"] is not None and isinstance(v["negative_control"]["detected"], bool)
                for v in verdicts)
     assert (out / "report.html").stat().st_size > 1000
-    assert len(list(store.iterdir())) == 1 + 3  # one prior, one arm x 3 seeds, shared by both claims
+    # C7's run-level control read its masked arm (at tiny scale nothing moves: every share is 1.0)
+    assert verdicts[1]["positive_control"]["description"].startswith("run-level")
+    masked = [r for r in results[1].table if r.get("arm") == "grpo-correct-masked"]
+    assert len(masked) == 3 and all(r["unchanged_fp32"] >= 0.5 for r in masked)
+    # one prior and one arm x 3 seeds shared by both claims, C7's masked control arm x 3 seeds
+    assert len(list(store.iterdir())) == 1 + 3 + 3
     again = retest(["C4"], "tiny", out, workers=2, store=store, show=False)
     assert all(r["reused"] for r in again[0].runs)
     assert again[0].effect == results[0].effect
+
