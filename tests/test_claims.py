@@ -95,3 +95,20 @@ def test_retest_tiny_runs_shares_and_reuses_runs_and_writes_the_report(tmp_path)
     assert all(r["reused"] for r in again[0].runs)
     assert again[0].effect == results[0].effect
 
+
+def test_c9_plants_every_seeds_evaluation_problems():
+    """Each seed is evaluated on its own problems; the contaminated prior must hold all of them."""
+    from pathlib import Path
+
+    from priorlab.claims.retest import prior_config, rl_config
+
+    scale, c9 = SCALES["tiny"], CLAIMS.get("C9")()
+    spec = next(p for p in c9.priors(scale) if p.name == "contaminated")
+    planted = prior_config(spec, scale, Path("demo")).corpus.contamination
+    arm = next(a for a in c9.arms(scale) if a.prior == "contaminated")
+    for seed in scale.seeds:
+        final = rl_config(arm, seed, Path("prior")).final
+        assert "eval-contaminated" in final.splits and set(final.depths) <= set(planted.depths)
+        assert final.problem_offset + final.n_problems <= planted.n_items, (seed, planted.n_items)
+    assert planted.n_items == scale.n_problems * len(scale.seeds)
+
