@@ -112,3 +112,28 @@ def test_c9_plants_every_seeds_evaluation_problems():
         assert final.problem_offset + final.n_problems <= planted.n_items, (seed, planted.n_items)
     assert planted.n_items == scale.n_problems * len(scale.seeds)
 
+
+def test_band_evaluation_stays_inside_the_rl_pool_at_every_seed():
+    """Per-seed offsets run past the RL pool at medium (5 seeds × 32 problems > 128 prompts): the
+    band evaluation (training problems) wraps inside the pool; the held-out one keeps its offset."""
+    from pathlib import Path
+
+    from priorlab.claims.retest import rl_config
+    from priorlab.rl.trainer import final_evals
+
+    scale = SCALES["medium"]
+    arm = CLAIMS.get("C4")().arms(scale)[0]
+    offsets = set()
+    for seed in scale.seeds:
+        cfg = rl_config(arm, seed, Path("prior"))
+        evals = final_evals(cfg)
+        band = evals["band"]
+        assert band.splits == [cfg.data.split] and band.depths == cfg.data.depths
+        assert band.problem_offset + band.n_problems <= cfg.data.n_prompts, (seed, band.problem_offset)
+        assert evals["eval"].problem_offset == seed * cfg.final.n_problems
+        offsets.add(band.problem_offset)
+    assert max(s * scale.n_problems for s in scale.seeds) + scale.n_problems > cfg.data.n_prompts  # the case
+    assert len(offsets) == len(scale.seeds)  # still a different window per seed
+    tiny_pool = cfg.model_copy(update={"data": cfg.data.model_copy(update={"n_prompts": 4})})
+    band = final_evals(tiny_pool)["band"]
+    assert (band.problem_offset, band.n_problems) == (0, 4)  # never more problems than the pool holds
