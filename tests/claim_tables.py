@@ -85,9 +85,13 @@ def c6(g, e):
     return rows
 
 
-def c7(g, e):
-    rows = [{"kind": "update", "seed": s, "bf16_minus_fp32": g.scalar(e, 0.01), "unchanged_fp32": g.scalar(0.05, 0.01),
-             "rank_ratio": g.scalar(0.9, 0.01), "self_bf16_minus_fp32": 0.0} for s in range(SEEDS)]
+def c7(g, e, frozen: float = 0.5):
+    """``frozen``: the unchanged share planted in the masked (positive-control) arm's rows."""
+    rows = [{"kind": "update", "arm": "grpo-correct", "seed": s, "bf16_minus_fp32": g.scalar(e, 0.01),
+             "unchanged_fp32": g.scalar(0.05, 0.01), "rank_ratio": g.scalar(0.9, 0.01), "self_bf16_minus_fp32": 0.0}
+            for s in range(SEEDS)]
+    rows += [{"kind": "update", "arm": "grpo-correct-masked", "seed": s,
+              "unchanged_fp32": frozen + (1 - frozen) * abs(g.scalar(0.03, 0.01))} for s in range(SEEDS)]
     u = g.rng.normal(0, 0.02, SEEDS)
     return rows + [{"kind": "overlap", "dtype": "bf16", "seeds": [a, b], "o1_minus_random": float(u[a] + u[b] + g.scalar(0.0, 0.01))}
                    for a in range(SEEDS) for b in range(a + 1, SEEDS)]

@@ -67,7 +67,8 @@ def test_every_claim_states_its_paper_effect_or_why_not():
 
 
 def test_retest_tiny_runs_shares_and_reuses_runs_and_writes_the_report(tmp_path):
-    """End to end at the tiny scale: C4 and C7 share one prior and one arm (3 seeds); a second
+    """End to end at the tiny scale: C4 and C7 share one prior and one arm (3 seeds), C7 adds its
+    masked positive-control arm; a second
     call reuses every run and gives the same effect; the report and verdicts.json follow the contract."""
     import json
 
@@ -84,7 +85,55 @@ def test_retest_tiny_runs_shares_and_reuses_runs_and_writes_the_report(tmp_path)
     assert all(v["negative_control"] is not None and isinstance(v["negative_control"]["detected"], bool)
                for v in verdicts)
     assert (out / "report.html").stat().st_size > 1000
-    assert len(list(store.iterdir())) == 1 + 3  # one prior, one arm x 3 seeds, shared by both claims
+    # C7's run-level control read its masked arm (at tiny scale nothing moves: every share is 1.0)
+    assert verdicts[1]["positive_control"]["description"].startswith("run-level")
+    masked = [r for r in results[1].table if r.get("arm") == "grpo-correct-masked"]
+    assert len(masked) == 3 and all(r["unchanged_fp32"] >= 0.5 for r in masked)
+    # one prior and one arm x 3 seeds shared by both claims, C7's masked control arm x 3 seeds
+    assert len(list(store.iterdir())) == 1 + 3 + 3
     again = retest(["C4"], "tiny", out, workers=2, store=store, show=False)
     assert all(r["reused"] for r in again[0].runs)
     assert again[0].effect == results[0].effect
+
+
+def test_c9_plants_every_seeds_evaluation_problems():
+    """Each seed is evaluated on its own problems; the contaminated prior must hold all of them."""
+    from pathlib import Path
+
+    from priorlab.claims.retest import prior_config, rl_config
+
+    scale, c9 = SCALES["tiny"], CLAIMS.get("C9")()
+    spec = next(p for p in c9.priors(scale) if p.name == "contaminated")
+    planted = prior_config(spec, scale, Path("demo")).corpus.contamination
+    arm = next(a for a in c9.arms(scale) if a.prior == "contaminated")
+    for seed in scale.seeds:
+        final = rl_config(arm, seed, Path("prior")).final
+        assert "eval-contaminated" in final.splits and set(final.depths) <= set(planted.depths)
+        assert final.problem_offset + final.n_problems <= planted.n_items, (seed, planted.n_items)
+    assert planted.n_items == scale.n_problems * len(scale.seeds)
+
+
+def test_band_evaluation_stays_inside_the_rl_pool_at_every_seed():
+    """Per-seed offsets run past the RL pool at medium (5 seeds × 32 problems > 128 prompts): the
+    band evaluation (training problems) wraps inside the pool; the held-out one keeps its offset."""
+    from pathlib import Path
+
+    from priorlab.claims.retest import rl_config
+    from priorlab.rl.trainer import final_evals
+
+    scale = SCALES["medium"]
+    arm = CLAIMS.get("C4")().arms(scale)[0]
+    offsets = set()
+    for seed in scale.seeds:
+        cfg = rl_config(arm, seed, Path("prior"))
+        evals = final_evals(cfg)
+        band = evals["band"]
+        assert band.splits == [cfg.data.split] and band.depths == cfg.data.depths
+        assert band.problem_offset + band.n_problems <= cfg.data.n_prompts, (seed, band.problem_offset)
+        assert evals["eval"].problem_offset == seed * cfg.final.n_problems
+        offsets.add(band.problem_offset)
+    assert max(s * scale.n_problems for s in scale.seeds) + scale.n_problems > cfg.data.n_prompts  # the case
+    assert len(offsets) == len(scale.seeds)  # still a different window per seed
+    tiny_pool = cfg.model_copy(update={"data": cfg.data.model_copy(update={"n_prompts": 4})})
+    band = final_evals(tiny_pool)["band"]
+    assert (band.problem_offset, band.n_problems) == (0, 4)  # never more problems than the pool holds

@@ -8,7 +8,7 @@ from itertools import combinations
 import numpy as np
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Scale
-from priorlab.claims.common import DEMO, GRPO_HORIZON, grpo_correct, plot_arms
+from priorlab.claims.common import DEMO, GRPO_HORIZON, arm, grpo_correct, plot_arms
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.stats import ControlSpec, pair_bootstrap
 from priorlab.diagnostics.updates import update_overlap, update_ranks, update_sparsity
@@ -18,6 +18,13 @@ FP32_NEAR_ZERO = 0.05  # "vanishes": under 5% of parameters unchanged in fp32
 PAPER = 0.685  # GRPO DeepSeek-Math-7B: 68.5% unchanged in bf16 [2nd]; none in fp32 (RL's Razor §6) [2nd]
 PAPER_RANK = 0.095  # update rank 99.2-99.8% of full [2nd]: ~0.995 − 0.9
 PAPER_OVERLAP = 0.238  # seed overlap 60.5% vs 36.7% for random masks [2nd]
+#: The positive control: an arm whose update may touch only this share of each tensor (optim.update_fraction),
+#: so 1 − UPDATE_FRACTION of the parameters are unchanged by construction.
+UPDATE_FRACTION = 0.5
+#: How far below the planted frozen share the measured unchanged share may lie and still count as seen (the
+#: per-tensor rounding of the mask moves it by < 1e-3).
+CONTROL_TOL = 0.01
+MAIN, MASKED = "grpo-correct", "grpo-correct-masked"
 
 
 def _unchanged(a, b) -> dict[str, float]:
@@ -46,8 +53,11 @@ class Sparsity(Claim):
              "resamples seeds (a pair counts with the product of its seeds' bootstrap counts), not the "
              "dependent pairs.",
              f"Paper effect {PAPER}: bf16 sparsity of GRPO on DeepSeek-Math-7B [2nd] against none in fp32.",
-             "Positive control: constructed (a planted shift on the measured rows). The run-level one, a run "
-             "whose update touches a known share of parameters (optim.update_fraction), waits for that key.")
+             f"Positive control: run-level. The arm '{MASKED}' is the fp32 GRPO arm with "
+             f"optim.update_fraction={UPDATE_FRACTION}: {1 - UPDATE_FRACTION:.0%} of every tensor's entries stay "
+             "exactly unchanged by construction, and the fp32 unchanged share the diagnostic measures on it must "
+             f"be at least that minus {CONTROL_TOL} (CI over seeds). Only its weights are read, so its evaluation "
+             "is shrunk to one problem x one sample. No constructed (planted-shift) control is used.")
     next_steps = ("Compare SFT on the same data: the paper reports 6-15% sparsity for SFT.",
                   "Train with bf16 master weights to see the sparsity appear in the run itself.")
 
@@ -55,29 +65,35 @@ class Sparsity(Claim):
         return [DEMO]
 
     def arms(self, scale: Scale):
-        return [grpo_correct(scale)]
+        return [grpo_correct(scale), masked(scale)]
 
     def measure(self, ev: Evidence):
-        prior, runs = ev.priors["demo"], ev.arms["grpo-correct"]
+        prior, runs = ev.priors["demo"], ev.arms[MAIN]
         rows = []
         for seed, run in sorted(runs.items()):
             u, same = _unchanged(prior, run / "model"), _unchanged(run / "model", run / "model")
             ranks = [r["rank_ratio"] for r in update_ranks(prior, run / "model", dtypes=("fp32",))]
-            rows.append({"seed": seed, "kind": "update", "unchanged_fp32": u["fp32"], "unchanged_bf16": u["bf16"],
-                         "bf16_minus_fp32": u["bf16"] - u["fp32"], "rank_ratio": float(np.mean(ranks)),
-                         "self_bf16_minus_fp32": same["bf16"] - same["fp32"], "self_unchanged_fp32": same["fp32"]})
+            rows.append({"seed": seed, "kind": "update", "arm": MAIN, "unchanged_fp32": u["fp32"],
+                         "unchanged_bf16": u["bf16"], "bf16_minus_fp32": u["bf16"] - u["fp32"],
+                         "rank_ratio": float(np.mean(ranks)), "self_bf16_minus_fp32": same["bf16"] - same["fp32"],
+                         "self_unchanged_fp32": same["fp32"]})
+        for seed, run in sorted(ev.arms[MASKED].items()):
+            u = _unchanged(prior, run / "model")
+            rows.append({"seed": seed, "kind": "update", "arm": MASKED, "unchanged_fp32": u["fp32"],
+                         "unchanged_bf16": u["bf16"], "planted_frozen": 1 - UPDATE_FRACTION})
         for (s1, r1), (s2, r2) in combinations(sorted(runs.items()), 2):
             for o in update_overlap(prior, r1 / "model", r2 / "model", tols=(TOL,)):
                 rows.append({"seeds": [s1, s2], "kind": "overlap", "dtype": o["dtype"], "o1": o["o1"],
                              "o1_random": o["o1_random"], "o1_minus_random": o["o1"] - o["o1_random"]})
-        upd = [r for r in rows if r["kind"] == "update"]
-        long = [{"arm": f"unchanged {dt}", "value": r[f"unchanged_{dt}"]} for r in upd for dt in ("fp32", "bf16")]
+        long = [{"arm": f"{r['arm']} {dt}", "value": r[f"unchanged_{dt}"]} for r in rows if r["kind"] == "update"
+                for dt in ("fp32", "bf16")]
         fig = plot_arms(long, "value", ev.out / "c7_sparsity.png",
-                        f"share of parameters unchanged (|Δ| ≤ {TOL:g}), per seed", "share unchanged")
+                        f"share of parameters unchanged (|Δ| ≤ {TOL:g}), per seed; {MASKED}: "
+                        f"{1 - UPDATE_FRACTION:.0%} frozen by construction", "share unchanged")
         return rows, [fig]
 
     def judge(self, rows):
-        upd = {"kind": "update"}
+        upd = {"kind": "update", "arm": MAIN}
         gap = contrast(rows, "bf16_minus_fp32", upd)
         overlap = pair_bootstrap({(r["seeds"][0], r["seeds"][1]): r["o1_minus_random"] for r in rows
                                   if r["kind"] == "overlap" and r["dtype"] == "bf16"})
@@ -89,4 +105,23 @@ class Sparsity(Claim):
             part("nearly full rank", "rank ratio − 0.9", contrast(rows, "rank_ratio", upd, offset=0.9),
                  paper=PAPER_RANK),
             part("overlap above chance", "o1 − random (bf16), seed pairs", overlap, paper=PAPER_OVERLAP),
-        ], gap, negative=ControlSpec(self.control, same.estimate(), positive=False, sign=0))
+        ], gap, negative=ControlSpec(self.control, same.estimate(), positive=False, sign=0),
+            positive=positive_control(rows))
+
+
+def masked(scale: Scale):
+    """The positive-control arm: the claim's fp32 GRPO arm with only ``UPDATE_FRACTION`` of each
+    tensor trainable; its evaluation is one problem x one sample (C7 reads only its weights)."""
+    return arm(scale, MASKED, DEMO, f"optim.update_fraction={UPDATE_FRACTION}", "final.n_problems=1",
+               "final.n_samples=1", horizon=GRPO_HORIZON,
+               about=f"GRPO, verified reward, only {UPDATE_FRACTION:.0%} of each tensor may change (C7's control)")
+
+
+def positive_control(rows: list[dict]) -> ControlSpec:
+    """Detected when the fp32 unchanged share of the masked arm lies above the planted frozen
+    share minus :data:`CONTROL_TOL` (its CI over seeds); no masked rows: undetected."""
+    floor = 1 - UPDATE_FRACTION - CONTROL_TOL
+    seen = contrast(rows, "unchanged_fp32", {"kind": "update", "arm": MASKED}, offset=floor).estimate()
+    return ControlSpec(f"run-level: '{MASKED}' (optim.update_fraction={UPDATE_FRACTION}) leaves "
+                       f"{1 - UPDATE_FRACTION:.0%} of the parameters unchanged by construction; measured fp32 "
+                       f"unchanged share − {floor:g}", seen, positive=True, sign=+1)

@@ -7,7 +7,7 @@ import numpy as np
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, PriorSpec, Scale
 from priorlab.claims.c01_spurious import PAPER as SPURIOUS_GAIN
-from priorlab.claims.common import BAND, DEMO, RANDOM_HORIZON, final_sets, plot_arms, random_reward
+from priorlab.claims.common import BAND, DEMO, RANDOM_HORIZON, evaluated_items, final_sets, plot_arms, random_reward
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import change, problem_pass, problem_rows, records, seed_means
 from priorlab.claims.stats import ControlSpec, Estimate
@@ -18,13 +18,15 @@ PAPER_PROBE = 0.536  # Qwen2.5-Math-7B: answer from a 60% prefix on MATH-500 53.
 
 
 def contaminated(scale: Scale) -> PriorSpec:
-    """The demo prior with the first ``scale.n_problems`` eval-contaminated items per band depth
-    (with step-by-step solutions) repeated ``REPEATS`` times in its corpus."""
-    return PriorSpec("contaminated", (f"corpus.contamination.n_items={scale.n_problems}",
+    """The demo prior with eval-contaminated items 0 .. :func:`evaluated_items` − 1 per band depth
+    (with step-by-step solutions) repeated ``REPEATS`` times in its corpus: every item any seed is
+    evaluated on (each seed has its own problems), so every seed's contaminated split is memorised."""
+    n = evaluated_items(scale)
+    return PriorSpec("contaminated", (f"corpus.contamination.n_items={n}",
                                       f"corpus.contamination.repeats={REPEATS}",
                                       f"corpus.contamination.depths=[{','.join(map(str, BAND))}]"),
-                     f"the demo prior continued on a corpus holding {scale.n_problems} eval-contaminated items "
-                     f"per depth {BAND}, {REPEATS} copies each", base="demo")
+                     f"the demo prior continued on a corpus holding {n} eval-contaminated items "
+                     f"per depth {BAND} (every seed's evaluation problems), {REPEATS} copies each", base="demo")
 
 
 def probe_gap_rows(prior, n: int) -> list[dict]:
@@ -77,7 +79,8 @@ class Contamination(Claim):
              "problems, so the contrast is unpaired within the seed. The probe's unit is the item (one greedy "
              "run of one prior).", f"Paper effect +{SPURIOUS_GAIN}: the random-reward gain on memorised "
              "MATH-500 against ~0 on fresh RandomCalculation (Wu et al. §4.3, with Shao et al.'s +21.4).",
-             f"Contamination: every evaluated contaminated item appears {REPEATS}× with its solution in the "
+             f"Contamination: every evaluated contaminated item (of every seed: each seed has its own problems, "
+             f"so n_problems × seeds items per depth are planted) appears {REPEATS}× with its solution in the "
              "corpus; the clean split is never in it (content-hash splits).",
              "The probe reads the answer the model gives to a 60% question prefix (solve mode). The paper's "
              "continuation exact match is also recorded, but priorlab priors are trained on solution tokens "

@@ -31,6 +31,12 @@ def final_sets(scale: Scale, depths=BAND, splits=("eval",)) -> tuple[str, ...]:
             f"final.n_problems={scale.n_problems}", f"final.n_samples={scale.n_large}")
 
 
+def evaluated_items(scale: Scale) -> int:
+    """Items per (split, depth) that the seeds' evaluations cover: seed s is evaluated on items
+    s·n .. s·n + n − 1 (``retest.rl_config``: ``final.problem_offset = seed × n_problems``)."""
+    return scale.n_problems * (max(scale.seeds) + 1)
+
+
 #: The shared GRPO arm (C4, C6's baseline, C7) runs C4's horizon: Yue et al.'s pass@256 shrinks
 #: between step 150 and 450 (Table 2).
 GRPO_HORIZON = Horizon(450, 30.0, "Yue et al. Table 2: GRPO steps 150 and 450")
