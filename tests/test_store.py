@@ -50,6 +50,10 @@ def test_run_id_is_the_config_hash_without_execution_fields():
     assert S.run_id("pretrain", a) != S.run_id("pretrain", load_config(None, TINY + ["pretrain.seed=1"]))
     assert S.run_id("pretrain", a).startswith("pretrain-") and len(S.run_id("pretrain", a)) == len("pretrain-") + 12
     assert S.run_id("pretrain", a) == S.run_id("pretrain", a.model_dump())  # a dict is validated the same
+    # a section whose only non-default field is the thread count (the demo config run with 2 threads,
+    # as retest runs its priors) has the identity of the default thread count: it was {"pretrain": {}}
+    demo = load_config(None, [])
+    assert S.run_id("pretrain", demo) == S.run_id("pretrain", load_config(None, ["pretrain.threads=2"]))
 
 
 def test_rl_id_follows_the_prior_identity_not_its_path(tmp_path):

@@ -46,8 +46,20 @@ EXECUTION_FIELDS = ("threads",)
 
 def identity(data: dict) -> dict:
     """A config dump without its execution fields (``threads`` at any depth): what the results
-    depend on. Thread counts are how a run is executed, not which run it is."""
-    return {k: identity(v) if isinstance(v, dict) else v for k, v in data.items() if k not in EXECUTION_FIELDS}
+    depend on. Thread counts are how a run is executed, not which run it is. A section that held
+    only execution fields disappears with them (``{"pretrain": {"threads": 2}}`` -> ``{}``), so
+    a run's identity is the same whatever thread count it was given."""
+    out = {}
+    for k, v in data.items():
+        if k in EXECUTION_FIELDS:
+            continue
+        if isinstance(v, dict):
+            sub = identity(v)
+            if v and not sub:
+                continue
+            v = sub
+        out[k] = v
+    return out
 
 
 class MetricsLog:
