@@ -20,7 +20,7 @@ import priorlab  # noqa: F401  (first: sets OpenMP's wait policy before torch lo
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import print_json  # noqa: E402
+from common import print_json, sync  # noqa: E402
 
 from priorlab import runtime  # noqa: E402
 from priorlab.evaluate import world_for  # noqa: E402
@@ -37,13 +37,14 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print the headline figures as JSON on the last line")
     args = ap.parse_args()
     threads = runtime.set_threads(args.threads)
-    model, tok = load_model(args.model), load_tokenizer(args.model)
+    dev = runtime.device()
+    model, tok = load_model(args.model, dev), load_tokenizer(args.model)
     world = world_for(args.model)
     problems = world.problems("eval", 4, 16)
     n = args.rows // 16
     max_new = world.max_new_tokens(problems)
     prompts = [world.model_input(p) for p in problems]
-    print(f"threads={threads}, rows={args.rows}, max_new_tokens={max_new}")
+    print(f"{dev}, threads={threads}, rows={args.rows}, max_new_tokens={max_new}")
     print("| sampler | precision | tokens/s | wall s |")
     print("|---|---|---|---|")
     speed = {"priorlab": {}, "generate": {}}
@@ -53,13 +54,14 @@ def main() -> None:
         dt = time.perf_counter() - t
         speed["priorlab"]["bf16" if bf16 else "fp32"] = sum(map(len, s.ids)) / dt
         print(f"| priorlab | {'bf16' if bf16 else 'fp32'} | {sum(map(len, s.ids)) / dt:,.0f} | {dt:.2f} |")
-    enc = encode(tok, [p for p in prompts for _ in range(n)], padding=True, return_tensors="pt")
+    enc = encode(tok, [p for p in prompts for _ in range(n)], padding=True, return_tensors="pt").to(dev)
     for bf16 in (False, True):
         torch.manual_seed(0)
         t = time.perf_counter()
-        with torch.no_grad(), runtime.autocast(torch.device("cpu"), bf16):
+        with torch.no_grad(), runtime.autocast(dev, bf16):
             out = model.generate(**enc, do_sample=True, temperature=1.0, top_k=0, max_new_tokens=max_new,
                                  pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        sync(dev)
         dt = time.perf_counter() - t
         gen = out[:, enc["input_ids"].shape[1]:]
         useful = int(sum(((row == tok.eos_token_id).cumsum(0) == 0).sum() + (row == tok.eos_token_id).any()
@@ -67,7 +69,7 @@ def main() -> None:
         speed["generate"]["bf16" if bf16 else "fp32"] = useful / dt
         print(f"| transformers generate | {'bf16' if bf16 else 'fp32'} | {useful / dt:,.0f} | {dt:.2f} |")
     if args.json:
-        print_json({"benchmark": "sampler", "threads": threads, "rows": args.rows,
+        print_json({"benchmark": "sampler", "device": str(dev), "threads": threads, "rows": args.rows,
                     "tokens_per_s": {k: {p: round(v, 1) for p, v in d.items()} for k, d in speed.items()},
                     "speedup_vs_generate": round(max(speed["priorlab"].values()) / max(speed["generate"].values()), 3)})
 
