@@ -294,6 +294,19 @@ def default_config_path(name: str = "demo") -> Path:
     return Path(str(resources.files("priorlab") / "configs" / f"{name}.yaml"))
 
 
+def preset_path(group: str, config: str | None, default: str) -> Path:
+    """A preset of ``configs/<group>/`` (``rl``: grpo, ppo, ...; ``sft``: distill, ...; default
+    ``default``) or a YAML file -> its path; anything else is a ConfigError listing the presets."""
+    path = Path(config or default)
+    if path.exists():
+        return path
+    presets = sorted(p.stem for p in default_config_path(f"{group}/{default}").parent.glob("*.yaml"))
+    if path.suffix or path.name not in presets:
+        raise ConfigError(f"--config {config}: no such file and no {group.upper()} preset of that name."
+                          f"{did_you_mean(path.name, presets)} Presets: {', '.join(presets)}.")
+    return default_config_path(f"{group}/{path.name}")
+
+
 def read_yaml(path: str | Path, what: str) -> dict:
     """The mapping in YAML file ``path`` ({} when empty); a missing file, a syntax error (its
     line and column) or another top level is a one-line :class:`ConfigError` naming ``what``."""

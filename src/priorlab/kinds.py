@@ -1,9 +1,9 @@
 """Run kinds: everything the run store, sweeps, the catalog and ``priorlab runs`` know about a kind.
 
-A kind of run (``pretrain``: the prior pipeline of ``priorlab demo``; ``rl``: ``priorlab rl``) is
-one :class:`RunKind` registered in :data:`KINDS`. Store, sweeps, catalog and the ``runs``
-commands read only these declarations and never test a kind's name, so a new kind (SFT,
-RL during pretraining, ...) is one declaration plus its config model and entry point.
+A kind of run (``pretrain``: the prior pipeline of ``priorlab demo``; ``rl``: ``priorlab rl``;
+``sft``: ``priorlab sft``) is one :class:`RunKind` registered in :data:`KINDS`. Store, sweeps,
+catalog and the ``runs`` commands read only these declarations and never test a kind's name, so
+a new kind (RL during pretraining, ...) is one declaration plus its config model and entry point.
 
 Heavy pieces are named as ``"module:attribute"`` and imported on first use, so listing a store
 does not import torch. A kind registered outside this module names its module (``module``,
@@ -105,6 +105,12 @@ def _rl_base(name: str | None) -> Path:
     return rl_config_path(name)
 
 
+def _sft_base(name: str | None) -> Path:
+    from priorlab.sft.config import sft_config_path
+
+    return sft_config_path(name)
+
+
 def _prior_base(name: str | None) -> Path:
     from priorlab.config import default_config_path
 
@@ -126,11 +132,25 @@ def _rl(cfg, out, resume: bool, show: bool):
     return train(cfg, out, resume=resume, show=show)
 
 
+def _sft(cfg, out, resume: bool, show: bool):
+    from priorlab.sft.config import check_inputs
+
+    check_inputs(cfg)  # before the trainer's imports (seconds)
+    from priorlab.sft.trainer import train
+
+    return train(cfg, out, resume=resume, show=show)
+
+
+#: RL and SFT runs evaluate before and after training, on the band and on ``final``.
+_BEFORE_AFTER = {f"{s}/{e}": (s, e) for s in ("before", "after") for e in ("band", "eval")}
 register_kind(RunKind("pretrain", config="priorlab.config:PriorConfig", entry="priorlab.kinds:_pretrain",
                       base_config="priorlab.kinds:_prior_base", seed_field="pretrain.seed",
                       thread_field="pretrain.threads", marker="pretrain", checkpoints=("pretrain.init_from",),
                       summary="passk", eval_dirs={"eval": ("prior", "eval")}))
 register_kind(RunKind("rl", config="priorlab.rl.config:RLConfig", entry="priorlab.kinds:_rl",
                       base_config="priorlab.kinds:_rl_base", seed_field="seed", thread_field="threads",
-                      marker="prior", checkpoints=("prior",), summary="before_after",
-                      eval_dirs={f"{s}/{e}": (s, e) for s in ("before", "after") for e in ("band", "eval")}))
+                      marker="rollout", checkpoints=("prior",), summary="before_after", eval_dirs=_BEFORE_AFTER))
+register_kind(RunKind("sft", config="priorlab.sft.config:SFTConfig", entry="priorlab.kinds:_sft",
+                      base_config="priorlab.kinds:_sft_base", seed_field="seed", thread_field="threads",
+                      marker="teacher", checkpoints=("prior", "teacher"), summary="before_after",
+                      eval_dirs=_BEFORE_AFTER))

@@ -120,7 +120,7 @@ def print_before_after(summary: dict, out: Path) -> None:
     key = {(w, r["split"], r["depth"], r["metric"], r["k"]): r for w in ("before", "after") for r in summary[w]
            if r["format"] == "all" and r["context"] == "all"}
     n = max(k[4] for k in key)
-    table = Table(title=f"before -> after RL ({summary['steps']} steps; same problems and sampling seeds)")
+    table = Table(title=f"before -> after training ({summary['steps']} steps; same problems and sampling seeds)")
     for col in ("split", "depth", "verified@1 before", "after", "delta", f"verified@{n} before", "after ",
                 "answer@1 before -> after"):
         table.add_column(col)

@@ -1,5 +1,5 @@
-"""``priorlab demo | pretrain | eval | rl`` and ``priorlab world show``: make priors, evaluate
-them, run RL on them. :func:`register` adds them to the main app (:mod:`priorlab.cli.main`)."""
+"""``priorlab demo | pretrain | eval | rl | sft`` and ``priorlab world show``: make priors, evaluate
+them, run RL or SFT on them. :func:`register` adds them to the main app (:mod:`priorlab.cli.main`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 
 from priorlab.cli.common import (
     CONFIG_OPT, QUIET_OPT, SET_OPT, STORE_OPT, THREADS_OPT, check_resume, console, eval_overrides, load_cfg,
-    SUMMARY_PRINTERS, print_before_after, print_summary,
+    SUMMARY_PRINTERS, print_summary,
 )
 
 
@@ -89,39 +89,61 @@ def eval_cmd(checkpoint: Path = typer.Argument(..., help="HF model directory (e.
         print_summary(summary, out)
 
 
-def _rl_config(config: Optional[str], sets: list[str], out: Optional[Path], resume: bool):
-    """An RL preset name (``grpo``, ``ppo``, ...) or YAML file; on ``--resume`` with neither,
-    the run's own ``config.yaml``."""
+def _kind_config(kind: str, config: Optional[str], sets: list[str], out: Optional[Path], resume: bool):
+    """A preset name of run kind ``kind`` (``rl``: grpo, ppo, ...; ``sft``: distill, ...) or YAML
+    file; on ``--resume`` with neither, the run's own ``config.yaml``."""
     from priorlab.config import load_config
-    from priorlab.rl.config import RLConfig, rl_config_path
+    from priorlab.kinds import get_kind
 
+    k = get_kind(kind)
     if config is None and resume and out is not None and (out / "config.yaml").exists():
-        return load_config(out / "config.yaml", sets, model=RLConfig)
-    return load_config(rl_config_path(config), sets, model=RLConfig)
+        return load_config(out / "config.yaml", sets, model=k.config_model())
+    return load_config(k.base_path(config), sets, model=k.config_model())
 
 
-def rl_cmd(out: Optional[Path] = typer.Option(None, help="run directory; without it the run store's rl-HASH "
-                                                          "(reused when finished, resumed when not)"),
-           prior: Optional[Path] = typer.Option(None, help="prior checkpoint (HF directory), e.g. runs/demo/model"),
+def _train_cmd(kind: str, cfg, out: Optional[Path], resume: bool, store: Optional[Path], quiet: bool) -> None:
+    """Run ``cfg`` of ``kind`` into ``out`` (claimed, as the store does), or in the store without it."""
+    from priorlab.kinds import get_kind
+    from priorlab.store import claim
+
+    if out is None:
+        return _store_run(kind, cfg, store, quiet)
+    check_resume(out, resume)
+    with claim(out, kind, cfg):
+        summary = get_kind(kind).run(cfg, out, resume=resume, show=not quiet)
+    SUMMARY_PRINTERS[get_kind(kind).summary](summary, out)
+
+
+OUT_OPT = typer.Option(None, help="run directory; without it the run store's <kind>-HASH (reused when finished, "
+                                  "resumed when not)")
+PRIOR_OPT = typer.Option(None, help="prior checkpoint (HF directory), e.g. runs/demo/model")
+RESUME_OPT = typer.Option(False, help="continue from the latest checkpoint in OUT")
+
+
+def rl_cmd(out: Optional[Path] = OUT_OPT, prior: Optional[Path] = PRIOR_OPT,
            config: Optional[str] = typer.Option(None, "--config", "-c",
                                                 help="RL preset (grpo, ppo, expert_iteration, w_reinforce) or "
                                                      "YAML file; default grpo"),
-           set_: list[str] = SET_OPT,
-           resume: bool = typer.Option(False, help="continue from the latest checkpoint in OUT"),
-           store: Optional[Path] = STORE_OPT,
+           set_: list[str] = SET_OPT, resume: bool = RESUME_OPT, store: Optional[Path] = STORE_OPT,
            quiet: bool = QUIET_OPT):
     """RLVR on a prior: rollout -> reward -> advantage -> loss -> step; before/after pass@k."""
-    from priorlab.rl.trainer import train
-    from priorlab.store import claim
-
     sets = list(set_) + ([f"prior={prior}"] if prior else [])
-    cfg = _rl_config(config, sets, out, resume)
-    if out is None:
-        return _store_run("rl", cfg, store, quiet)
-    check_resume(out, resume)
-    with claim(out, "rl", cfg):
-        summary = train(cfg, out, resume=resume, show=not quiet)
-    print_before_after(summary, out)
+    _train_cmd("rl", _kind_config("rl", config, sets, out, resume), out, resume, store, quiet)
+
+
+def sft_cmd(out: Optional[Path] = OUT_OPT, prior: Optional[Path] = PRIOR_OPT,
+            teacher: Optional[Path] = typer.Option(None, help="teacher checkpoint (HF directory) of the prior's "
+                                                              "world, e.g. a stronger prior's RUN/model"),
+            config: Optional[str] = typer.Option(None, "--config", "-c",
+                                                 help="SFT preset (distill: all teacher samples; rft: verified "
+                                                      "ones; demos: world-rendered demonstrations) or YAML file; "
+                                                      "default distill"),
+            set_: list[str] = SET_OPT, resume: bool = RESUME_OPT, store: Optional[Path] = STORE_OPT,
+            quiet: bool = QUIET_OPT):
+    """SFT of a prior on a teacher's completions (unfiltered or verified) or on demonstrations; loss on
+    completion tokens only; before/after pass@k."""
+    sets = list(set_) + ([f"prior={prior}"] if prior else []) + ([f"teacher={teacher}"] if teacher else [])
+    _train_cmd("sft", _kind_config("sft", config, sets, out, resume), out, resume, store, quiet)
 
 
 def world_show(config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
@@ -142,11 +164,12 @@ def world_show(config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``demo``, ``pretrain``, ``eval``, ``rl`` and the ``world`` group (``world show``) to ``app``."""
+    """Add ``demo``, ``pretrain``, ``eval``, ``rl``, ``sft`` and the ``world`` group (``world show``) to ``app``."""
     app.command()(demo)
     app.command("pretrain")(pretrain_cmd)
     app.command("eval")(eval_cmd)
     app.command("rl")(rl_cmd)
+    app.command("sft")(sft_cmd)
     world_app = typer.Typer(no_args_is_help=True, help="Inspect worlds: problems, formats, verdicts.")
     world_app.command("show")(world_show)
     app.add_typer(world_app, name="world")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from priorlab.config import ConfigError, EvalConfig, Strict, _check_weights, default_config_path
+from priorlab.config import ConfigError, EvalConfig, Strict, _check_weights, preset_path
 from priorlab.errors import InputDataError
 from priorlab.registry import did_you_mean
 
@@ -172,14 +172,7 @@ def _check_group(advantage: str, group_size: int) -> None:
 
 def rl_config_path(config: str | None) -> Path:
     """An RL preset name (``grpo``, ``ppo``, ...; default ``grpo``) or a YAML file -> its path."""
-    path = Path(config or "grpo")
-    if path.exists():
-        return path
-    presets = sorted(p.stem for p in default_config_path("rl/grpo").parent.glob("*.yaml"))
-    if path.suffix or path.name not in presets:
-        raise ConfigError(f"--config {config}: no such file and no RL preset of that name."
-                          f"{did_you_mean(path.name, presets)} Presets: {', '.join(presets)}.")
-    return default_config_path(f"rl/{path.name}")
+    return preset_path("rl", config, "grpo")
 
 
 def check_prior(cfg: RLConfig) -> None:

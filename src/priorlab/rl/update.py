@@ -69,6 +69,13 @@ def frozen_entries(model, fraction: float | None, seed: int) -> dict[str, torch.
     return masks
 
 
+def zero_frozen_grads(model, frozen: dict[str, torch.Tensor]) -> None:
+    """Zero the gradient entries :func:`frozen_entries` froze (before clipping and the step)."""
+    for name, p in model.named_parameters():
+        if name in frozen and p.grad is not None:
+            p.grad.masked_fill_(frozen[name], 0)
+
+
 def micro_chunks(idx: torch.Tensor, size: int | None) -> list[torch.Tensor]:
     return [idx] if not size else list(torch.split(idx, size))
 
@@ -151,9 +158,7 @@ def update(model, opt, sched, batch: Batch, adv, keep, cfg, step: int, max_new: 
                 loss.backward()
                 total += loss.item()
                 stats.add(st, torch.exp(logp.detach() - sub.logp_old), mask[micro, :T].bool())
-            for name, p in model.named_parameters():
-                if name in frozen and p.grad is not None:
-                    p.grad.masked_fill_(frozen[name], 0)
+            zero_frozen_grads(model, frozen)
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
             _finite(gnorm, "the gradient norm", step)
             opt.step()
