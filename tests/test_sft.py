@@ -75,7 +75,10 @@ def test_distillation_writes_rl_outputs(tiny_prior, tiny_rl_run, distilled):
     assert all(r["loss"] > 0 and r["tokens"] > 0 and r["lr"] > 0 and "seconds_step" in r for r in train)
     assert train[-1]["tokens_seen"] == sum(r["tokens"] for r in train)
     assert len(pq.read_table(out / "teacher_samples.parquet")) == 8
-    rl = json.loads((tiny_rl_run / "summary.json").read_text())
+    rl = json.loads((tiny_rl_run / "summary.json").read_text())  # (RL's loop is shared with SFT's: run_steps)
+    assert [(r["step"], r["kind"]) for r in read_jsonl(tiny_rl_run / "metrics.jsonl")] == \
+        [(0, "probe"), (1, "train"), (1, "probe"), (2, "train"), (2, "probe")]
+    verify(tiny_rl_run / "checkpoints" / "step-1")
     for stage in ("before", "after"):  # RL's layout: the same row schema
         assert summary[stage] and set(summary[stage][0]) == set(rl[stage][0])
     a, b = load_file(str(tiny_prior[1] / "model.safetensors")), load_file(str(out / "model" / "model.safetensors"))

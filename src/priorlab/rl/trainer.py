@@ -163,6 +163,63 @@ def build_parts(cfg, out: Path, prior: Path, show: bool, reuse: bool = False) ->
                  rl_precision(cfg, dev), meta, contexts)
 
 
+@dataclass
+class Started:
+    """A fine-tuning run (RL, SFT) set up by :func:`start_run`: its directory, the resolved prior,
+    the prior's ``before`` rows, the trainer's parts, the first step to run and the metrics log."""
+
+    out: Path
+    prior: Path
+    before: list[dict]
+    parts: object
+    start: int
+    log: MetricsLog
+    t0: float
+
+
+def start_run(cfg, out: str | Path, resume: bool, show: bool, build) -> Started:
+    """What RL and SFT runs do first: write ``config.yaml``, evaluate the prior (``before``),
+    ``build(cfg, out, prior, show, reuse=resume)`` the parts and, with ``resume``, restore them
+    from the newest checkpoint that verifies (newer broken ones are skipped with a warning)."""
+    t0 = time.perf_counter()
+    prior = Path(cfg.prior).resolve()
+    out = prepare_run(out, cfg, resume)
+    runtime.set_threads(cfg.threads)
+    before = evaluate_checkpoint(prior, cfg, out / "before", show, reuse=resume, cache=True)
+    p = build(cfg, out, prior, show, reuse=resume)
+    ckpt = latest_checkpoint(out, deep=True, warn=True) if resume else None
+    start = p.restore(ckpt) if ckpt is not None else 0
+    return Started(out, prior, before, p, start, MetricsLog(out / "metrics.jsonl", resume_step=start if ckpt else None),
+                   t0)
+
+
+def run_steps(cfg, run: Started, title: str, step_fn, describe, show: bool, hook=None) -> None:
+    """Steps ``run.start`` .. ``cfg.steps`` − 1: ``step_fn(parts, step)`` -> its metrics row, logged;
+    a progress bar (``title``, then ``describe(row)``); ``hook(steps done)`` after each step; a
+    checkpoint every ``cfg.checkpoint_every`` steps and after the last."""
+    p = run.parts
+    with progress_bar(show) as bar:
+        task = bar.add_task(title, total=cfg.steps, completed=run.start)
+        for step in range(run.start, cfg.steps):
+            runtime.recheck_threads()
+            row = step_fn(p, step)
+            run.log.write(row)
+            bar.update(task, completed=step + 1, description=describe(row))
+            if hook is not None:
+                hook(step + 1)
+            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+                p.checkpoint(step + 1)
+
+
+def finish_run(cfg, run: Started, show: bool) -> tuple[list[dict], list[dict]]:
+    """Save the trained model as ``model/`` and evaluate it (``after``); return the after rows and
+    the metrics rows."""
+    p = run.parts
+    save_checkpoint(run.out / "model", p.model, p.tok, p.meta | {"step": cfg.steps})
+    after = evaluate_checkpoint(run.out / "model", cfg, run.out / "after", show, reuse=False)
+    return after, read_jsonl(run.out / "metrics.jsonl")
+
+
 @storage_errors
 def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict:
     """Run RL from ``cfg.prior`` into ``out``; return the summary (also ``out/summary.json``).
@@ -170,40 +227,24 @@ def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict
     ``resume`` continues from the newest checkpoint that verifies (newer broken ones are skipped
     with a warning). A full disk or a read-only directory raises StorageError."""
     check_prior(cfg)
-    t_start = time.perf_counter()
-    prior = Path(cfg.prior).resolve()
-    out = prepare_run(out, cfg, resume)
-    runtime.set_threads(cfg.threads)
-    before = evaluate_checkpoint(prior, cfg, out / "before", show, reuse=resume, cache=True)
-    p = build_parts(cfg, out, prior, show, reuse=resume)
-    ckpt = latest_checkpoint(out, deep=True, warn=True) if resume else None
-    start = p.restore(ckpt) if ckpt is not None else 0
-    log = MetricsLog(out / "metrics.jsonl", resume_step=start if ckpt else None)
+    run = start_run(cfg, out, resume, show, build_parts)
+    out, p, start, log = run.out, run.parts, run.start, run.log
     probes = [q for d in cfg.data.depths for c in p.contexts for q in p.world.problems("eval", d, cfg.probe.n_problems, c)]
     probe_cfg = EvalConfig(n_samples=cfg.probe.n_samples, max_new_tokens=p.max_new,
                            temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p)
     if start == 0 and cfg.probe.every:
         log.write({"step": 0, "kind": "probe"} | run_probe(p, probes, probe_cfg))
-    with progress_bar(show) as bar:
-        task = bar.add_task(f"RL {cfg.algo.advantage}/{cfg.algo.loss} {n_params(p.model) / 1e6:.2f}M params",
-                            total=cfg.steps, completed=start)
-        for step in range(start, cfg.steps):
-            runtime.recheck_threads()
-            row = rl_step(p, step)
-            log.write(row)
-            bar.update(task, completed=step + 1,
-                       description=f"RL reward {row['reward_mean'] or 0:.2f} verified {row['verified']:.2f}")
-            if cfg.probe.every and (step + 1) % cfg.probe.every == 0:
-                log.write({"step": step + 1, "kind": "probe"} | run_probe(p, probes, probe_cfg))
-            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
-                p.checkpoint(step + 1)
-    save_checkpoint(out / "model", p.model, p.tok, p.meta | {"step": cfg.steps})
-    after = evaluate_checkpoint(out / "model", cfg, out / "after", show, reuse=False)
-    rows = read_jsonl(out / "metrics.jsonl")
+    def probe(done: int) -> None:
+        if cfg.probe.every and done % cfg.probe.every == 0:
+            log.write({"step": done, "kind": "probe"} | run_probe(p, probes, probe_cfg))
+
+    run_steps(cfg, run, f"RL {cfg.algo.advantage}/{cfg.algo.loss} {n_params(p.model) / 1e6:.2f}M params", rl_step,
+              lambda row: f"RL reward {row['reward_mean'] or 0:.2f} verified {row['verified']:.2f}", show, probe)
+    after, rows = finish_run(cfg, run, show)
     M.plot_training(rows, out / "training.png")
-    summary = {"prior": str(prior), "checkpoint": str((out / "model").resolve()), "steps": cfg.steps,
-               "pool_size": len(p.pool), "max_new_tokens": p.max_new, "before": before, "after": after,
-               "wall_s": round(time.perf_counter() - t_start, 2),
+    summary = {"prior": str(run.prior), "checkpoint": str((out / "model").resolve()), "steps": cfg.steps,
+               "pool_size": len(p.pool), "max_new_tokens": p.max_new, "before": run.before, "after": after,
+               "wall_s": round(time.perf_counter() - run.t0, 2),
                "rl_seconds": round(sum(r.get("seconds_step", 0) for r in rows if r.get("kind") == "train"), 2)}
     write_json(out / "summary.json", summary)
     return summary

@@ -22,11 +22,10 @@ from priorlab.checkpoint import latest_checkpoint, loading, restore, save_checkp
 from priorlab.evaluate import checkpoint_meta, contexts_for, world_for
 from priorlab.model import load_model, n_params
 from priorlab.pretrain import batch_indices, lr_factor, make_optimizer, solution_loss
-from priorlab.progress import progress_bar
 from priorlab.rl.rollout import build_pool
-from priorlab.rl.trainer import evaluate_checkpoint, rl_precision
+from priorlab.rl.trainer import finish_run, rl_precision, run_steps, start_run
 from priorlab.rl.update import frozen_entries, zero_frozen_grads
-from priorlab.runs import MetricsLog, prepare_run, read_jsonl, write_json
+from priorlab.runs import write_json
 from priorlab.sft.config import check_inputs
 from priorlab.sft.data import Examples, corpus_examples, pad_batch, teacher_examples
 from priorlab.tokenizer import load_tokenizer
@@ -114,35 +113,18 @@ def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict
     ``resume`` continues from the newest checkpoint that verifies, reusing the teacher samples
     already written. A full disk or a read-only directory raises StorageError."""
     check_inputs(cfg)
-    t_start = time.perf_counter()
-    prior = Path(cfg.prior).resolve()
-    out = prepare_run(out, cfg, resume)
-    runtime.set_threads(cfg.threads)
-    before = evaluate_checkpoint(prior, cfg, out / "before", show, reuse=resume, cache=True)
-    p = build_parts(cfg, out, prior, show, reuse=resume)
-    ckpt = latest_checkpoint(out, deep=True, warn=True) if resume else None
-    start = p.restore(ckpt) if ckpt is not None else 0
-    log = MetricsLog(out / "metrics.jsonl", resume_step=start if ckpt else None)
+    run = start_run(cfg, out, resume, show, build_parts)
+    out, p, start, log = run.out, run.parts, run.start, run.log
     if start == 0:
         log.write({"step": 0, "kind": "data"} | p.data.stats)
-    with progress_bar(show) as bar:
-        task = bar.add_task(f"SFT ({cfg.data.source}) {n_params(p.model) / 1e6:.2f}M params, {len(p.data)} examples",
-                            total=cfg.steps, completed=start)
-        for step in range(start, cfg.steps):
-            runtime.recheck_threads()
-            row = sft_step(p, step)
-            log.write(row)
-            bar.update(task, completed=step + 1, description=f"SFT loss {row['loss']:.3f}")
-            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
-                p.checkpoint(step + 1)
+    run_steps(cfg, run, f"SFT ({cfg.data.source}) {n_params(p.model) / 1e6:.2f}M params, {len(p.data)} examples",
+              sft_step, lambda row: f"SFT loss {row['loss']:.3f}", show)
     p.model.eval()
-    save_checkpoint(out / "model", p.model, p.tok, p.meta | {"step": cfg.steps})
-    after = evaluate_checkpoint(out / "model", cfg, out / "after", show, reuse=False)
-    rows = read_jsonl(out / "metrics.jsonl")
-    summary = {"prior": str(prior), "teacher": cfg.teacher and str(Path(cfg.teacher).resolve()),
+    after, rows = finish_run(cfg, run, show)
+    summary = {"prior": str(run.prior), "teacher": cfg.teacher and str(Path(cfg.teacher).resolve()),
                "checkpoint": str((out / "model").resolve()), "steps": cfg.steps} | p.data.stats | {
-        "tokens_seen": p.tokens_seen, "before": before, "after": after,
-        "wall_s": round(time.perf_counter() - t_start, 2),
+        "tokens_seen": p.tokens_seen, "before": run.before, "after": after,
+        "wall_s": round(time.perf_counter() - run.t0, 2),
         "sft_seconds": round(sum(r.get("seconds_step", 0) for r in rows if r.get("kind") == "train"), 2)}
     write_json(out / "summary.json", summary)
     return summary
