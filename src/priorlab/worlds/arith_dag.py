@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -176,6 +177,31 @@ class ArithDag(World):
     def render_solution(self, problem: Problem, fmt: str, confidence: float | None = None) -> str:
         steps = list(problem.gold["nodes"])
         return " ".join(FORMATS.get(fmt).render(steps, problem.answer, confidence))
+
+    def fact(self, rng: random.Random) -> tuple[str, str]:
+        """One operation fact as (prompt, solution): ``a op b`` and its value mod P (corpus.facts)."""
+        P = self.cfg.modulus
+        a, b, op = rng.randrange(P), rng.randrange(P), rng.choice(self.cfg.ops)
+        return f"{a} {op} {b}", str(_apply(op, a, b, P))
+
+    def with_errors(self, problem: Problem, op_acc: float, rng: random.Random) -> Problem:
+        """``problem`` as an author whose every operation is right with probability ``op_acc`` solves it.
+
+        A wrong operation gets a uniformly drawn wrong value; later steps use the values as
+        written (so the trace stays consistent and the answer follows the slip). Operand values
+        of leaves and constants are copied from the prompt. ``rng`` draws two uniforms per step
+        whatever the outcome, so one slip does not shift the next document's draws.
+        """
+        P, values, nodes = self.cfg.modulus, {}, []
+        for step in problem.gold["nodes"]:
+            args = tuple((n, values.get(n, x) if n else x) for n, x in step.args)
+            result = _apply(step.op, args[0][1], args[1][1], P)
+            slip, shift = rng.random() >= op_acc, 1 + rng.randrange(P - 1)
+            result = (result + shift) % P if slip else result
+            values[step.target] = result
+            nodes.append(Step(step.target, step.op, args, result))
+        answer = tuple((n, values[n]) for n, _ in problem.answer)
+        return replace(problem, answer=answer, gold={**problem.gold, "nodes": tuple(nodes)})
 
     def vocabulary(self) -> list[str]:
         names = {n for ctx in CONTEXTS.values() for n in ctx}
