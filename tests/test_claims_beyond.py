@@ -52,7 +52,8 @@ def test_distinct_trajectories_count_surface_variants_once_and_split_correct_fro
     texts = [world.render_solution(problem, "steps"), "  " + world.render_solution(problem, "steps") + " <eos>",
              world.render_solution(problem, "code"),
              _wrong_value(world, problem, 1, 1), _wrong_value(world, problem, 1, 5),  # the same error shape
-             _wrong_value(world, problem, 2, 1), _drop_line(world, problem, 0), world.render_solution(problem, "answer")]
+             _wrong_value(world, problem, 2, 1), _drop_line(world, problem, 0),
+             world.render_solution(problem, "answer")]
     items = [("p", trajectory(v), v.verified) for v in (world.verify(problem, t) for t in texts)]
     items.append(("q", ("answer", ()), False))
     counts = count_trajectories(items)
