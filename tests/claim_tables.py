@@ -118,7 +118,34 @@ def c10(g, e):
                    for a in ("hard", "medium") for s in range(SEEDS)]
 
 
-TABLES = {f"C{i}": f for i, f in enumerate((c1, c2, c3, c4, c5, c6, c7, c8, c9, c10), start=1)}
+def c11(g, e, expansion: float | None = None):
+    """``expansion``: the distilled arm's Δpass@k (default ``e``); RL's is ``e`` below it (the planted effect)."""
+    d = e if expansion is None else expansion
+    rows = []
+    for s in range(SEEDS):
+        cols = {name: g.problems({}, name, m, s, lo, 1.0) for name, m, lo in (
+            ("d_grpo", d - e, -1.0), ("d_distill", d, -1.0), ("d_distill_grpo", d, -1.0), ("quarters", 0.0, -1.0),
+            ("new_prior", 0.1, 0.0), ("new_grpo", 0.1, 0.0), ("new_distill", 0.1 + e, 0.0))}
+        rows += [{"kind": "problem", "seed": s, "k": 32, "problem": r["problem"], "rare": float(i % 2 == 0),
+                  "region": "beyond" if i % 4 < 2 else "band"} | {c: cols[c][i][c] for c in cols}
+                 for i, r in enumerate(cols["d_grpo"])]
+        rows.append({"kind": "teacher", "seed": s, "teacher_verified": 0.5, "prior_verified_band": 0.3})
+    return rows
+
+
+def c14(g, e):
+    rows = []
+    for s in range(SEEDS):
+        cols = {name: g.problems({}, name, m, s, 0.0, 64.0) for name, m in (
+            ("sft_correct", 2.0 + e), ("grpo_correct", 2.0), ("prior_correct", 2.0), ("prior_incorrect", 6.0),
+            ("grpo_incorrect", 6.0), ("sft_incorrect", 6.0), ("half_a_correct", 1.5), ("half_b_correct", 1.5))}
+        cols |= {name: g.problems({}, name, 0.6, s, 0.0, 1.0) for name in ("pass_prior", "pass_grpo", "pass_sft")}
+        rows += [{"seed": s, "n": 64, "problem": r["problem"]} | {c: cols[c][i][c] for c in cols}
+                 for i, r in enumerate(cols["sft_correct"])]
+    return rows
+
+
+TABLES = {f"C{i}": f for i, f in enumerate((c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11), start=1)} | {"C14": c14}
 
 
 def table(cid: str, effect: float, seed: int, shared: bool = True) -> list[dict]:

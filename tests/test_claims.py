@@ -27,11 +27,12 @@ def test_registry_plan_shares_arms_and_priors_between_claims():
 def test_medium_scale_runs_each_claims_horizon_with_5_seeds_and_n_256():
     medium = SCALES["medium"]
     assert len(medium.seeds) == 5 and medium.n_large == 256 and medium.horizons
-    for c in chosen(None):
+    for c in chosen(None):  # horizons are RL's: an SFT arm runs its preset's steps
         assert c.horizon.steps > 0 and c.horizon.epochs > 0 and c.horizon.source
         for a in c.arms(medium):
-            assert any(s.startswith("steps=") for s in a.sets), (c.id, a.name)
-        assert not any(s.startswith("steps=") and s != "steps=30" for a in c.arms(SCALES["small"]) for s in a.sets)
+            assert a.kind != "rl" or any(s.startswith("steps=") for s in a.sets), (c.id, a.name)
+        assert not any(s.startswith("steps=") and s != "steps=30" for a in c.arms(SCALES["small"]) if a.kind == "rl"
+                       for s in a.sets)
     steps = {s.split("=")[1] for a in CLAIMS.get("C4")().arms(medium) for s in a.sets if s.startswith("steps=")}
     assert steps == {"450"}  # Yue et al.'s step 450
 
@@ -100,14 +101,14 @@ def test_c9_plants_every_seeds_evaluation_problems():
     """Each seed is evaluated on its own problems; the contaminated prior must hold all of them."""
     from pathlib import Path
 
-    from priorlab.claims.retest import prior_config, rl_config
+    from priorlab.claims.retest import arm_config, prior_config
 
     scale, c9 = SCALES["tiny"], CLAIMS.get("C9")()
     spec = next(p for p in c9.priors(scale) if p.name == "contaminated")
     planted = prior_config(spec, scale, Path("demo")).corpus.contamination
     arm = next(a for a in c9.arms(scale) if a.prior == "contaminated")
     for seed in scale.seeds:
-        final = rl_config(arm, seed, Path("prior")).final
+        final = arm_config(arm, seed, Path("prior")).final
         assert "eval-contaminated" in final.splits and set(final.depths) <= set(planted.depths)
         assert final.problem_offset + final.n_problems <= planted.n_items, (seed, planted.n_items)
     assert planted.n_items == scale.n_problems * len(scale.seeds)
@@ -118,14 +119,14 @@ def test_band_evaluation_stays_inside_the_rl_pool_at_every_seed():
     band evaluation (training problems) wraps inside the pool; the held-out one keeps its offset."""
     from pathlib import Path
 
-    from priorlab.claims.retest import rl_config
+    from priorlab.claims.retest import arm_config
     from priorlab.rl.trainer import final_evals
 
     scale = SCALES["medium"]
     arm = CLAIMS.get("C4")().arms(scale)[0]
     offsets = set()
     for seed in scale.seeds:
-        cfg = rl_config(arm, seed, Path("prior"))
+        cfg = arm_config(arm, seed, Path("prior"))
         evals = final_evals(cfg)
         band = evals["band"]
         assert band.splits == [cfg.data.split] and band.depths == cfg.data.depths

@@ -39,3 +39,19 @@ def test_c7_positive_control_sees_planted_sparsity_and_misses_none():
     assert v.positive_control["detected"] is False and v.verdict == "instrument failed", v.reason
     v = claim.judge([r for r in c7(Gen(3), 0.3) if r.get("arm") != "grpo-correct-masked"])  # the arm is missing
     assert v.positive_control["detected"] is False and v.verdict == "instrument failed"
+
+
+def test_c11_distilled_arm_is_planned_at_every_scale_from_a_teacher_that_saw_deeper_problems():
+    """C11's run-level positive control is the distilled arm: it must be planned (SFT on the samples
+    of a teacher continued from the demo prior on depths beyond the student's), next to the GRPO
+    arm it is compared with on the same evaluation."""
+    from priorlab.claims.c11_distillation import DISTILL, GRPO, TEACHER
+
+    for name, scale in SCALES.items():
+        priors, arms = plan(chosen(["C11"]), scale)
+        distill = arms[DISTILL]
+        assert distill.kind == "sft" and distill.preset == "distill" and distill.teacher == TEACHER.name, name
+        teacher = priors[TEACHER.name]
+        assert teacher.base == "demo" and any("6: 1.0, 7: 1.0" in s for s in teacher.sets)
+        finals = {a: [s for s in arms[a].sets if s.startswith("final.")] for a in (DISTILL, GRPO)}
+        assert finals[DISTILL] == finals[GRPO]  # paired: same problems, same samples per problem

@@ -213,10 +213,10 @@ def test_problem_offset_selects_later_problems_and_keys_the_eval_cache(tiny_prio
 
 def test_retest_gives_each_rl_seed_its_own_eval_problems_and_draws(tiny_prior):
     from priorlab.claims.base import Arm
-    from priorlab.claims.retest import rl_config
+    from priorlab.claims.retest import arm_config
 
     arm = Arm("a", "demo", ("final.n_problems=5",))
-    finals = [rl_config(arm, s, tiny_prior[1]).final for s in (0, 1, 2)]
+    finals = [arm_config(arm, s, tiny_prior[1]).final for s in (0, 1, 2)]
     assert [(f.problem_offset, f.seed) for f in finals] == [(0, 0), (5, 1), (10, 2)]
     ranges = [set(range(f.problem_offset, f.problem_offset + f.n_problems)) for f in finals]
     assert not (ranges[0] & ranges[1]) and not (ranges[1] & ranges[2])

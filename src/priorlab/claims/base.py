@@ -1,8 +1,8 @@
 """What a claim is: priors and RL arms to run, a measurement over those runs, a verdict rule.
 
 A :class:`Claim` never runs anything itself. It declares, for a :class:`Scale`, the priors
-(:class:`PriorSpec`: ``--set`` overrides of the demo prior config) and the RL arms
-(:class:`Arm`: a preset plus overrides, run once per seed) it needs; ``priorlab retest``
+(:class:`PriorSpec`: ``--set`` overrides of the demo prior config) and the arms (:class:`Arm`:
+an RL or SFT preset plus overrides, run once per seed, on a prior or on another arm) it needs; ``priorlab retest``
 collects the declarations of every chosen claim, runs each distinct job once (identical
 specs are shared between claims), and hands the finished run directories to
 :meth:`Claim.measure` (tidy rows, one per arm x seed x evaluation problem) and
@@ -24,8 +24,8 @@ from priorlab.registry import Registry
 class Scale:
     """How big every run of a retest is.
 
-    ``prior_sets`` and ``rl_sets`` are ``--set`` overrides applied to every prior and every
-    arm before the claim's own; ``continue_sets`` come after a continued prior's own (its
+    ``prior_sets``, ``rl_sets`` and ``sft_sets`` are ``--set`` overrides applied to every prior,
+    every RL arm and every SFT arm before the claim's own; ``continue_sets`` come after a continued prior's own (its
     budget and learning rate); ``n_large`` is the sample count per problem for pass@k claims
     (k runs up to it); ``prior_threads`` the torch threads of a prior job. With ``horizons``
     every arm runs the RL horizon its claim declares (:attr:`Claim.horizon`) instead of the
@@ -41,6 +41,7 @@ class Scale:
     continue_sets: tuple[str, ...] = ()
     prior_threads: int = 1
     horizons: bool = False
+    sft_sets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,15 @@ SCALES: dict[str, Scale] = {
         "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=4", "data.n_prompts=8",
         "probe.every=1", "probe.n_problems=2", "probe.n_samples=2", "checkpoint_every=2", "kl_every=0",
         "allow_unclicked_prior=true"),
-        n_large=8, n_problems=3, continue_sets=("pretrain.tokens=8192",)),
+        n_large=8, n_problems=3, continue_sets=("pretrain.tokens=8192",), sft_sets=(
+            "steps=2", "data.n_prompts=2", "data.samples_per_prompt=2", "data.batch_size=4",
+            "data.corpus_tokens=2000", "checkpoint_every=2", "allow_unclicked_prior=true")),
     # The 90-minute budget on 2 CPU cores (docs/claims.md has the measured breakdown). Priors run
     # with 2 threads, one at a time: the demo prior is then exactly docs/demo.md's.
     "small": Scale("small", (0, 1, 2), ("eval.n_problems=16", "eval.n_samples=16"), (
         "steps=30", "data.n_prompts=128", "probe.every=10", "checkpoint_every=30", "kl_every=0"),
-        n_large=64, n_problems=24, continue_sets=CONTINUE, prior_threads=2),
+        n_large=64, n_problems=24, continue_sets=CONTINUE, prior_threads=2,
+        sft_sets=("steps=60", "checkpoint_every=60")),
     # The papers' horizons (each claim's Claim.horizon), 5 seeds, n = 256 (cost: docs/claims.md).
     "medium": Scale("medium", (0, 1, 2, 3, 4), ("eval.n_problems=16", "eval.n_samples=16"), (
         "data.n_prompts=128", "probe.every=25", "checkpoint_every=50", "kl_every=0"),
@@ -115,13 +119,19 @@ def replica(name: str, seed: int) -> str:
 
 @dataclass(frozen=True)
 class Arm:
-    """An RL arm: ``priorlab rl -c PRESET --set ...`` on prior ``prior``, once per seed."""
+    """An arm: ``priorlab KIND -c PRESET --set ...`` (``kind`` ``rl`` or ``sft``), once per seed.
+
+    ``prior`` names a :class:`PriorSpec`, or another arm: seed s then starts from that arm's
+    seed-s model (a second stage: GRPO after distillation). ``teacher`` (kind ``sft``) names the
+    prior whose checkpoint the student is fine-tuned on the samples of."""
 
     name: str
     prior: str
     sets: tuple[str, ...] = ()
     preset: str = "grpo"
     about: str = ""
+    kind: str = "rl"
+    teacher: str | None = None
 
 
 @dataclass

@@ -5,19 +5,12 @@ from __future__ import annotations
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Scale
 from priorlab.claims.common import DEMO, GRPO_HORIZON, grpo_correct, plot_curves
 from priorlab.claims.judging import contrast, part, verdict
-from priorlab.claims.measure import n_samples, pass_k, problem_pass, problem_rows, records
+from priorlab.claims.measure import halves, n_samples, pass_k, problem_pass, problem_rows, records
 from priorlab.claims.stats import ControlSpec
 from priorlab.passk import ks_up_to
 
 PAPER = 0.052  # Omni-MATH test, Qwen2.5-7B: pass@256 base 69.1 vs GRPO step 450 63.9 (Table 2)
 PAPER_PASS1 = 0.149  # same table: pass@1 10.2 -> 25.1 (GRPO step 150)
-
-
-def halves(recs: list[dict]) -> tuple[list[dict], list[dict]]:
-    """The samples of every problem split by sample index: first half, second half (disjoint
-    sampling seeds of the same model on the same problems)."""
-    n = n_samples(recs)
-    return [r for r in recs if r["sample"] < n // 2], [r for r in recs if r["sample"] >= n // 2]
 
 
 @CLAIMS.register("C4")

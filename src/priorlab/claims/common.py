@@ -46,7 +46,7 @@ def final_sets(scale: Scale, depths=BAND, splits=("eval",)) -> tuple[str, ...]:
 
 def evaluated_items(scale: Scale) -> int:
     """Items per (split, depth) that the seeds' evaluations cover: seed s is evaluated on items
-    s·n .. s·n + n − 1 (``retest.rl_config``: ``final.problem_offset = seed × n_problems``)."""
+    s·n .. s·n + n − 1 (``retest.arm_config``: ``final.problem_offset = seed × n_problems``)."""
     return scale.n_problems * (max(scale.seeds) + 1)
 
 
@@ -55,13 +55,23 @@ def evaluated_items(scale: Scale) -> int:
 GRPO_HORIZON = Horizon(450, 30.0, "Yue et al. Table 2: GRPO steps 150 and 450")
 
 
-def arm(scale: Scale, name: str, prior: PriorSpec, *sets: str, preset: str = "grpo", about: str = "",
+def arm(scale: Scale, name: str, prior: PriorSpec | Arm, *sets: str, preset: str = "grpo", about: str = "",
         depths=BAND, horizon: Horizon | None = None) -> Arm:
-    """An arm on ``prior`` with the scale's shared overrides, then ``sets``; at a scale with
-    ``horizons`` the RL runs ``horizon.steps`` steps (the claim's, or :data:`GRPO_HORIZON`)."""
+    """An RL arm on ``prior`` (a prior, or an arm whose models it continues) with the scale's shared
+    overrides, then ``sets``; at a scale with ``horizons`` the RL runs ``horizon.steps`` steps (the
+    claim's, or :data:`GRPO_HORIZON`)."""
     steps = (f"steps={(horizon or GRPO_HORIZON).steps}",) if scale.horizons else ()
     return Arm(name, prior.name, tuple(scale.rl_sets) + steps + final_sets(scale, depths) + tuple(sets), preset,
                about)
+
+
+def sft_arm(scale: Scale, name: str, prior: PriorSpec, preset: str, *sets: str, teacher: PriorSpec | None = None,
+            about: str = "", depths=BAND) -> Arm:
+    """An SFT arm (``priorlab sft -c preset``) on ``prior`` with the scale's SFT overrides, the shared
+    ``final`` evaluation at ``depths`` (paired with the RL arms that evaluate there), then ``sets``;
+    ``teacher``: the prior whose samples it is fine-tuned on."""
+    return Arm(name, prior.name, tuple(scale.sft_sets) + final_sets(scale, depths) + tuple(sets), preset, about,
+               kind="sft", teacher=teacher and teacher.name)
 
 
 def grpo_correct(scale: Scale, prior: PriorSpec = DEMO, name: str = "grpo-correct") -> Arm:

@@ -80,6 +80,14 @@ def n_samples(recs: list[dict]) -> int:
     return correct_counts(recs, "verified")[1]
 
 
+def halves(recs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The samples of every problem split by sample index into its lower and upper half (disjoint
+    sampling seeds of the same model on the same problems); a half split again gives quarters."""
+    idx = sorted({r["sample"] for r in recs})
+    cut = idx[len(idx) // 2] if idx else 0
+    return [r for r in recs if r["sample"] < cut], [r for r in recs if r["sample"] >= cut]
+
+
 def share(recs: list[dict], fmt: str) -> float:
     """Share of completions whose detected format is ``fmt``."""
     return float(np.mean([r["format"] == fmt for r in recs])) if recs else float("nan")

@@ -2,7 +2,7 @@
 
 Plan: collect every chosen claim's priors and arms at one :class:`~priorlab.claims.base.Scale`
 (claims that declare the same prior or arm share it; the same name with different specs is an
-error), run the priors, then every arm x seed on its prior, through the run store and the
+error), run the priors, then every arm x seed on its prior (then the arms on those arms), through the run store and the
 sweep executors (:mod:`priorlab.sweep`: finished runs with the same config hash are reused,
 crashed ones resumed; runs another process holds are waited for). Then each claim measures its
 runs, judges them, and lands in ``OUT/claims/<id>/result.json``; ``OUT/report.html`` and
@@ -44,8 +44,10 @@ def plan(claims: list[Claim], scale: Scale) -> tuple[dict[str, PriorSpec], dict[
     priors = _unique([p for c in claims for p in c.priors(scale)], "prior")
     arms = _unique([a for c in claims for a in c.arms(scale)], "arm")
     for a in arms.values():
-        if a.prior not in priors:
+        if a.prior not in priors and a.prior not in arms:
             raise ConfigError(f"arm {a.name!r} runs on prior {a.prior!r}, which no claim declares")
+        if a.teacher is not None and a.teacher not in priors:
+            raise ConfigError(f"arm {a.name!r} distils from teacher {a.teacher!r}, which no claim declares as a prior")
     return priors, arms
 
 
@@ -77,24 +79,72 @@ def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run) -> dict:
     return done
 
 
-def rl_config(arm: Arm, seed: int, prior: Path):
-    """The arm's RL config for one seed on a prior checkpoint.
+def arm_config(arm: Arm, seed: int, prior: Path, teacher: Path | None = None):
+    """The arm's config (of its run kind: RL or SFT) for one seed on a prior checkpoint.
 
     Each seed is evaluated on its own problems (``final.problem_offset = seed x final.n_problems``)
     with its own sampling seed (``final.seed = seed``), so an interval over seeds covers problem
-    sampling too; before and after within one seed stay paired (same problems, same draws)."""
-    from priorlab.rl.config import RLConfig
+    sampling too; before and after within one seed stay paired (same problems, same draws), and
+    so are two arms of one seed with the same ``final`` settings."""
+    from priorlab.kinds import get_kind
 
-    cfg = load_config(default_config_path(f"rl/{arm.preset}"), [*arm.sets, f"seed={seed}", f"prior={prior}"],
-                      model=RLConfig)
+    kind = get_kind(arm.kind)
+    sets = [*arm.sets, f"{kind.seed_field}={seed}", f"prior={prior}"] + ([f"teacher={teacher}"] if teacher else [])
+    cfg = load_config(kind.base_path(arm.preset), sets, model=kind.config_model())
     final = cfg.final.model_copy(update={"problem_offset": seed * cfg.final.n_problems, "seed": seed})
     return cfg.model_copy(update={"final": final})
+
+
+def _prior_dir(name: str, seed: int, priors: dict[str, PriorSpec], prior_dirs: dict[str, Path]) -> Path | None:
+    """Prior ``name``'s checkpoint for seed ``seed``: its replica for that seed when replicated."""
+    return prior_dirs.get(replica(name, seed) if priors[name].replicated else name)
+
+
+def _start(arm: Arm, seed: int, priors: dict[str, PriorSpec], prior_dirs: dict[str, Path],
+           done: dict[str, dict[int, Path]]) -> Path | None:
+    """The checkpoint seed ``seed`` of ``arm`` starts from: its prior's (seed ``seed``'s replica of
+    a replicated prior), or its base arm's seed-``seed`` model; None when that run did not finish."""
+    if arm.prior not in done:
+        return _prior_dir(arm.prior, seed, priors, prior_dirs)
+    run = done[arm.prior].get(seed)
+    return run and run / "model"
+
+
+def _run_arms(arms: dict[str, Arm], scale: Scale, priors: dict[str, PriorSpec], prior_dirs: dict[str, Path],
+              run) -> list[tuple]:
+    """Every arm x seed, in stages: arms on priors first, then arms on those arms' models (seed s
+    on seed s); ``[(arm, seed, JobResult)]``. A seed whose prior, base run or teacher did not
+    finish is not started."""
+    from priorlab.sweep import Job
+
+    done: dict[str, dict[int, Path]] = {}
+    out: list[tuple] = []
+    while len(done) < len(arms):
+        ready = [n for n, a in arms.items() if n not in done and (a.prior not in arms or a.prior in done)]
+        if not ready:
+            raise ConfigError(f"arms {sorted(set(arms) - set(done))} run on arms that form a cycle")
+        keys, jobs = [], []
+        for n in ready:
+            a = arms[n]
+            for s in scale.seeds:
+                teacher = _prior_dir(a.teacher, s, priors, prior_dirs) if a.teacher else None
+                start = _start(a, s, priors, prior_dirs, done)
+                if start is not None and (a.teacher is None or teacher is not None):
+                    keys.append((n, s))
+                    jobs.append(Job(a.kind, arm_config(a, s, start, teacher), name=f"{n} seed {s}"))
+        results = run(jobs, f"arms-{len(done)}")
+        done.update({n: {} for n in ready})
+        for (n, s), r in zip(keys, results):
+            out.append((n, s, r))
+            if r.ok:
+                done[n][s] = r.run_dir
+    return out
 
 
 def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | None, store, show: bool,
             address: str | None = None, out: Path | None = None):
     """Run (or reuse) every prior and arm x seed; returns (prior dirs, arm dirs, one row per job)."""
-    from priorlab.sweep import Job, run_jobs
+    from priorlab.sweep import run_jobs
 
     priors, arms = plan(claims, scale)
 
@@ -106,19 +156,13 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
     spec_of = {r.name: p.name for p in priors.values() for r in p.replicas(scale.seeds)}
     done = _run_priors({r.name: r for p in priors.values() for r in p.replicas(scale.seeds)}, scale, run)
     prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.ok}
-
-    def prior_of(a: str, s: int) -> str:
-        return replica(arms[a].prior, s) if priors[arms[a].prior].replicated else arms[a].prior
-
-    keys = [(a, s) for a in arms for s in scale.seeds if prior_of(a, s) in prior_dirs]
-    res_rl = run([Job("rl", rl_config(arms[a], s, prior_dirs[prior_of(a, s)]), name=f"{a} seed {s}")
-                  for a, s in keys], "rl")
+    trained = _run_arms(arms, scale, priors, prior_dirs, run)
     arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}
-    for (a, s), r in zip(keys, res_rl):
+    for a, s, r in trained:
         if r.ok:
             arm_dirs[a][s] = r.run_dir
     jobs = ([("prior", n, None, r, spec_of[n]) for n, r in done.items()]
-            + [("rl", a, s, r, a) for (a, s), r in zip(keys, res_rl)])
+            + [(arms[a].kind, a, s, r, a) for a, s, r in trained])
     return prior_dirs, arm_dirs, [_run_row(*j) for j in jobs]
 
 

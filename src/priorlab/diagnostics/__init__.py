@@ -10,6 +10,7 @@ measurement) and draws one PNG:
 - :mod:`~priorlab.diagnostics.formats`: format shares over RL, partial contribution C_d (claims.md §1)
 - :mod:`~priorlab.diagnostics.entropy`: token entropy by role over checkpoints (claims.md §10b)
 - :mod:`~priorlab.diagnostics.shortcuts`: repetition, skipped steps, truncation, easy regression (claims.md §8)
+- :mod:`~priorlab.diagnostics.trajectories`: distinct correct / incorrect trajectories per problem (more-systems.md §10)
 
 Their commands live in the CLI: ``priorlab passk``, ``calibration``, ``diff`` and ``probe contamination``
 in :mod:`priorlab.cli.diagnostics`; ``formats``, ``entropy`` and ``shortcuts`` (one RL run directory

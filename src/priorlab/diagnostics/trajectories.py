@@ -1,0 +1,58 @@
+"""Distinct reasoning trajectories per problem: how many different ways a model solves or fails it.
+
+Source: Matsutani et al., "RL squeezes, SFT expands" (arXiv 2509.21128; shared/research/
+more-systems.md §10): RL compresses the *incorrect* trajectories of a model, SFT expands the
+*correct* ones. The paper clusters 256 samples per problem by text similarity; a world with a
+verifier needs no clustering: a completion's **trajectory** is read off the verifier's parsed
+trace (:attr:`priorlab.worlds.base.Verdict.steps`):
+
+    (format, ((target, status), ...))
+
+the detected format and the exact sequence of the nodes it computed, in the order written, each
+with the verifier's status (``ok``, ``wrong_value``, ``wrong_parents``, ``extra``). Two completions
+that compute the same nodes in the same order with the same errors share a trajectory, whatever
+their surface tokens; a node skipped, reordered, repeated or miscomputed makes another one. An
+answer-only completion has no steps: its trajectory is ``(format, ())``.
+
+A trajectory is *correct* when its completion is verified (the lab's strict metric), else
+incorrect; the counts are of distinct trajectories among a problem's correct (incorrect) samples.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from priorlab.worlds.base import Verdict
+
+Trajectory = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def trajectory(v: Verdict) -> Trajectory:
+    """The trajectory of one verified completion: its format and its parsed steps in order."""
+    return v.format, tuple((s["target"], s["status"]) for s in v.steps)
+
+
+def count_trajectories(items: Iterable[tuple[str, Trajectory, bool]]) -> dict[str, dict[str, int]]:
+    """``{problem: {"correct", "incorrect", "samples"}}`` from ``(problem, trajectory, correct)``
+    triples: distinct trajectories among the problem's correct and incorrect samples, and its
+    sample count (problems in first-seen order)."""
+    seen: dict[str, tuple[set, set, list]] = {}
+    for problem, traj, correct in items:
+        good, bad, n = seen.setdefault(problem, (set(), set(), [0]))
+        (good if correct else bad).add(traj)
+        n[0] += 1
+    return {p: {"correct": len(g), "incorrect": len(b), "samples": n[0]} for p, (g, b, n) in seen.items()}
+
+
+def record_trajectories(world, records: list[dict], key) -> list[tuple[str, Trajectory, bool]]:
+    """``(key(record), trajectory, verified)`` per completion record (``samples.parquet`` rows of
+    :func:`priorlab.evaluate.sample_and_verify`): each completion is verified again against its
+    problem (regenerated from split, index, depth and context) to recover the parsed trace the
+    records do not store."""
+    out, problems = [], {}
+    for r in records:
+        at = (r["split"], r["index"], r["depth"], r["context"])
+        problem = problems.get(at) or problems.setdefault(at, world.problem(*at))
+        v = world.verify(problem, r["text"], bool(r["truncated"]))
+        out.append((key(r), trajectory(v), bool(v.verified)))
+    return out

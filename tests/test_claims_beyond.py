@@ -1,0 +1,144 @@
+"""Claims beyond selection (C11 distillation, C14 squeeze/expand): trajectory counting on constructed
+completions, C11's held-out halves, the judges on constructed tables, and retest's arms on arms."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import priorlab.claims.stats.bootstrap as B
+from priorlab.claims import CLAIMS, SCALES
+from priorlab.diagnostics.trajectories import count_trajectories, record_trajectories, trajectory
+
+sys.path.insert(0, str(Path(__file__).parent))
+from claim_tables import Gen, c11, c14  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fast(monkeypatch):
+    monkeypatch.setattr(B, "N_BOOT", 400)
+
+
+@pytest.fixture
+def problem(world):
+    return world.problem("eval", 0, 3, "letters")
+
+
+def _wrong_value(world, problem, node: int, by: int) -> str:
+    """The gold steps solution with node ``node``'s result shifted by ``by``."""
+    gold = problem.gold["nodes"][node]
+    text = world.render_solution(problem, "steps")
+    return text.replace(f"= {gold.target} {gold.result} ;", f"= {gold.target} {(gold.result + by) % 23} ;", 1)
+
+
+def _drop_line(world, problem, node: int) -> str:
+    lines = world.render_solution(problem, "steps").split(" ; ")
+    return " ; ".join(lines[:node] + lines[node + 1:])
+
+
+def test_a_trajectory_is_the_format_and_the_computed_nodes_with_their_status(world, problem):
+    targets = tuple(n.target for n in problem.gold["nodes"])
+    steps = world.verify(problem, world.render_solution(problem, "steps"))
+    code = world.verify(problem, world.render_solution(problem, "code"))
+    assert steps.verified and code.verified
+    assert trajectory(steps) == ("steps", tuple((t, "ok") for t in targets))
+    assert trajectory(code) == ("code", trajectory(steps)[1])  # same nodes, another format: another trajectory
+    wrong = trajectory(world.verify(problem, _wrong_value(world, problem, 1, 1)))
+    assert wrong[1][1] == (targets[1], "wrong_value") and wrong[1][0] == (targets[0], "ok")
+    assert trajectory(world.verify(problem, world.render_solution(problem, "answer"))) == ("answer", ())
+
+
+def test_distinct_trajectories_count_surface_variants_once_and_split_correct_from_incorrect(world, problem):
+    texts = [world.render_solution(problem, "steps"), "  " + world.render_solution(problem, "steps") + " <eos>",
+             world.render_solution(problem, "code"),
+             _wrong_value(world, problem, 1, 1), _wrong_value(world, problem, 1, 5),  # the same error shape
+             _wrong_value(world, problem, 2, 1), _drop_line(world, problem, 0),
+             world.render_solution(problem, "answer")]
+    items = [("p", trajectory(v), v.verified) for v in (world.verify(problem, t) for t in texts)]
+    items.append(("q", ("answer", ()), False))
+    counts = count_trajectories(items)
+    assert counts["p"] == {"correct": 2, "incorrect": 4, "samples": len(texts)}
+    assert counts["q"] == {"correct": 0, "incorrect": 1, "samples": 1}
+    assert list(counts) == ["p", "q"]
+
+
+def test_record_trajectories_recover_the_trace_from_a_samples_record(world, problem):
+    rec = {"split": "eval", "index": 0, "depth": 3, "context": "letters", "truncated": False,
+           "text": world.render_solution(problem, "code") + " <eos>"}
+    [(k, traj, ok)] = record_trajectories(world, [rec], lambda r: f"{r['split']}/{r['index']}")
+    assert k == "eval/0" and ok and traj == trajectory(world.verify(problem, rec["text"]))
+    [(_, _, ok)] = record_trajectories(world, [rec | {"truncated": True}], lambda r: "x")
+    assert not ok  # a truncated completion is never verified
+
+
+def _recs(correct: dict[int, list[bool]], depth: int = 4) -> list[dict]:
+    """Records of problems ``{index: [verified per sample]}``."""
+    return [{"split": "eval", "context": "letters", "depth": depth, "index": i, "sample": j, "verified": v}
+            for i, vs in correct.items() for j, v in enumerate(vs)]
+
+
+def test_c11_selects_on_the_first_half_and_compares_only_the_second():
+    from priorlab.claims.c11_distillation import ARMS, problem_values
+
+    # problem 0: rare in A (0/4), solved in B; problem 1: solved in A
+    prior = _recs({0: [False] * 4 + [True, False, False, False], 1: [True] * 4 + [False] * 4})
+    cols, k = problem_values(prior, {name: prior for name in ARMS})
+    assert k == 4
+    p0, p1 = "eval/letters/4/0", "eval/letters/4/1"
+    assert cols["rare"] == {p0: 1.0, p1: 0.0}
+    assert all(v == 0.0 for c in ("d_grpo", "d_distill", "d_distill_grpo") for v in cols[c].values())
+    assert cols["new_prior"] == {p0: 1.0, p1: 0.0} == cols["new_distill"]  # B solves 0, A never did
+    better = _recs({0: [True] * 4 + [False] * 4, 1: [True] * 4 + [True, False, False, False]})
+    cols, _ = problem_values(prior, {name: better for name in ARMS})  # the arm's first half is never read
+    assert cols["d_distill"] == {p0: -1.0, p1: 1.0}
+    assert cols["new_distill"] == {p0: 0.0, p1: 0.0}  # problem 1 was in the prior's solvable set already
+    assert cols["quarters"][p0] == 1.0  # B's first quarter solves it, the second does not
+
+
+def test_c11_judge_holds_on_an_expansion_and_fails_the_instrument_without_one():
+    claim = CLAIMS.get("C11")()
+    v = claim.judge(c11(Gen(3), 0.3))
+    assert v.verdict == "holds", v.reason
+    assert v.positive_control["detected"] and v.positive_control["description"].startswith("run-level")
+    assert not v.negative_control["detected"]
+    v = claim.judge(c11(Gen(3), 0.3, expansion=0.0))  # distillation moved nothing
+    assert v.verdict == "instrument failed" and not v.positive_control["detected"], v.reason
+    v = claim.judge(c11(Gen(3), -0.3, expansion=0.3))  # RL expands more than distillation does
+    assert v.primary.verdict == "contradicted", v.reason
+
+
+def test_c14_judge_holds_when_sft_keeps_more_correct_trajectories_and_is_contradicted_otherwise():
+    claim = CLAIMS.get("C14")()
+    v = claim.judge(c14(Gen(4), 1.0))
+    assert v.verdict == "holds" and not v.negative_control["detected"], v.reason
+    assert v.positive_control["detected"]
+    assert claim.judge(c14(Gen(4), -1.0)).verdict == "contradicted"
+
+
+def test_c11_arms_distil_from_the_teacher_and_continue_the_distilled_models_seed_by_seed():
+    from priorlab.claims.c11_distillation import BOTH, DISTILL, TEACHER
+    from priorlab.claims.retest import _run_arms, chosen, plan
+    from priorlab.sweep import JobResult
+
+    scale = SCALES["tiny"]
+    priors, arms = plan(chosen(["C11"]), scale)
+    assert arms[DISTILL].kind == "sft" and arms[DISTILL].teacher == TEACHER.name and TEACHER.name in priors
+    assert arms[BOTH].prior == DISTILL and arms[BOTH].kind == "rl"
+    stages = []
+
+    def run(jobs, stage):  # no training: seed 1 of the distillation fails
+        stages.append([j.name for j in jobs])
+        return [JobResult(j, Path(f"/runs/{j.name.replace(' ', '-')}"), "failed" if j.name == f"{DISTILL} seed 1"
+                          else "finished") for j in jobs]
+
+    done = _run_arms(arms, scale, priors, {"demo": Path("/demo/model"), TEACHER.name: Path("/teacher/model")}, run)
+    assert [n.split(" seed")[0] for n in stages[1]] == [BOTH, BOTH]  # the second stage, seeds 0 and 2 only
+    both = {s: r.job.config for a, s, r in done if a == BOTH}
+    assert set(both) == {0, 2} and str(both[2].prior) == f"/runs/{DISTILL}-seed-2/model"
+    distill = next(r.job.config for a, s, r in done if a == DISTILL)
+    assert str(distill.teacher) == "/teacher/model" and str(distill.prior) == "/demo/model"
+    names = []
+    _run_arms(arms, scale, priors, {"demo": Path("/demo/model")},  # the teacher failed: nothing distils from it
+              lambda jobs, stage: names.extend(j.name for j in jobs) or [JobResult(j, Path("/r"), "finished")
+                                                                          for j in jobs])
+    assert names and not [n for n in names if n.startswith(DISTILL)]
