@@ -94,7 +94,7 @@ def check_inputs(cfg: SFTConfig) -> None:
         if cfg.teacher:
             raise ConfigError(f"teacher: {cfg.teacher} is set but data.source=corpus trains on world-rendered "
                               f"demonstrations; drop --teacher or set data.source=teacher")
-        return _check_corpus(cfg)
+        return check_corpus(cfg)
     if not cfg.teacher:
         raise ConfigError("teacher: data.source=teacher needs a teacher checkpoint; pass --teacher RUN/model "
                           "(or set data.source=corpus)")
@@ -115,8 +115,9 @@ def check_inputs(cfg: SFTConfig) -> None:
                           f"from a checkpoint with the prior's tokenizer")
 
 
-def _check_corpus(cfg: SFTConfig) -> None:
-    """The demonstrations' depths and contexts are ones the prior's world has."""
+def check_corpus(cfg) -> None:
+    """The depths and contexts of ``cfg.data.corpus`` (SFT's demonstrations, RLP's documents) are
+    ones the world of ``cfg.prior`` has."""
     from priorlab.config import check_depths
     from priorlab.evaluate import world_for
 
