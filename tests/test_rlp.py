@@ -171,3 +171,17 @@ def test_a_store_run_is_listed_by_runs_ls(tiny_prior, tmp_path):
     assert [(r["kind"], r["status"]) for r in runs] == [("rlp", "finished")]
     bad = CliRunner().invoke(app, ["rlp", "--prior", str(tmp_path / "nope"), "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "prior:" in bad.output
+
+
+@pytest.mark.parametrize("by", ["tokens", "flops"])
+def test_matched_continued_pretraining_reads_the_same_documents_at_the_runs_budget(tiny_prior, full, by):
+    from priorlab.rlp.matched import matched_sets
+    from tests.conftest import TINY
+
+    out, summary = full
+    cfg = load_config(None, TINY + matched_sets(out, by))
+    rlp = rlp_cfg(tiny_prior[1])
+    assert cfg.pretrain.init_from == str(tiny_prior[1].resolve()) and cfg.corpus == rlp.data.corpus
+    assert cfg.pretrain.tokens == summary["matched"]["tokens" if by == "tokens" else "flops_tokens"]
+    if by == "flops":
+        assert cfg.pretrain.tokens > summary["tokens_seen"]  # thoughts and rewards cost more than reading
