@@ -26,7 +26,8 @@ class Scale:
 
     ``prior_sets`` and ``rl_sets`` are ``--set`` overrides applied to every prior and every
     arm before the claim's own; ``continue_sets`` come after a continued prior's own (its
-    budget and learning rate); ``n_large`` is the sample count per problem for pass@k claims
+    budget and learning rate); ``stage_sets`` before the own of a prior made by another run kind
+    (:attr:`PriorSpec.kind`, e.g. an RLP stage); ``n_large`` is the sample count per problem for pass@k claims
     (k runs up to it); ``prior_threads`` the torch threads of a prior job. With ``horizons``
     every arm runs the RL horizon its claim declares (:attr:`Claim.horizon`) instead of the
     ``steps`` in ``rl_sets``.
@@ -41,6 +42,7 @@ class Scale:
     continue_sets: tuple[str, ...] = ()
     prior_threads: int = 1
     horizons: bool = False
+    stage_sets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class Horizon:
 #: answer-heavy and edge mixes, docs/claims.md); continuing the demo prior always starts past it.
 CONTINUE = ("pretrain.tokens=2000000", "pretrain.lr=0.0005", "pretrain.warmup_steps=20")
 
+#: A prior stage made by another run kind (RLP) evaluates itself briefly: the claims measure it after RL.
+STAGE_EVAL = ("final.depths=[4,5]", "final.n_problems=8", "final.n_samples=8", "data.n_prompts=64")
+
 SCALES: dict[str, Scale] = {
     # CI and smoke tests: a tiny model, two RL steps; numbers mean nothing (its priors never click).
     "tiny": Scale("tiny", (0, 1, 2), (
@@ -65,19 +70,23 @@ SCALES: dict[str, Scale] = {
         "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=4", "data.n_prompts=8",
         "probe.every=1", "probe.n_problems=2", "probe.n_samples=2", "checkpoint_every=2", "kl_every=0",
         "allow_unclicked_prior=true"),
-        n_large=8, n_problems=3, continue_sets=("pretrain.tokens=8192",)),
+        n_large=8, n_problems=3, continue_sets=("pretrain.tokens=8192",), stage_sets=(
+            *STAGE_EVAL, "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=2", "rollout.max_new_tokens=4",
+            "data.corpus_tokens=2000", "data.n_prompts=8", "final.n_problems=2", "final.n_samples=2",
+            "checkpoint_every=2", "allow_unclicked_prior=true")),
     # The 90-minute budget on 2 CPU cores (docs/claims.md has the measured breakdown). Priors run
     # with 2 threads, one at a time: the demo prior is then exactly docs/demo.md's.
     "small": Scale("small", (0, 1, 2), ("eval.n_problems=16", "eval.n_samples=16"), (
         "steps=30", "data.n_prompts=128", "probe.every=10", "checkpoint_every=30", "kl_every=0"),
-        n_large=64, n_problems=24, continue_sets=CONTINUE, prior_threads=2),
+        n_large=64, n_problems=24, continue_sets=CONTINUE, prior_threads=2, stage_sets=("steps=60", "rollout.prompts_per_step=8", *STAGE_EVAL)),
     # The papers' horizons (each claim's Claim.horizon), 5 seeds, n = 256 (cost: docs/claims.md).
     "medium": Scale("medium", (0, 1, 2, 3, 4), ("eval.n_problems=16", "eval.n_samples=16"), (
         "data.n_prompts=128", "probe.every=25", "checkpoint_every=50", "kl_every=0"),
-        n_large=256, n_problems=32, continue_sets=CONTINUE, prior_threads=2, horizons=True),
+        n_large=256, n_problems=32, continue_sets=CONTINUE, prior_threads=2, horizons=True,
+        stage_sets=("steps=300", *STAGE_EVAL)),
     # What a GPU afternoon buys: 5 seeds, 150 steps, n = 256.
     "full": Scale("full", (0, 1, 2, 3, 4), (), ("steps=150", "probe.every=10", "checkpoint_every=50"),
-                  n_large=256, n_problems=64, continue_sets=CONTINUE, prior_threads=2),
+                  n_large=256, n_problems=64, continue_sets=CONTINUE, prior_threads=2, stage_sets=("steps=1000",)),
 }
 
 
@@ -86,13 +95,24 @@ class PriorSpec:
     """A prior to pretrain: overrides of the demo config (``src/priorlab/configs/demo.yaml``).
 
     With ``base``, the prior named there is continued on this corpus mix
-    (``pretrain.init_from``, the scale's ``continue_sets``): a mid-training stage.
+    (``pretrain.init_from``, the scale's ``continue_sets``): a mid-training stage. With
+    ``match = (prior, budget)`` that continuation reads the tokens (``budget = "tokens"``) or
+    spends the FLOPs (``"flops"``) of the finished RLP prior named there, on its documents
+    (:func:`priorlab.rlp.matched.matched_sets`). ``kind`` other than ``pretrain`` makes the prior
+    with that run kind from ``base`` (its default preset, the scale's ``stage_sets``, ``sets``):
+    ``rlp``, an RLP stage.
     """
 
     name: str
     sets: tuple[str, ...] = ()
     about: str = ""
     base: str | None = None
+    kind: str = "pretrain"
+    match: tuple[str, str] | None = None
+
+    def needs(self) -> list[str]:
+        """The priors this one is made from or matched to."""
+        return [n for n in (self.base, self.match and self.match[0]) if n]
 
 
 @dataclass(frozen=True)
