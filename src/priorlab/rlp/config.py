@@ -12,13 +12,11 @@ sampling, advantages and the clipped surrogate are RL's (``rollout``, ``algo``:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
-
 from pydantic import Field, model_validator
 
-from priorlab.config import CorpusConfig, EvalConfig, Strict, _check_weights, preset_path
-from priorlab.registry import did_you_mean
-from priorlab.rl.config import AlgoConfig, OptimConfig, RolloutConfig, _check_group, _final_eval
+from priorlab.config import CorpusConfig, Strict, _check_weights, preset_path
+from priorlab.rl.config import AlgoConfig, RolloutConfig, _check_group
+from priorlab.sft.config import StageConfig
 
 
 class RLPDataConfig(Strict):
@@ -53,13 +51,10 @@ def _rlp_algo() -> AlgoConfig:
     return AlgoConfig(advantage="rloo", loss="clipped", mini_batches=1, agg="seq_mean_token_mean")
 
 
-class RLPConfig(Strict):
-    """Everything that defines an RLP run on top of a prior checkpoint."""
+class RLPConfig(StageConfig):
+    """Everything that defines an RLP run on top of a prior checkpoint (``steps``: RLP steps, one
+    batch of positions x thoughts each)."""
 
-    prior: str | None = Field(None, description="prior checkpoint (HF directory); --prior sets it")
-    seed: int = 0
-    threads: int | None = Field(None, ge=1, description="torch threads; default: free cores")
-    steps: int = Field(100, ge=1, description="RLP steps (one batch of positions x thoughts each)")
     data: RLPDataConfig = Field(default_factory=RLPDataConfig)
     rollout: RolloutConfig = Field(default_factory=_rlp_rollout,
                                    description="prompts_per_step: positions per step; group_size: thoughts per "
@@ -67,19 +62,11 @@ class RLPConfig(Strict):
                                                "the paper's)")
     algo: AlgoConfig = Field(default_factory=_rlp_algo, description="rloo = the paper's G/(G−1)·(r − mean r)")
     rlp: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
-    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1e-4))
-    final: EvalConfig = Field(default_factory=_final_eval, description="before/after eval of summary.json")
-    precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: fp32 on CPU, bf16 on CUDA")
-    checkpoint_every: int = Field(25, ge=1, description="RLP steps between checkpoints")
-    allow_unclicked_prior: bool = Field(False, description="accept a prior that never left the loss plateau")
 
     @model_validator(mode="after")
     def _cross(self) -> "RLPConfig":
-        from priorlab.worlds import FORMATS, SPLIT_BUCKETS
+        from priorlab.worlds import FORMATS
 
-        for field, split in [("data.split", self.data.split)] + [("final.splits", s) for s in self.final.splits]:
-            if split not in SPLIT_BUCKETS:
-                raise ValueError(f"{field}: unknown split {split!r}.{did_you_mean(split, list(SPLIT_BUCKETS))}")
         _check_weights(self.data.corpus.formats, "data.corpus.formats", FORMATS.names())
         _check_weights(self.data.corpus.depths, "data.corpus.depths")
         _check_weights(self.data.corpus.contexts, "data.corpus.contexts")
