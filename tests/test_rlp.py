@@ -19,6 +19,7 @@ from priorlab.runs import read_jsonl
 from priorlab.rlp import trainer as T
 from priorlab.rlp.config import RLPConfig
 from priorlab.rlp.objective import cut_thought, ema_update, information_gain, step_positions
+from tests.test_sft import strip
 
 SMALL = ["threads=1", "steps=4", "checkpoint_every=2", "data.corpus_tokens=400", "data.depths=[2]",
          "data.n_prompts=4", "rollout.prompts_per_step=3", "rollout.group_size=2", "rollout.max_new_tokens=4",
@@ -28,10 +29,6 @@ SMALL = ["threads=1", "steps=4", "checkpoint_every=2", "data.corpus_tokens=400",
 
 def rlp_cfg(prior, *sets) -> RLPConfig:
     return load_config(None, [f"prior={prior}", *SMALL, *sets], model=RLPConfig)
-
-
-def strip(rows):
-    return [{k: v for k, v in r.items() if not k.startswith("seconds")} for r in rows]
 
 
 @pytest.fixture(scope="module")
