@@ -151,3 +151,17 @@ TABLES = {f"C{i}": f for i, f in enumerate((c1, c2, c3, c4, c5, c6, c7, c8, c9, 
 def table(cid: str, effect: float, seed: int, shared: bool = True) -> list[dict]:
     """The constructed table of claim ``cid`` with ``effect`` planted on its primary contrast."""
     return TABLES[cid](Gen(seed, shared), effect)
+
+
+def c13(g, e):
+    rows = []
+    for s in range(SEEDS):
+        cols = {name: g.problems({}, name, m, s, 0.0, 1.0) for name, m in
+                (("rlp_n", 0.7 + e), ("cpt_n", 0.7), ("rlp_1", 0.3), ("cpt_1", 0.3), ("rlp_prior_1", 0.2),
+                 ("cpt_prior_1", 0.2), ("half_a", 0.6), ("half_b", 0.6))}
+        rows += [{"seed": s, "n": 64, "problem": r["problem"]} | {c: cols[c][i][c] for c in cols}
+                 for i, r in enumerate(cols["rlp_n"])]
+    return rows
+
+
+TABLES["C13"] = c13

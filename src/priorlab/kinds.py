@@ -1,7 +1,7 @@
 """Run kinds: everything the run store, sweeps, the catalog and ``priorlab runs`` know about a kind.
 
 A kind of run (``pretrain``: the prior pipeline of ``priorlab demo``; ``rl``: ``priorlab rl``;
-``sft``: ``priorlab sft``) is one :class:`RunKind` registered in :data:`KINDS`. Store, sweeps,
+``sft``: ``priorlab sft``; ``rlp``: ``priorlab rlp``) is one :class:`RunKind` registered in :data:`KINDS`. Store, sweeps,
 catalog and the ``runs`` commands read only these declarations and never test a kind's name, so
 a new kind (RL during pretraining, ...) is one declaration plus its config model and entry point.
 
@@ -111,6 +111,12 @@ def _sft_base(name: str | None) -> Path:
     return sft_config_path(name)
 
 
+def _rlp_base(name: str | None) -> Path:
+    from priorlab.rlp.config import rlp_config_path
+
+    return rlp_config_path(name)
+
+
 def _prior_base(name: str | None) -> Path:
     from priorlab.config import default_config_path
 
@@ -141,7 +147,16 @@ def _sft(cfg, out, resume: bool, show: bool):
     return train(cfg, out, resume=resume, show=show)
 
 
-#: RL and SFT runs evaluate before and after training, on the band and on ``final``.
+def _rlp(cfg, out, resume: bool, show: bool):
+    from priorlab.rlp.config import check_inputs
+
+    check_inputs(cfg)  # before the trainer's imports (seconds)
+    from priorlab.rlp.trainer import train
+
+    return train(cfg, out, resume=resume, show=show)
+
+
+#: RL, SFT and RLP runs evaluate before and after training, on the band and on ``final``.
 _BEFORE_AFTER = {f"{s}/{e}": (s, e) for s in ("before", "after") for e in ("band", "eval")}
 register_kind(RunKind("pretrain", config="priorlab.config:PriorConfig", entry="priorlab.kinds:_pretrain",
                       base_config="priorlab.kinds:_prior_base", seed_field="pretrain.seed",
@@ -149,8 +164,11 @@ register_kind(RunKind("pretrain", config="priorlab.config:PriorConfig", entry="p
                       summary="passk", eval_dirs={"eval": ("prior", "eval")}))
 register_kind(RunKind("rl", config="priorlab.rl.config:RLConfig", entry="priorlab.kinds:_rl",
                       base_config="priorlab.kinds:_rl_base", seed_field="seed", thread_field="threads",
-                      marker="rollout", checkpoints=("prior",), summary="before_after", eval_dirs=_BEFORE_AFTER))
+                      marker="reward", checkpoints=("prior",), summary="before_after", eval_dirs=_BEFORE_AFTER))
 register_kind(RunKind("sft", config="priorlab.sft.config:SFTConfig", entry="priorlab.kinds:_sft",
                       base_config="priorlab.kinds:_sft_base", seed_field="seed", thread_field="threads",
                       marker="teacher", checkpoints=("prior", "teacher"), summary="before_after",
                       eval_dirs=_BEFORE_AFTER))
+register_kind(RunKind("rlp", config="priorlab.rlp.config:RLPConfig", entry="priorlab.kinds:_rlp",
+                      base_config="priorlab.kinds:_rlp_base", seed_field="seed", thread_field="threads",
+                      marker="rlp", checkpoints=("prior",), summary="before_after", eval_dirs=_BEFORE_AFTER))

@@ -17,6 +17,9 @@ from priorlab.errors import CheckpointError
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>", "<sol>"]
 PAD, BOS, EOS, UNK, SOL = SPECIALS
+#: The thought delimiters of RL during pretraining (``priorlab rlp``): appended to a prior's
+#: vocabulary by :func:`with_words` when a run first needs them, so existing ids do not move.
+THINK, END_THINK = "<think>", "</think>"
 
 
 def build_tokenizer(vocabulary: list[str]) -> PreTrainedTokenizerFast:
@@ -31,6 +34,17 @@ def build_tokenizer(vocabulary: list[str]) -> PreTrainedTokenizerFast:
     )
     fast.model_max_length = 4096
     return fast
+
+
+def with_words(tok: PreTrainedTokenizerFast, words: list[str]) -> PreTrainedTokenizerFast:
+    """``tok`` (a priorlab word-level tokenizer) with ``words`` it lacks appended as new word ids
+    after its own, whose ids stay the same (a model resized to ``len(result)`` keeps its rows)."""
+    vocab = tok.get_vocab()
+    ordered = sorted(vocab, key=vocab.get)
+    if ordered[:len(SPECIALS)] != SPECIALS:
+        raise CheckpointError(f"the tokenizer does not start with priorlab's specials {SPECIALS}; extend a "
+                              f"priorlab prior's vocabulary only")
+    return build_tokenizer(ordered[len(SPECIALS):] + [w for w in words if w not in vocab])
 
 
 def prompt_text(prompt: str) -> str:

@@ -25,8 +25,10 @@ class Scale:
     """How big every run of a retest is.
 
     ``prior_sets``, ``rl_sets`` and ``sft_sets`` are ``--set`` overrides applied to every prior,
-    every RL arm and every SFT arm before the claim's own; ``continue_sets`` come after a continued prior's own (its
-    budget and learning rate); ``n_large`` is the sample count per problem for pass@k claims
+    every RL arm and every SFT arm before the claim's own; ``continue_sets`` come after a continued
+    prior's own (its budget and learning rate); ``stage_sets`` before the own of a prior made by
+    another run kind (:attr:`PriorSpec.kind`, e.g. an RLP stage); ``n_large`` is the sample count per
+    problem for pass@k claims
     (k runs up to it); ``prior_threads`` the torch threads of a prior job. With ``horizons``
     every arm runs the RL horizon its claim declares (:attr:`Claim.horizon`) instead of the
     ``steps`` in ``rl_sets``.
@@ -42,6 +44,7 @@ class Scale:
     prior_threads: int = 1
     horizons: bool = False
     sft_sets: tuple[str, ...] = ()
+    stage_sets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class Horizon:
 #: answer-heavy and edge mixes, docs/claims.md); continuing the demo prior always starts past it.
 CONTINUE = ("pretrain.tokens=2000000", "pretrain.lr=0.0005", "pretrain.warmup_steps=20")
 
+#: A prior stage made by another run kind (RLP) evaluates itself briefly: the claims measure it after RL.
+STAGE_EVAL = ("final.depths=[4,5]", "final.n_problems=8", "final.n_samples=8", "data.n_prompts=64")
+
 SCALES: dict[str, Scale] = {
     # CI and smoke tests: a tiny model, two RL steps; numbers mean nothing (its priors never click).
     "tiny": Scale("tiny", (0, 1, 2), (
@@ -68,20 +74,25 @@ SCALES: dict[str, Scale] = {
         "allow_unclicked_prior=true"),
         n_large=8, n_problems=3, continue_sets=("pretrain.tokens=8192",), sft_sets=(
             "steps=2", "data.n_prompts=2", "data.samples_per_prompt=2", "data.batch_size=4",
-            "data.corpus_tokens=2000", "checkpoint_every=2", "allow_unclicked_prior=true")),
+            "data.corpus_tokens=2000", "checkpoint_every=2", "allow_unclicked_prior=true"), stage_sets=(
+            *STAGE_EVAL, "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=2", "rollout.max_new_tokens=4",
+            "data.corpus_tokens=2000", "data.n_prompts=8", "final.n_problems=2", "final.n_samples=2",
+            "checkpoint_every=2", "allow_unclicked_prior=true")),
     # The 90-minute budget on 2 CPU cores (docs/claims.md has the measured breakdown). Priors run
     # with 2 threads, one at a time: the demo prior is then exactly docs/demo.md's.
     "small": Scale("small", (0, 1, 2), ("eval.n_problems=16", "eval.n_samples=16"), (
         "steps=30", "data.n_prompts=128", "probe.every=10", "checkpoint_every=30", "kl_every=0"),
         n_large=64, n_problems=24, continue_sets=CONTINUE, prior_threads=2,
-        sft_sets=("steps=60", "checkpoint_every=60")),
+        sft_sets=("steps=60", "checkpoint_every=60"),
+        stage_sets=("steps=60", "rollout.prompts_per_step=8", *STAGE_EVAL)),
     # The papers' horizons (each claim's Claim.horizon), 5 seeds, n = 256 (cost: docs/claims.md).
     "medium": Scale("medium", (0, 1, 2, 3, 4), ("eval.n_problems=16", "eval.n_samples=16"), (
         "data.n_prompts=128", "probe.every=25", "checkpoint_every=50", "kl_every=0"),
-        n_large=256, n_problems=32, continue_sets=CONTINUE, prior_threads=2, horizons=True),
+        n_large=256, n_problems=32, continue_sets=CONTINUE, prior_threads=2, horizons=True,
+        stage_sets=("steps=300", *STAGE_EVAL)),
     # What a GPU afternoon buys: 5 seeds, 150 steps, n = 256.
     "full": Scale("full", (0, 1, 2, 3, 4), (), ("steps=150", "probe.every=10", "checkpoint_every=50"),
-                  n_large=256, n_problems=64, continue_sets=CONTINUE, prior_threads=2),
+                  n_large=256, n_problems=64, continue_sets=CONTINUE, prior_threads=2, stage_sets=("steps=1000",)),
 }
 
 
@@ -90,7 +101,12 @@ class PriorSpec:
     """A prior to pretrain: overrides of the demo config (``src/priorlab/configs/demo.yaml``).
 
     With ``base``, the prior named there is continued on this corpus mix
-    (``pretrain.init_from``, the scale's ``continue_sets``): a mid-training stage.
+    (``pretrain.init_from``, the scale's ``continue_sets``): a mid-training stage. With
+    ``match = (prior, budget)`` that continuation reads the tokens (``budget = "tokens"``) or
+    spends the FLOPs (``"flops"``) of the finished RLP prior named there, on its documents
+    (:func:`priorlab.rlp.matched.matched_sets`). ``kind`` other than ``pretrain`` makes the prior
+    with that run kind from ``base`` (its default preset, the scale's ``stage_sets``, ``sets``):
+    ``rlp``, an RLP stage.
 
     ``replicated`` priors are trained from scratch once per scale seed (``pretrain.seed`` and
     ``corpus.seed`` set to it: another initialisation, data order and document sample), and RL
@@ -102,14 +118,20 @@ class PriorSpec:
     sets: tuple[str, ...] = ()
     about: str = ""
     base: str | None = None
+    kind: str = "pretrain"
+    match: tuple[str, str] | None = None
     replicated: bool = False
 
+    def needs(self) -> list[str]:
+        """The priors this one is made from or matched to."""
+        return [n for n in (self.base, self.match and self.match[0]) if n]
+
     def replicas(self, seeds) -> list["PriorSpec"]:
-        """The priors to train: one per seed when replicated, else this one."""
+        """The priors to train: one per seed when replicated (from scratch only), else this one."""
         if not self.replicated:
             return [self]
         return [PriorSpec(replica(self.name, s), (*self.sets, f"pretrain.seed={s}", f"corpus.seed={s}"),
-                          f"{self.about} (prior seed {s})", self.base) for s in seeds]
+                          f"{self.about} (prior seed {s})") for s in seeds]
 
 
 def replica(name: str, seed: int) -> str:

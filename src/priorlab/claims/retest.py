@@ -51,30 +51,47 @@ def plan(claims: list[Claim], scale: Scale) -> tuple[dict[str, PriorSpec], dict[
     return priors, arms
 
 
-def prior_config(spec: PriorSpec, scale: Scale, base: Path | None = None):
-    """The demo prior config with the scale's and the spec's overrides (continued from ``base``)."""
+def prior_config(spec: PriorSpec, scale: Scale, base: Path | None = None, match: list[str] = ()):
+    """The demo prior config with the scale's and the spec's overrides (continued from ``base``,
+    then ``match``: a matched budget's overrides)."""
     cont = [*scale.continue_sets, f"pretrain.init_from={base}"] if spec.base else []
-    return load_config(default_config_path("demo"), [*scale.prior_sets, *spec.sets, *cont])
+    return load_config(default_config_path("demo"), [*scale.prior_sets, *spec.sets, *cont, *match])
+
+
+def prior_job(spec: PriorSpec, scale: Scale, dirs: dict[str, Path]):
+    """The job that makes prior ``spec``; ``dirs``: the run directories of :meth:`PriorSpec.needs`."""
+    from priorlab.kinds import get_kind
+    from priorlab.sweep import Job
+
+    base = dirs[spec.base] / "model" if spec.base else None
+    if spec.kind != "pretrain":
+        k = get_kind(spec.kind)
+        cfg = load_config(k.base_path(None), [*scale.stage_sets, *spec.sets, f"{k.checkpoints[0]}={base}"],
+                          model=k.config_model())
+        return Job(spec.kind, cfg, threads=scale.prior_threads, name=f"prior {spec.name}")
+    from priorlab.rlp.matched import matched_sets
+
+    match = matched_sets(dirs[spec.match[0]], spec.match[1]) if spec.match else []
+    return Job("pretrain", prior_config(spec, scale, base, match), threads=scale.prior_threads,
+               name=f"prior {spec.name}")
 
 
 def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run) -> dict:
-    """Base priors first, then the priors continued from them; ``{name: JobResult}``."""
-    from priorlab.sweep import Job
-
+    """Priors in dependency order (base priors first, then those made from or matched to them);
+    ``{name: JobResult}``."""
     done: dict = {}
     while len(done) < len(priors):
-        ready = [n for n, p in priors.items() if n not in done and (p.base is None or p.base in done)]
+        ready = [n for n, p in priors.items() if n not in done and all(d in done for d in p.needs())]
         if not ready:
             raise ConfigError(f"priors {sorted(set(priors) - set(done))} continue from a prior no claim declares")
         jobs = []
         for n in list(ready):
-            base = done.get(priors[n].base)
-            if base is not None and not base.ok:
+            failed = next((done[d] for d in priors[n].needs() if not done[d].ok), None)
+            if failed is not None:
                 ready.remove(n)
-                done[n] = base  # a failed base fails its continuations
+                done[n] = failed  # a failed base fails its continuations
                 continue
-            jobs.append(Job("pretrain", prior_config(priors[n], scale, base and base.run_dir / "model"),
-                            threads=scale.prior_threads, name=f"prior {n}"))
+            jobs.append(prior_job(priors[n], scale, {d: done[d].run_dir for d in priors[n].needs()}))
         done.update(zip(ready, run(jobs, f"priors-{len(done)}")))
     return done
 

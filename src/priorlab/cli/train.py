@@ -1,4 +1,4 @@
-"""``priorlab demo | pretrain | eval | rl | sft`` and ``priorlab world show``: make priors, evaluate
+"""``priorlab demo | pretrain | eval | rl | sft | rlp`` and ``priorlab world show``: make priors, evaluate
 them, run RL or SFT on them. :func:`register` adds them to the main app (:mod:`priorlab.cli.main`)."""
 
 from __future__ import annotations
@@ -146,6 +146,17 @@ def sft_cmd(out: Optional[Path] = OUT_OPT, prior: Optional[Path] = PRIOR_OPT,
     _train_cmd("sft", _kind_config("sft", config, sets, out, resume), out, resume, store, quiet)
 
 
+def rlp_cmd(out: Optional[Path] = OUT_OPT, prior: Optional[Path] = PRIOR_OPT,
+            config: Optional[str] = typer.Option(None, "--config", "-c", help="RLP preset (rlp) or YAML file; "
+                                                                              "default rlp"),
+            set_: list[str] = SET_OPT, resume: bool = RESUME_OPT, store: Optional[Path] = STORE_OPT,
+            quiet: bool = QUIET_OPT):
+    """RL during pretraining (RLP): thoughts before document tokens, rewarded by their information gain
+    over an EMA no-think baseline; before/after pass@k, tokens seen and FLOPs (docs/rlp.md)."""
+    sets = list(set_) + ([f"prior={prior}"] if prior else [])
+    _train_cmd("rlp", _kind_config("rlp", config, sets, out, resume), out, resume, store, quiet)
+
+
 def world_show(config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
                split: str = "eval", depth: int = 3, n: int = 2, context: Optional[str] = None):
     """Print problems with their solutions in every format, and the verifier's verdict."""
@@ -164,12 +175,13 @@ def world_show(config: Optional[Path] = CONFIG_OPT, set_: list[str] = SET_OPT,
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``demo``, ``pretrain``, ``eval``, ``rl``, ``sft`` and the ``world`` group (``world show``) to ``app``."""
+    """Add ``demo``, ``pretrain``, ``eval``, ``rl``, ``sft``, ``rlp`` and the ``world`` group (``world show``) to ``app``."""
     app.command()(demo)
     app.command("pretrain")(pretrain_cmd)
     app.command("eval")(eval_cmd)
     app.command("rl")(rl_cmd)
     app.command("sft")(sft_cmd)
+    app.command("rlp")(rlp_cmd)
     world_app = typer.Typer(no_args_is_help=True, help="Inspect worlds: problems, formats, verdicts.")
     world_app.command("show")(world_show)
     app.add_typer(world_app, name="world")

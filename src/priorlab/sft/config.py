@@ -54,29 +54,35 @@ class SFTDataConfig(Strict):
         return self
 
 
-class SFTConfig(Strict):
-    """Everything that defines an SFT run on top of a prior checkpoint."""
+class StageConfig(Strict):
+    """What a training stage on a prior checkpoint has besides its data (SFT, RLP): the prior, seed,
+    threads, steps, optimizer, RL's before/after evaluation, precision and checkpoints."""
 
     prior: str | None = Field(None, description="prior checkpoint (HF directory); --prior sets it")
-    teacher: str | None = Field(None, description="teacher checkpoint (data.source=teacher); --teacher sets it")
     seed: int = 0
     threads: int | None = Field(None, ge=1, description="torch threads; default: free cores")
-    steps: int = Field(100, ge=1, description="optimizer steps")
-    data: SFTDataConfig = Field(default_factory=SFTDataConfig)
+    steps: int = Field(100, ge=1, description="training steps")
     optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1e-4))
     final: EvalConfig = Field(default_factory=_final_eval, description="before/after eval of summary.json")
     precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: fp32 on CPU, bf16 on CUDA")
-    checkpoint_every: int = Field(25, ge=1, description="optimizer steps between checkpoints")
+    checkpoint_every: int = Field(25, ge=1, description="training steps between checkpoints")
     allow_unclicked_prior: bool = Field(False, description="accept a prior that never left the loss plateau")
 
     @model_validator(mode="after")
-    def _cross(self) -> "SFTConfig":
+    def _splits(self) -> "StageConfig":
         from priorlab.worlds import SPLIT_BUCKETS
 
         for field, split in [("data.split", self.data.split)] + [("final.splits", s) for s in self.final.splits]:
             if split not in SPLIT_BUCKETS:
                 raise ValueError(f"{field}: unknown split {split!r}.{did_you_mean(split, list(SPLIT_BUCKETS))}")
         return self
+
+
+class SFTConfig(StageConfig):
+    """Everything that defines an SFT run on top of a prior checkpoint."""
+
+    teacher: str | None = Field(None, description="teacher checkpoint (data.source=teacher); --teacher sets it")
+    data: SFTDataConfig = Field(default_factory=SFTDataConfig)
 
 
 def sft_config_path(config: str | None) -> Path:
@@ -94,7 +100,7 @@ def check_inputs(cfg: SFTConfig) -> None:
         if cfg.teacher:
             raise ConfigError(f"teacher: {cfg.teacher} is set but data.source=corpus trains on world-rendered "
                               f"demonstrations; drop --teacher or set data.source=teacher")
-        return _check_corpus(cfg)
+        return check_corpus(cfg)
     if not cfg.teacher:
         raise ConfigError("teacher: data.source=teacher needs a teacher checkpoint; pass --teacher RUN/model "
                           "(or set data.source=corpus)")
@@ -115,8 +121,9 @@ def check_inputs(cfg: SFTConfig) -> None:
                           f"from a checkpoint with the prior's tokenizer")
 
 
-def _check_corpus(cfg: SFTConfig) -> None:
-    """The demonstrations' depths and contexts are ones the prior's world has."""
+def check_corpus(cfg) -> None:
+    """The depths and contexts of ``cfg.data.corpus`` (SFT's demonstrations, RLP's documents) are
+    ones the world of ``cfg.prior`` has."""
     from priorlab.config import check_depths
     from priorlab.evaluate import world_for
 

@@ -1,0 +1,101 @@
+"""C13: RL during pretraining raises the ceiling that later RLVR reaches (RLP, Hatamizadeh et al.,
+arXiv 2510.01265; more-systems.md §2)."""
+
+from __future__ import annotations
+
+from priorlab.claims.base import CLAIMS, Claim, Evidence, Horizon, PriorSpec, Scale
+from priorlab.claims.c04_crossover import halves
+from priorlab.claims.common import DEMO, arm, plot_curves
+from priorlab.claims.judging import contrast, part, verdict
+from priorlab.claims.measure import n_samples, pass_k, problem_pass, problem_rows, records
+from priorlab.claims.stats import ControlSpec
+from priorlab.passk import ks_up_to
+
+#: Overall average, Qwen3-1.7B after identical SFT + RLVR: RLP 42.5 vs continued pretraining 39.9 (Table 1).
+PAPER_PASS1 = 0.026
+#: The same benchmarks before the post-training: RLP 36.0 vs continued pretraining 30.9.
+PAPER_PRIOR = 0.051
+
+RLP = PriorSpec("rlp", (), "the demo prior after an RLP stage on its own corpus mix (priorlab rlp, preset rlp)",
+                base="demo", kind="rlp")
+CPT = PriorSpec("cpt-flops", (), "the demo prior continued on the RLP stage's documents for the FLOPs the RLP "
+                                 "stage spent (priorlab.rlp.matched, budget flops)", base="demo",
+                match=("rlp", "flops"))
+#: The paper reports no RLVR step count; C4's first GRPO checkpoint (Yue et al. step 150).
+HORIZON = Horizon(150, 9.4, "RLP Table 1 (identical RLVR, steps not given); Yue et al. GRPO step 150")
+ARMS = {"rlp": "grpo-rlp", "cpt": "grpo-cpt-flops"}
+
+
+@CLAIMS.register("C13")
+class RLPCeiling(Claim):
+    id = "C13"
+    title = "RL in pretraining raises the RLVR ceiling"
+    statement = ("Rewarding thoughts by their information gain during pretraining (RLP) gives a prior on which the "
+                 "same later RLVR reaches a higher ceiling than on a continued-pretraining prior of equal compute: "
+                 "pass@n after GRPO, RLP prior > FLOP-matched continued prior.")
+    source = {"arxiv": "2510.01265", "date": "2025-10", "authors": "Hatamizadeh et al. (NVIDIA)",
+              "title": "RLP: Reinforcement as a Pretraining Objective"}
+    statistic = ("pass@n(GRPO on the RLP prior) − pass@n(GRPO on the FLOP-matched continued prior), verified, held-out "
+                 "eval split at the RL band depths, same problems and sampling seeds per RL seed; pass@1 as a "
+                 "second part and the priors' own pass@1 before RL as a third")
+    control = ("the continued prior against itself: pass@(n/2) of its GRPO policy on the first half of the samples "
+               "minus the second half (disjoint sampling seeds): no difference exists, so the interval must contain 0")
+    paper_effect = None
+    horizon = HORIZON
+    notes = ("Primary: pass@n after RL (the ceiling). Paper effect: not retrieved for pass@k (the paper reports "
+             f"average accuracy); its pass@1 effect after identical SFT + RLVR is +{PAPER_PASS1} (Table 1: 42.5 vs "
+             f"39.9) and +{PAPER_PRIOR} before post-training (36.0 vs 30.9), shown beside the parts' MDE.",
+             "Compute match: the continued prior spends C_RLP / (6·N) tokens (FLOPS_FORMULA in priorlab.rlp."
+             "objective), on the same documents, from the same demo prior.",
+             "Paired statistic: both arms of a seed evaluate the same problems with the same sampling seeds; the "
+             "bootstrap resamples RL seeds and problems. One RLP prior and one continued prior (prior seeds are not "
+             "replicated: the retest framework has one run per prior spec).",
+             "Positive control: constructed (the primary effect planted at 2 × MDE on the measured rows). A run-level "
+             "one (a prior known to be better, e.g. the continued prior at 4 × the FLOPs) is not adopted: that it "
+             "raises pass@n after RL is not established.",
+             "Thoughts are at most 16 tokens (rollout.max_new_tokens) against the paper's 2048; the paper's Fig. "
+             "shows 64-token thoughts lose most of the gain (11.5 vs 42.2).")
+    next_steps = ("Replicate the RLP and continued priors over prior seeds (pretrain.seed / seed) and resample them.",
+                  "Add the token-matched continued prior (match=('rlp', 'tokens')) as a second comparison.",
+                  "Measure the share of think-then-answer outputs of the RLP prior (links to C3).")
+
+    def priors(self, scale: Scale):
+        return [DEMO, RLP, CPT]
+
+    def arms(self, scale: Scale):
+        about = "GRPO, verified reward, identical on both priors"
+        return [arm(scale, ARMS["rlp"], RLP, about=about, horizon=HORIZON),
+                arm(scale, ARMS["cpt"], CPT, about=about, horizon=HORIZON)]
+
+    def measure(self, ev: Evidence):
+        rows, curves = [], {"rlp": {}, "cpt-flops": {}}
+        runs = {m: ev.arms[a] for m, a in ARMS.items()}
+        for seed in sorted(set(runs["rlp"]) & set(runs["cpt"])):
+            after = {m: records(runs[m][seed], "after") for m in runs}
+            before = {m: records(runs[m][seed], "before") for m in runs}
+            n = max(ks_up_to(n_samples(after["cpt"])))
+            h1, h2 = halves(after["cpt"])
+            rows += problem_rows({"seed": seed, "n": n}, {
+                "rlp_1": problem_pass(after["rlp"], 1), "cpt_1": problem_pass(after["cpt"], 1),
+                "rlp_n": problem_pass(after["rlp"], n), "cpt_n": problem_pass(after["cpt"], n),
+                "rlp_prior_1": problem_pass(before["rlp"], 1), "cpt_prior_1": problem_pass(before["cpt"], 1),
+                "half_a": problem_pass(h1, n // 2), "half_b": problem_pass(h2, n // 2)})
+            for k in ks_up_to(n):
+                curves["rlp"].setdefault(k, []).append(pass_k(after["rlp"], k))
+                curves["cpt-flops"].setdefault(k, []).append(pass_k(after["cpt"], k))
+        fig = plot_curves({m: sorted(c.items()) for m, c in curves.items()}, ev.out / "c13_passk.png",
+                          "GRPO on the RLP prior vs on the FLOP-matched continued prior")
+        return rows, [fig]
+
+    def judge(self, rows):
+        n = max(r["n"] for r in rows)
+        ceiling = contrast(rows, "rlp_n", {}, {}, value_b="cpt_n", bounds=(0, 1))
+        noise = contrast(rows, "half_a", {}, {}, value_b="half_b")
+        return verdict([
+            part(f"pass@{n} after RL: RLP − continued > 0", f"pass@{n}(GRPO∘RLP) − pass@{n}(GRPO∘continued)",
+                 ceiling),
+            part("pass@1 after RL: RLP − continued > 0", "pass@1(GRPO∘RLP) − pass@1(GRPO∘continued)",
+                 contrast(rows, "rlp_1", {}, {}, value_b="cpt_1"), paper=PAPER_PASS1),
+            part("pass@1 before RL: RLP − continued > 0", "pass@1(RLP prior) − pass@1(continued prior)",
+                 contrast(rows, "rlp_prior_1", {}, {}, value_b="cpt_prior_1"), paper=PAPER_PRIOR),
+        ], ceiling, negative=ControlSpec(self.control, noise.estimate(), positive=False, sign=0))
