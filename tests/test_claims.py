@@ -2,6 +2,8 @@
 end-to-end `retest --scale tiny`. The statistics are in test_claims_stats.py, the constructed
 tables (controls, the null simulation) in test_claims_null.py."""
 
+from pathlib import Path
+
 import pytest
 
 from priorlab.claims import CLAIMS, SCALES
