@@ -9,7 +9,7 @@ from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import change, format_accuracy, problem_pass, problem_rows, records, seed_means, shares
 from priorlab.claims.stats import ControlSpec
 
-ARMS = {"random": "code-accurate", "random-answer-heavy": "answer-heavy", "random-gamma0": "code-accurate"}
+ARMS = {"random-code-accurate": "code-accurate", "random-answer-heavy": "answer-heavy", "random-gamma0": "code-accurate"}
 PAPER = 0.214  # Qwen2.5-Math-7B, random reward: +21.4 MATH-500 points; Llama/OLMo: no gain (Fig. 1)
 
 
@@ -53,7 +53,7 @@ class SpuriousRewards(Claim):
         return [CODE_ACCURATE, ANSWER_HEAVY]
 
     def arms(self, scale: Scale):
-        return [random_reward(scale, CODE_ACCURATE), random_reward(scale, ANSWER_HEAVY, name="random-answer-heavy"),
+        return [random_reward(scale, CODE_ACCURATE, name="random-code-accurate"), random_reward(scale, ANSWER_HEAVY, name="random-answer-heavy"),
                 random_reward(scale, CODE_ACCURATE, "reward.args={gamma: 0.0}", name="random-gamma0")]
 
     def measure(self, ev: Evidence):
@@ -74,11 +74,11 @@ class SpuriousRewards(Claim):
         return rows, [fig]
 
     def judge(self, rows):
-        gap = contrast(rows, "d_answer", {"arm": "random"}, {"arm": "random-answer-heavy"}, bounds=(-1, 1))
+        gap = contrast(rows, "d_answer", {"arm": "random-code-accurate"}, {"arm": "random-answer-heavy"}, bounds=(-1, 1))
         zero = contrast(rows, "d_answer", {"arm": "random-gamma0"})
         return verdict([
             part("accurate-dominant minus inaccurate-dominant", "Δ answer pass@1, code-accurate − answer-heavy", gap,
                  paper=PAPER),
             part("helps the accurate-dominant prior", "Δ answer pass@1, code-accurate",
-                 contrast(rows, "d_answer", {"arm": "random"}), paper=PAPER),
+                 contrast(rows, "d_answer", {"arm": "random-code-accurate"}), paper=PAPER),
         ], gap, negative=ControlSpec(self.control, zero.estimate(), positive=False, sign=0))

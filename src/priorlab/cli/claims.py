@@ -30,11 +30,13 @@ def _list(ids: list[str] | None, scale: str) -> None:
         t.add_row(c.id, c.title, f"{c.source['authors']} arXiv {c.source['arxiv']}",
                   ", ".join(p.name for p in c.priors(SCALES[scale])), ", ".join(a.name for a in c.arms(SCALES[scale])))
     console.print(t)
+    seeds = SCALES[scale].seeds
     priors, arms = plan(claims, SCALES[scale])
     kinds = [a.kind for a in arms.values()]
-    runs = ", ".join(f"{kinds.count(k) * len(SCALES[scale].seeds)} {k.upper()}" for k in dict.fromkeys(kinds))
-    console.print(f"{'these' if ids else 'all'} claims: {len(priors)} priors, {len(arms)} arms × {len(SCALES[scale].seeds)} seeds = "
-                  f"{len(arms) * len(SCALES[scale].seeds)} runs ({runs})")
+    runs = ", ".join(f"{kinds.count(k) * len(seeds)} {k.upper()}" for k in dict.fromkeys(kinds))
+    made = sum(len(p.replicas(seeds)) for p in priors.values())
+    console.print(f"{'these' if ids else 'all'} claims: {len(priors)} priors ({made} to train: replicated ones once "
+                  f"per seed), {len(arms)} arms × {len(seeds)} seeds = {len(arms) * len(seeds)} runs ({runs})")
 
 
 def retest_cmd(ids: Optional[list[str]] = typer.Argument(None, help="claim ids (default: all), e.g. C1 C4"),
