@@ -96,3 +96,27 @@ def test_dependencies_are_bounded_above_and_admit_the_installed_versions():
     for dep in map(Requirement, deps):
         assert any(s.operator in ("<", "<=", "==", "~=") for s in dep.specifier), f"{dep}: no upper bound"
         assert dep.specifier.contains(version(dep.name), prereleases=True), f"{dep}: installed {version(dep.name)}"
+
+
+def test_priorlab_attention_is_sdpa_with_its_masks_and_runs_fp32_under_cpu_autocast(tiny_prior, monkeypatch):
+    """load_model's attention (model.ATTENTION) keeps SDPA's padding masks (an unregistered
+    implementation would silently get none) and, under bf16 autocast on CPU, runs SDPA in fp32."""
+    from transformers import AutoModelForCausalLM
+
+    _, model_dir = tiny_prior
+    ours = load_model(model_dir)
+    plain = AutoModelForCausalLM.from_pretrained(str(model_dir), attn_implementation="sdpa").eval()
+    x = torch.tensor([[0, 0, 5, 6, 7], [4, 5, 6, 7, 8]])
+    mask = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
+    with torch.no_grad():
+        assert torch.equal(ours(x, attention_mask=mask).logits, plain(x, attention_mask=mask).logits)
+        assert not torch.equal(ours(x).logits, ours(x, attention_mask=mask).logits)
+    seen = []  # (input dtype, would autocast recast it to bf16) per SDPA call
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention",
+                        lambda q, *a, **k: seen.append((q.dtype, torch.is_autocast_enabled("cpu"))) or sdpa(q, *a, **k))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        ours(x, attention_mask=mask)
+        plain(x, attention_mask=mask)
+    n = len(seen) // 2
+    assert n and set(seen[:n]) == {(torch.float32, False)} and set(seen[n:]) == {(torch.float32, True)}

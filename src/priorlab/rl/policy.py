@@ -92,14 +92,14 @@ class Critic(torch.nn.Module):
         from transformers import AutoModel
         from transformers.utils import logging as hf_logging
 
-        from priorlab.model import quiet_hf
+        from priorlab.model import ATTENTION, quiet_hf
 
         super().__init__()
         quiet_hf()
         level = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()  # the causal LM's head is unused here, and says so loudly
         try:
-            self.trunk = AutoModel.from_pretrained(str(prior_dir), dtype=torch.float32)
+            self.trunk = AutoModel.from_pretrained(str(prior_dir), dtype=torch.float32, attn_implementation=ATTENTION)
         finally:
             hf_logging.set_verbosity(level)
         self.head = torch.nn.Linear(self.trunk.config.hidden_size, 1)
