@@ -56,6 +56,31 @@ def test_first_ratio_is_one_and_later_minibatches_leave_it(tiny_prior, tmp_path)
     assert T.rl_step(p, 0)["ratio_absdev"] > 1e-3
 
 
+def test_bf16_update_recomputes_old_logprobs_so_the_first_ratio_is_exactly_one(tiny_prior, tmp_path):
+    """bf16 training forwards differ from the fp32 sampler by bf16 rounding; the recomputed old
+    log-probs make the first mini-batch's ratio exactly 1 (tolerance 0 on a fixed thread count),
+    and the KL to the prior (= the policy at step 0) exactly 0."""
+    p = parts(tiny_prior[1], tmp_path / "a", "precision=bf16", "algo.mini_batches=1")
+    row = T.rl_step(p, 0)
+    assert row["ratio_min"] == row["ratio_max"] == 1.0 and row["ratio_absdev"] == 0.0
+    assert row["kl_k1"] == 0.0 and row["kl_k3"] == 0.0
+    # later mini-batches: pi_old from a no-grad pass in the same shapes; with a zero learning
+    # rate pi_theta stays pi_old, so every ratio of every mini-batch is exactly 1 as well
+    p = parts(tiny_prior[1], tmp_path / "b", "precision=bf16", "algo.mini_batches=3", "algo.micro_batch_size=2",
+              "algo.epochs=2")
+    idx = step_prompts(len(p.pool), 0, 2, p.cfg.seed)
+    ro = collect(p.model, p.tok, p.world, p.pool, idx, p.cfg, 0, p.max_new)
+    batch = to_batch(ro.prompt_ids, ro.ids, ro.logp_old, "cpu")
+    sampled = batch.logp_old.clone()
+    adv, keep = advantages_for(p.cfg.algo, ro.rewards, ro.group)
+    opt = torch.optim.SGD(p.model.parameters(), lr=0.0)
+    stats = update(p.model, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), batch, adv, keep, p.cfg, 0,
+                   p.max_new, bf16=True)
+    assert stats["optimizer_steps"] == 6 and stats["ratio_absdev"] == 0.0
+    m = batch.mask.bool()
+    assert 0 < (batch.logp_old - sampled)[m].abs().max() < 0.1  # bf16 rounding, now in the old log-probs too
+
+
 @pytest.mark.parametrize("agg", ["token_mean", "seq_mean_token_mean", "constant"])
 def test_micro_batches_accumulate_to_the_mini_batch_gradient(tiny_prior, tmp_path, agg):
     import copy
