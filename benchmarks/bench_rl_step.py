@@ -32,6 +32,7 @@ one; pin torch first so pip does not fetch a CUDA build::
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import tempfile
@@ -83,10 +84,11 @@ def make_model(out: Path, seed: int = 0, never_eos: bool = False) -> Path:
 
 
 # --------------------------------------------------------------------------------------- priorlab
-def priorlab_step_seconds(model_dir, prompts, args) -> list[float]:
+def priorlab_step_seconds(model_dir, prompts, args, precision: str = "auto") -> list[float]:
     """Wall seconds of each priorlab RL step (warm-up first), the same work as
     :func:`trl_step_seconds`: ``args.generations`` samples per prompt, ``verified`` reward, GRPO
-    advantages, clipped loss, no KL in the loss, lr 1e-5, one optimizer step per rollout, fp32.
+    advantages, clipped loss, no KL in the loss, lr 1e-5, one optimizer step per rollout, the
+    update in ``precision`` (priorlab's ``precision``; the sampler runs fp32 on CPU either way).
     Zero advantages still go through the loss forward and backward (as in TRL). With
     ``--kl-every 1`` priorlab's step also runs a no-grad forward of the frozen prior for its
     logged KL metric, which TRL skips at beta=0 (``--kl-every 0``: the same work as TRL)."""
@@ -97,7 +99,7 @@ def priorlab_step_seconds(model_dir, prompts, args) -> list[float]:
     sets = [f"prior={model_dir}", f"threads={args.threads}", f"seed={args.seed}", f"data.depths=[{args.depth}]",
             f"data.n_prompts={len(prompts)}", f"rollout.prompts_per_step={len(prompts)}",
             f"rollout.group_size={args.generations}", f"rollout.max_new_tokens={args.max_new_tokens}",
-            "algo.mini_batches=1", "optim.lr=1e-5", "precision=fp32", "probe.every=0",
+            "algo.mini_batches=1", "optim.lr=1e-5", f"precision={precision}", "probe.every=0",
             f"kl_every={args.kl_every}"]
     cfg = load_config(None, sets, model=RLConfig)
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,7 +112,7 @@ def priorlab_step_seconds(model_dir, prompts, args) -> list[float]:
             times.append(time.perf_counter() - t)
             tokens.append(round(row["length"] * len(prompts) * args.generations))
             sections.append({k: row[f"seconds_{k}"] for k in ("sample", "score", "update")})
-    STATS["priorlab"] = {"tokens": tokens, "sections": sections}
+    STATS[f"priorlab {precision}"] = {"tokens": tokens, "sections": sections}
     return times
 
 
@@ -255,6 +257,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--kl-every", type=int, default=0,
                     help="priorlab: measure KL to the prior every N steps (0 = never, TRL's work at beta=0)")
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], nargs="+", default=["auto"],
+                    help="priorlab's update precision(s), each run in turn (TRL runs fp32, its CPU default)")
     ap.add_argument("--never-eos", action="store_true",
                     help="untrained model that never samples <eos>: every completion is max-new-tokens long")
     ap.add_argument("--json", action="store_true", help="print the headline figures as JSON on the last line")
@@ -269,8 +273,9 @@ def main() -> None:
         print(f"model {model_dir}: {n_params(load_model(model_dir)) / 1e6:.2f}M parameters; threads={args.threads}; "
               f"{args.prompts} prompts x {args.generations} = {n} completions, max {args.max_new_tokens} new tokens; "
               f"torch {torch.__version__}")
-        runs = {"trl": trl_step_seconds, "priorlab": priorlab_step_seconds}
-        names = list(runs) if args.which == "both" else [args.which]
+        runs = {"trl": trl_step_seconds} | {f"priorlab {p}": functools.partial(priorlab_step_seconds, precision=p)
+                                            for p in args.precision}
+        names = [k for k in runs if args.which in ("both", k.split()[0])]
         rows, notes, medians, reason = [], [], {}, f"trl not run (--which {args.which})"
         for name in names:
             try:
@@ -283,8 +288,8 @@ def main() -> None:
             stats = STATS.get(name, {})
             rows.append(_row(name, times, stats.get("tokens", []), n))
             notes.append(f"{name} steps (s): " + ", ".join(f"{t:.2f}" for t in times))
-            if name == "priorlab":
-                notes.append("priorlab (median s/step): " + ", ".join(
+            if name.startswith("priorlab"):
+                notes.append(f"{name} (median s/step): " + ", ".join(
                     f"{k} {statistics.median(x[k] for x in stats['sections'][1:] or stats['sections']):.3f}"
                     for k in ("sample", "score", "update")))
             if name == "trl":
@@ -299,10 +304,11 @@ def main() -> None:
     print()
     print("\n".join(notes))
     if args.json:
-        both = len(medians) == 2
+        ours = min((v for k, v in medians.items() if k != "trl"), default=None)
+        both = "trl" in medians and ours is not None
         print_json({"benchmark": "rl_step", "threads": args.threads, "equal_work": args.never_eos,
                     "seconds_per_step": {k: round(v, 3) for k, v in medians.items()},
-                    "speedup_vs_trl": round(medians["trl"] / medians["priorlab"], 3) if both else None}
+                    "speedup_vs_trl": round(medians["trl"] / ours, 3) if both else None}
                    | ({} if both else {"reason": reason}))
 
 
