@@ -56,7 +56,9 @@ from priorlab.tokenizer import build_tokenizer, load_tokenizer, prompt_text  # n
 MODEL_SETS = ["model.preset=demo", "model.d_model=256", "model.n_layers=4", "model.n_heads=8", "model.d_ff=704"]
 
 #: Filled by each ``*_step_seconds`` function: ``STATS[name]["tokens"]`` = generated tokens
-#: per step (EOS included), ``STATS[name]["sections"]`` = {section: seconds per step}.
+#: per step (EOS included), ``STATS[name]["sections"]`` = {section: seconds per step},
+#: ``STATS[name]["cpu"]`` = this process's CPU seconds per step (with 1 thread, the work done,
+#: nearly independent of other processes' load; wall time is not).
 STATS: dict[str, dict] = {}
 
 
@@ -105,14 +107,15 @@ def priorlab_step_seconds(model_dir, prompts, args, precision: str = "auto") -> 
     with tempfile.TemporaryDirectory() as tmp:
         p = build_parts(cfg, Path(tmp), Path(model_dir), show=False)
         p.pool = Pool(list(prompts), [None] * len(prompts), [None] * len(prompts))
-        times, tokens, sections = [], [], []
+        times, cpu, tokens, sections = [], [], [], []
         for step in range(args.steps):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             row = rl_step(p, step)
             times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
             tokens.append(round(row["length"] * len(prompts) * args.generations))
             sections.append({k: row[f"seconds_{k}"] for k in ("sample", "score", "update")})
-    STATS[f"priorlab {precision}"] = {"tokens": tokens, "sections": sections}
+    STATS[f"priorlab {precision}"] = {"tokens": tokens, "sections": sections, "cpu": cpu}
     return times
 
 
@@ -198,15 +201,17 @@ def trl_step_seconds(model_dir, prompts, args) -> list[float]:
     sections = _Sections()
     sections.install()
     times: list[float] = []
+    cpu: list[float] = []
     per_step: list[dict[str, float]] = []
 
     class StepTimer(TrainerCallback):
         def on_step_begin(self, a, state, control, **kw):
             sections.total.clear()
-            self.t = time.perf_counter()
+            self.t, self.c = time.perf_counter(), time.process_time()
 
         def on_step_end(self, a, state, control, **kw):
             times.append(time.perf_counter() - self.t)
+            cpu.append(time.process_time() - self.c)
             per_step.append(dict(sections.total))
 
     with tempfile.TemporaryDirectory() as out:
@@ -217,7 +222,7 @@ def trl_step_seconds(model_dir, prompts, args) -> list[float]:
         )
         torch.set_num_threads(args.threads)  # after accelerate's setup, in case it changed them
         trainer.train()
-    STATS["trl"] = {"tokens": tokens, "sections": per_step, "threads": torch.get_num_threads()}
+    STATS["trl"] = {"tokens": tokens, "sections": per_step, "threads": torch.get_num_threads(), "cpu": cpu}
     return times
 
 
@@ -306,8 +311,9 @@ def main() -> None:
     if args.json:
         ours = min((v for k, v in medians.items() if k != "trl"), default=None)
         both = "trl" in medians and ours is not None
+        cpu = {k: round(statistics.median(STATS[k]["cpu"][1:] or STATS[k]["cpu"]), 3) for k in medians}
         print_json({"benchmark": "rl_step", "threads": args.threads, "equal_work": args.never_eos,
-                    "seconds_per_step": {k: round(v, 3) for k, v in medians.items()},
+                    "seconds_per_step": {k: round(v, 3) for k, v in medians.items()}, "cpu_seconds_per_step": cpu,
                     "speedup_vs_trl": round(medians["trl"] / ours, 3) if both else None}
                    | ({} if both else {"reason": reason}))
 

@@ -49,10 +49,13 @@ def test_every_advantage_and_loss_takes_a_step_that_changes_the_policy(tiny_prio
         assert "value_loss" in row
 
 
-def test_first_ratio_is_one_and_later_minibatches_leave_it(tiny_prior, tmp_path):
-    p = parts(tiny_prior[1], tmp_path, "algo.mini_batches=1")
-    assert abs(T.rl_step(p, 0)["ratio_absdev"]) < 1e-4  # one update: pi_theta == pi_old
-    p = parts(tiny_prior[1], tmp_path / "b", "algo.mini_batches=4", "optim.lr=0.01")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_first_ratio_is_one_and_later_minibatches_leave_it(tiny_prior, tmp_path, precision):
+    """fp32: old log-probs from the sampler, equal up to rounding (documented: < 1e-4);
+    bf16: recomputed, exactly 1."""
+    p = parts(tiny_prior[1], tmp_path, "algo.mini_batches=1", f"precision={precision}")
+    assert abs(T.rl_step(p, 0)["ratio_absdev"]) < (1e-4 if precision == "fp32" else 1e-12)  # pi_theta == pi_old
+    p = parts(tiny_prior[1], tmp_path / "b", "algo.mini_batches=4", "optim.lr=0.01", f"precision={precision}")
     assert T.rl_step(p, 0)["ratio_absdev"] > 1e-3
 
 

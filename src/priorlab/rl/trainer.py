@@ -34,11 +34,11 @@ from priorlab.tokenizer import load_tokenizer
 
 
 def rl_precision(cfg, dev: torch.device) -> bool:
-    """bf16 autocast for training forwards: 'auto' = CUDA only (on CPU the sampler runs fp32,
-    and fp32 training keeps the first ratio at 1 up to rounding)."""
-    if cfg.precision == "auto":
-        return dev.type == "cuda" and runtime.use_bf16("auto", dev)
-    return cfg.precision == "bf16"
+    """bf16 autocast for training forwards ('auto': as pretraining, bf16 on CPU and on CUDA with
+    bf16). On this project's CPU a bf16 RL step took 1.89 CPU-s against 2.80 in fp32 (TRL 3.85, 1 thread;
+    docs/performance.md); the update recomputes the old log-probs in bf16, so the first ratio
+    stays exactly 1 (rl/update.py). The sampler runs fp32 on CPU either way."""
+    return runtime.use_bf16(cfg.precision, dev)
 
 
 def prepare_pool(cfg, out: Path, world, pool: Pool, model, tok, max_new: int, show: bool, reuse: bool) -> Pool:
