@@ -103,8 +103,15 @@ class _BufferLayer(DynamicLayer):
         return self.keys, self.values
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
-        self.buf_k, self.buf_v = self.buf_k[indices], self.buf_v[indices]
+        """Keep rows ``indices``, copying only the positions written so far (copying whole buffers,
+        room for the future tokens included, was 30% of decode time)."""
+        self.buf_k, self.buf_v = (self._select(buf, indices) for buf in (self.buf_k, self.buf_v))
         self._views()
+
+    def _select(self, buf: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        out = buf.new_empty(len(indices), *buf.shape[1:])
+        torch.index_select(buf[..., :self.n, :], 0, indices, out=out[..., :self.n, :])
+        return out
 
 
 @torch.no_grad()
@@ -132,8 +139,9 @@ def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eo
     R, T = uniforms.shape
     cache, logits, attn = _prefill(model, input_ids, attn, reps, T, bf16)
     L0 = attn.shape[1]
-    attn = torch.cat([attn, attn.new_ones(R, T)], 1)
-    pos = attn[:, :L0].sum(-1, keepdim=True)
+    pos = attn.sum(-1, keepdim=True)
+    attn = torch.cat([attn, attn.new_ones(R, T)], 1).bool()[:, None, None, :]  # [R, 1, 1, L0 + T], sliced per step:
+    # a 4-D mask goes to attention as it is (from a 2-D one transformers rebuilds it every step: 17% of decode)
     toks = torch.full((R, T), -1, dtype=torch.long, device=dev)
     lps = torch.zeros(R, T, device=dev)
     ents = torch.zeros(R, T, device=dev)
@@ -153,7 +161,7 @@ def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eo
             cache.batch_select_indices(keep)
             attn, alive, tok, pos = attn[keep], alive[keep], tok[keep], pos[keep]
         with runtime.autocast(dev, bf16):
-            out = model(input_ids=tok[:, None], attention_mask=attn[:, :L0 + t + 1], position_ids=pos + t,
+            out = model(input_ids=tok[:, None], attention_mask=attn[..., :L0 + t + 1], position_ids=pos + t,
                         cache=cache, use_cache=True)
         logits = out.logits[:, -1]
     return toks.cpu().numpy(), lps.cpu().numpy(), ents.cpu().numpy(), finished.cpu().numpy()
