@@ -120,3 +120,19 @@ def test_priorlab_attention_is_sdpa_with_its_masks_and_runs_fp32_under_cpu_autoc
         plain(x, attention_mask=mask)
     n = len(seen) // 2
     assert n and set(seen[:n]) == {(torch.float32, False)} and set(seen[n:]) == {(torch.float32, True)}
+
+
+def test_shared_prompt_cache_samples_what_a_repeated_cache_samples(tiny_prior, world, monkeypatch):
+    """The prompt KV kept once per prompt (sampling._PromptLayer, with uneven samples per prompt
+    and finished rows compacted away) gives the tokens and log-probs of the per-row cache."""
+    import priorlab.sampling as S
+
+    model, tok, prompts = _setup(tiny_prior, world)
+    kw = dict(max_new_tokens=16, seed=7, bf16=False, max_rows=4, temperature=1.5)
+    assert S._shares_prompts(model)
+    shared = sample(model, tok, prompts, 5, **kw)
+    monkeypatch.setattr(S, "_shares_prompts", lambda model: False)
+    repeated = sample(model, tok, prompts, 5, **kw)
+    assert shared.ids == repeated.ids and any(shared.finished) and not all(shared.finished)
+    for a, b in zip(shared.logprobs, repeated.logprobs):
+        np.testing.assert_allclose(a, b, atol=1e-5)

@@ -31,6 +31,8 @@ def sdpa_fp32_on_cpu(module, query, key, value, attention_mask, **kwargs):
     it are 3x faster in bf16. So autocast is switched off around the call (RoPE already hands it
     fp32 query and key); the projections that follow cast back to bf16 as before. CUDA and
     plain fp32 go through unchanged."""
+    if hasattr(key, "attend"):  # the sampler's shared-prompt cache (sampling._PromptLayer)
+        return key.attend(query, kwargs.get("scaling") or query.shape[-1] ** -0.5), None
     if query.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     if attention_mask is not None and attention_mask.is_floating_point():
