@@ -84,6 +84,31 @@ def test_bf16_update_recomputes_old_logprobs_so_the_first_ratio_is_exactly_one(t
     assert 0 < (batch.logp_old - sampled)[m].abs().max() < 0.1  # bf16 rounding, now in the old log-probs too
 
 
+def test_shared_prompt_forward_equals_the_plain_forward_with_its_gradients(tiny_prior, tmp_path):
+    """token_logprobs runs a group's prompt once (rows with equal prompts); log-probs, entropies
+    and gradients equal those of one plain forward per row up to float rounding."""
+    import dataclasses
+
+    from priorlab.rl.policy import token_logprobs
+
+    p = parts(tiny_prior[1], tmp_path)
+    idx = step_prompts(len(p.pool), 0, 2, p.cfg.seed)
+    ro = collect(p.model, p.tok, p.world, p.pool, idx, p.cfg, 0, p.max_new)
+    batch = to_batch(ro.prompt_ids, ro.ids, ro.logp_old, "cpu")
+    assert batch.group.tolist() == [0] * 4 + [1] * 4
+    results = []
+    for b in (batch, dataclasses.replace(batch, group=torch.arange(len(batch)))):  # shared, then one row each
+        p.model.zero_grad()
+        logp, ent = token_logprobs(p.model, b, 0.7, entropy=True)
+        (logp * b.mask).sum().backward()
+        results.append((logp.detach() * b.mask, ent.detach() * b.mask, [w.grad.clone() for w in p.model.parameters()]))
+    (lp_a, ent_a, g_a), (lp_b, ent_b, g_b) = results
+    torch.testing.assert_close(lp_a, lp_b, atol=1e-5, rtol=0)
+    torch.testing.assert_close(ent_a, ent_b, atol=1e-5, rtol=0)
+    for a, b in zip(g_a, g_b):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
 @pytest.mark.parametrize("agg", ["token_mean", "seq_mean_token_mean", "constant"])
 def test_micro_batches_accumulate_to_the_mini_batch_gradient(tiny_prior, tmp_path, agg):
     import copy
