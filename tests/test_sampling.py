@@ -136,3 +136,6 @@ def test_shared_prompt_cache_samples_what_a_repeated_cache_samples(tiny_prior, w
     assert shared.ids == repeated.ids and any(shared.finished) and not all(shared.finished)
     for a, b in zip(shared.logprobs, repeated.logprobs):
         np.testing.assert_allclose(a, b, atol=1e-5)
+    monkeypatch.undo()
+    bf16 = sample(model, tok, prompts, 5, **kw | {"bf16": True})  # CPU autocast: bf16 values beside fp32 keys
+    assert len(bf16) == 15 and all(np.isfinite(lp).all() for lp in bf16.logprobs)

@@ -123,7 +123,8 @@ class _PromptLayer(DynamicLayer):
         self.pk, self.pv, self.pmask = keys, values, mask.bool()[:, None, None, :]  # [P, 1, 1, L0]
         self.slot, self.n_max, self.n = slot, n_max, 0
         self.ck = keys.new_empty(len(slot), keys.shape[1], extra, keys.shape[-1])
-        self.cv = torch.empty_like(self.ck)
+        self.cv = values.new_empty(len(slot), values.shape[1], extra, values.shape[-1])  # (under autocast RoPE
+        # leaves keys in fp32 while values are bf16)
         self.dtype, self.device, self.is_initialized = keys.dtype, keys.device, True
 
     def get_seq_length(self) -> int:
@@ -148,7 +149,7 @@ class _PromptLayer(DynamicLayer):
             q = query[:, :, 0].to(self.pk.dtype) * scaling  # [R, H, d]
             sp = self._grouped(q, lambda qp: (qp @ self.pk.transpose(-1, -2)).masked_fill(~self.pmask, float("-inf")))
             sc = (q[:, :, None] @ self.ck[:, :, :self.n].transpose(-1, -2))[:, :, 0]  # [R, H, n]
-            probs = torch.softmax(torch.cat([sp, sc], -1).float(), -1).to(q.dtype)
+            probs = torch.softmax(torch.cat([sp, sc], -1).float(), -1).to(self.pv.dtype)
             out = self._grouped(probs[..., :L0], lambda pp: pp @ self.pv)  # [R, H, d]
             out = out + (probs[:, :, None, L0:] @ self.cv[:, :, :self.n])[:, :, 0]
         return out[:, None]
