@@ -5,22 +5,19 @@
 
 One step = 8 prompts x 8 generations = 64 completions of up to 64 new tokens at T=1, rewarded
 by ``world.verify(...).verified``, then one optimizer step on all 64 (no reference model,
-no KL, one pass). Both frameworks load the same saved weights: by default an untrained
+no KL, one pass; TRL in fp32, its CPU default). Both frameworks load the same saved weights: by default an untrained
 ~3.3M-parameter Llama (``demo`` preset widened to d_model=256, 4 layers, 8 heads, d_ff=704),
 where ``<eos>`` has probability ~1/155 per token: ~70% of completions hit the 64-token limit,
 ~3,600 tokens per step. ``--never-eos`` makes that exactly 64 x 64 = 4,096 in both frameworks
 (equal work); ``--model DIR`` takes a priorlab checkpoint instead (its ``priorlab.json`` names
 the world). Every reward of the untrained model is 0, hence every advantage is 0. The first step is a warm-up;
 the table shows the median of the rest, wall time from ``on_step_begin`` to ``on_step_end``.
-``--json`` adds one JSON line with ``speedup_vs_trl`` (TRL's median s/step over priorlab's; equal
-work only with ``--never-eos``, recorded as ``equal_work``), null with a ``reason`` when TRL is not
-installed (it is the optional ``bench`` extra) or not run.
-
-Measured on this 2-core machine, idle, untrained model, trl 1.16.0 / transformers 5.23.0 /
-torch 2.13.0: TRL 2.71 s/step at 1 thread, 1.86 s/step at 2 threads (generate ~40%, loss
-forward ~20%, backward + optimizer ~40%). priorlab, same run, --never-eos: 1.39 s/step vs TRL
-1.55 at 2 threads with --kl-every 0 (1.12x), 1.66 vs 1.63 with the KL metric on; the 4x target
-is out of reach in fp32 (docs/performance.md has the FLOP bound).
+``--precision fp32 bf16`` runs priorlab's step once per update precision (default: ``auto``, bf16
+on CPU), each beside the same TRL run. ``--json`` adds one JSON line with ``speedup_vs_trl`` (TRL's
+median s/step over the best priorlab precision's; equal work only with ``--never-eos``, recorded as
+``equal_work``), null with a ``reason`` when TRL is not installed (it is the optional ``bench``
+extra) or not run, and ``cpu_seconds_per_step`` (this process's CPU time: with ``--threads 1`` it
+holds on a loaded machine, where wall time does not). Measured figures: docs/performance.md.
 
 A separate venv keeps trl's dependencies (accelerate, datasets, pandas, ...) out of the main
 one; pin torch first so pip does not fetch a CUDA build::
