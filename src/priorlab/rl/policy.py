@@ -9,6 +9,7 @@ When rows share a prompt (the G samples of a group), the prompt is run once per 
 keys/values are indexed out to the group's rows, which then run only their completions
 (:func:`_shared_prompt_hidden`; equal to the plain forward up to float rounding, tested; forward +
 backward of the RL benchmark's 8 x 8 batch 1.6x faster). Gradients flow through the shared prompt.
+Only for priorlab's attention (:data:`priorlab.model.ATTENTION`), whose masks are boolean.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from priorlab import runtime
+from priorlab.model import ATTENTION
 
 
 @dataclass
@@ -82,7 +84,7 @@ def token_logprobs(model, batch: Batch, temperature: float, entropy: bool = Fals
     """Log-probs [B, T] of the completion tokens under ``model`` at ``temperature`` (float32 nats),
     and the per-token entropy [B, T] of that distribution when ``entropy`` (else None)."""
     with runtime.autocast(batch.tokens.device, bf16):
-        if len(torch.unique(batch.group)) < len(batch):
+        if len(torch.unique(batch.group)) < len(batch) and model.config._attn_implementation == ATTENTION:
             h = _shared_prompt_hidden(model.get_decoder(), batch)
         else:
             hidden = model.get_decoder()(input_ids=batch.tokens).last_hidden_state
@@ -133,7 +135,7 @@ class Critic(torch.nn.Module):
         from transformers import AutoModel
         from transformers.utils import logging as hf_logging
 
-        from priorlab.model import ATTENTION, quiet_hf
+        from priorlab.model import quiet_hf
 
         super().__init__()
         quiet_hf()
