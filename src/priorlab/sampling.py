@@ -1,6 +1,7 @@
 """Batched, KV-cached sampling of n completions per prompt.
 
-Each chunk prefills its unique prompts once, repeats the cache n times, then decodes one token
+Each chunk prefills its unique prompts once and keeps their KV cache once for all n samples
+(:class:`_PromptLayer`; repeated n times for models it cannot serve), then decodes one token
 per step for the rows still running; rows that emitted ``<eos>`` are dropped from the batch
 (and from the cache), so cost follows the tokens actually generated. Works on CPU and CUDA;
 bf16 autocast by default on CUDA only (on CPU it re-casts weights each step and is slower).
