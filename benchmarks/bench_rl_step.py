@@ -5,22 +5,19 @@
 
 One step = 8 prompts x 8 generations = 64 completions of up to 64 new tokens at T=1, rewarded
 by ``world.verify(...).verified``, then one optimizer step on all 64 (no reference model,
-no KL, one pass). Both frameworks load the same saved weights: by default an untrained
+no KL, one pass; TRL in fp32, its CPU default). Both frameworks load the same saved weights: by default an untrained
 ~3.3M-parameter Llama (``demo`` preset widened to d_model=256, 4 layers, 8 heads, d_ff=704),
 where ``<eos>`` has probability ~1/155 per token: ~70% of completions hit the 64-token limit,
 ~3,600 tokens per step. ``--never-eos`` makes that exactly 64 x 64 = 4,096 in both frameworks
 (equal work); ``--model DIR`` takes a priorlab checkpoint instead (its ``priorlab.json`` names
 the world). Every reward of the untrained model is 0, hence every advantage is 0. The first step is a warm-up;
 the table shows the median of the rest, wall time from ``on_step_begin`` to ``on_step_end``.
-``--json`` adds one JSON line with ``speedup_vs_trl`` (TRL's median s/step over priorlab's; equal
-work only with ``--never-eos``, recorded as ``equal_work``), null with a ``reason`` when TRL is not
-installed (it is the optional ``bench`` extra) or not run.
-
-Measured on this 2-core machine, idle, untrained model, trl 1.16.0 / transformers 5.23.0 /
-torch 2.13.0: TRL 2.71 s/step at 1 thread, 1.86 s/step at 2 threads (generate ~40%, loss
-forward ~20%, backward + optimizer ~40%). priorlab, same run, --never-eos: 1.39 s/step vs TRL
-1.55 at 2 threads with --kl-every 0 (1.12x), 1.66 vs 1.63 with the KL metric on; the 4x target
-is out of reach in fp32 (docs/performance.md has the FLOP bound).
+``--precision fp32 bf16`` runs priorlab's step once per update precision (default: ``auto``, bf16
+on CPU), each beside the same TRL run. ``--json`` adds one JSON line with ``speedup_vs_trl`` (TRL's
+median s/step over the best priorlab precision's; equal work only with ``--never-eos``, recorded as
+``equal_work``), null with a ``reason`` when TRL is not installed (it is the optional ``bench``
+extra) or not run, and ``cpu_seconds_per_step`` (this process's CPU time: with ``--threads 1`` it
+holds on a loaded machine, where wall time does not). Measured figures: docs/performance.md.
 
 A separate venv keeps trl's dependencies (accelerate, datasets, pandas, ...) out of the main
 one; pin torch first so pip does not fetch a CUDA build::
@@ -32,6 +29,7 @@ one; pin torch first so pip does not fetch a CUDA build::
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import tempfile
@@ -55,7 +53,9 @@ from priorlab.tokenizer import build_tokenizer, load_tokenizer, prompt_text  # n
 MODEL_SETS = ["model.preset=demo", "model.d_model=256", "model.n_layers=4", "model.n_heads=8", "model.d_ff=704"]
 
 #: Filled by each ``*_step_seconds`` function: ``STATS[name]["tokens"]`` = generated tokens
-#: per step (EOS included), ``STATS[name]["sections"]`` = {section: seconds per step}.
+#: per step (EOS included), ``STATS[name]["sections"]`` = {section: seconds per step},
+#: ``STATS[name]["cpu"]`` = this process's CPU seconds per step (with 1 thread, the work done,
+#: nearly independent of other processes' load; wall time is not).
 STATS: dict[str, dict] = {}
 
 
@@ -83,10 +83,11 @@ def make_model(out: Path, seed: int = 0, never_eos: bool = False) -> Path:
 
 
 # --------------------------------------------------------------------------------------- priorlab
-def priorlab_step_seconds(model_dir, prompts, args) -> list[float]:
+def priorlab_step_seconds(model_dir, prompts, args, precision: str = "auto") -> list[float]:
     """Wall seconds of each priorlab RL step (warm-up first), the same work as
     :func:`trl_step_seconds`: ``args.generations`` samples per prompt, ``verified`` reward, GRPO
-    advantages, clipped loss, no KL in the loss, lr 1e-5, one optimizer step per rollout, fp32.
+    advantages, clipped loss, no KL in the loss, lr 1e-5, one optimizer step per rollout, the
+    update in ``precision`` (priorlab's ``precision``; the sampler runs fp32 on CPU either way).
     Zero advantages still go through the loss forward and backward (as in TRL). With
     ``--kl-every 1`` priorlab's step also runs a no-grad forward of the frozen prior for its
     logged KL metric, which TRL skips at beta=0 (``--kl-every 0``: the same work as TRL)."""
@@ -97,20 +98,21 @@ def priorlab_step_seconds(model_dir, prompts, args) -> list[float]:
     sets = [f"prior={model_dir}", f"threads={args.threads}", f"seed={args.seed}", f"data.depths=[{args.depth}]",
             f"data.n_prompts={len(prompts)}", f"rollout.prompts_per_step={len(prompts)}",
             f"rollout.group_size={args.generations}", f"rollout.max_new_tokens={args.max_new_tokens}",
-            "algo.mini_batches=1", "optim.lr=1e-5", "precision=fp32", "probe.every=0",
+            "algo.mini_batches=1", "optim.lr=1e-5", f"precision={precision}", "probe.every=0",
             f"kl_every={args.kl_every}"]
     cfg = load_config(None, sets, model=RLConfig)
     with tempfile.TemporaryDirectory() as tmp:
         p = build_parts(cfg, Path(tmp), Path(model_dir), show=False)
         p.pool = Pool(list(prompts), [None] * len(prompts), [None] * len(prompts))
-        times, tokens, sections = [], [], []
+        times, cpu, tokens, sections = [], [], [], []
         for step in range(args.steps):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             row = rl_step(p, step)
             times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
             tokens.append(round(row["length"] * len(prompts) * args.generations))
             sections.append({k: row[f"seconds_{k}"] for k in ("sample", "score", "update")})
-    STATS["priorlab"] = {"tokens": tokens, "sections": sections}
+    STATS[f"priorlab {precision}"] = {"tokens": tokens, "sections": sections, "cpu": cpu}
     return times
 
 
@@ -196,15 +198,17 @@ def trl_step_seconds(model_dir, prompts, args) -> list[float]:
     sections = _Sections()
     sections.install()
     times: list[float] = []
+    cpu: list[float] = []
     per_step: list[dict[str, float]] = []
 
     class StepTimer(TrainerCallback):
         def on_step_begin(self, a, state, control, **kw):
             sections.total.clear()
-            self.t = time.perf_counter()
+            self.t, self.c = time.perf_counter(), time.process_time()
 
         def on_step_end(self, a, state, control, **kw):
             times.append(time.perf_counter() - self.t)
+            cpu.append(time.process_time() - self.c)
             per_step.append(dict(sections.total))
 
     with tempfile.TemporaryDirectory() as out:
@@ -215,7 +219,7 @@ def trl_step_seconds(model_dir, prompts, args) -> list[float]:
         )
         torch.set_num_threads(args.threads)  # after accelerate's setup, in case it changed them
         trainer.train()
-    STATS["trl"] = {"tokens": tokens, "sections": per_step, "threads": torch.get_num_threads()}
+    STATS["trl"] = {"tokens": tokens, "sections": per_step, "threads": torch.get_num_threads(), "cpu": cpu}
     return times
 
 
@@ -255,6 +259,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--kl-every", type=int, default=0,
                     help="priorlab: measure KL to the prior every N steps (0 = never, TRL's work at beta=0)")
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], nargs="+", default=["auto"],
+                    help="priorlab's update precision(s), each run in turn (TRL runs fp32, its CPU default)")
     ap.add_argument("--never-eos", action="store_true",
                     help="untrained model that never samples <eos>: every completion is max-new-tokens long")
     ap.add_argument("--json", action="store_true", help="print the headline figures as JSON on the last line")
@@ -269,8 +275,9 @@ def main() -> None:
         print(f"model {model_dir}: {n_params(load_model(model_dir)) / 1e6:.2f}M parameters; threads={args.threads}; "
               f"{args.prompts} prompts x {args.generations} = {n} completions, max {args.max_new_tokens} new tokens; "
               f"torch {torch.__version__}")
-        runs = {"trl": trl_step_seconds, "priorlab": priorlab_step_seconds}
-        names = list(runs) if args.which == "both" else [args.which]
+        runs = {"trl": trl_step_seconds} | {f"priorlab {p}": functools.partial(priorlab_step_seconds, precision=p)
+                                            for p in args.precision}
+        names = [k for k in runs if args.which in ("both", k.split()[0])]
         rows, notes, medians, reason = [], [], {}, f"trl not run (--which {args.which})"
         for name in names:
             try:
@@ -283,8 +290,8 @@ def main() -> None:
             stats = STATS.get(name, {})
             rows.append(_row(name, times, stats.get("tokens", []), n))
             notes.append(f"{name} steps (s): " + ", ".join(f"{t:.2f}" for t in times))
-            if name == "priorlab":
-                notes.append("priorlab (median s/step): " + ", ".join(
+            if name.startswith("priorlab"):
+                notes.append(f"{name} (median s/step): " + ", ".join(
                     f"{k} {statistics.median(x[k] for x in stats['sections'][1:] or stats['sections']):.3f}"
                     for k in ("sample", "score", "update")))
             if name == "trl":
@@ -299,10 +306,12 @@ def main() -> None:
     print()
     print("\n".join(notes))
     if args.json:
-        both = len(medians) == 2
+        ours = min((v for k, v in medians.items() if k != "trl"), default=None)
+        both = "trl" in medians and ours is not None
+        cpu = {k: round(statistics.median(STATS[k]["cpu"][1:] or STATS[k]["cpu"]), 3) for k in medians}
         print_json({"benchmark": "rl_step", "threads": args.threads, "equal_work": args.never_eos,
-                    "seconds_per_step": {k: round(v, 3) for k, v in medians.items()},
-                    "speedup_vs_trl": round(medians["trl"] / medians["priorlab"], 3) if both else None}
+                    "seconds_per_step": {k: round(v, 3) for k, v in medians.items()}, "cpu_seconds_per_step": cpu,
+                    "speedup_vs_trl": round(medians["trl"] / ours, 3) if both else None}
                    | ({} if both else {"reason": reason}))
 
 

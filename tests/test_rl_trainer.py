@@ -49,11 +49,64 @@ def test_every_advantage_and_loss_takes_a_step_that_changes_the_policy(tiny_prio
         assert "value_loss" in row
 
 
-def test_first_ratio_is_one_and_later_minibatches_leave_it(tiny_prior, tmp_path):
-    p = parts(tiny_prior[1], tmp_path, "algo.mini_batches=1")
-    assert abs(T.rl_step(p, 0)["ratio_absdev"]) < 1e-4  # one update: pi_theta == pi_old
-    p = parts(tiny_prior[1], tmp_path / "b", "algo.mini_batches=4", "optim.lr=0.01")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_first_ratio_is_one_and_later_minibatches_leave_it(tiny_prior, tmp_path, precision):
+    """fp32: old log-probs from the sampler, equal up to rounding (documented: < 1e-4);
+    bf16: recomputed, exactly 1."""
+    p = parts(tiny_prior[1], tmp_path, "algo.mini_batches=1", f"precision={precision}")
+    assert abs(T.rl_step(p, 0)["ratio_absdev"]) < (1e-4 if precision == "fp32" else 1e-12)  # pi_theta == pi_old
+    p = parts(tiny_prior[1], tmp_path / "b", "algo.mini_batches=4", "optim.lr=0.01", f"precision={precision}")
     assert T.rl_step(p, 0)["ratio_absdev"] > 1e-3
+
+
+def test_bf16_update_recomputes_old_logprobs_so_the_first_ratio_is_exactly_one(tiny_prior, tmp_path):
+    """bf16 training forwards differ from the fp32 sampler by bf16 rounding; the recomputed old
+    log-probs make the first mini-batch's ratio exactly 1 (tolerance 0 on a fixed thread count),
+    and the KL to the prior (= the policy at step 0) exactly 0."""
+    p = parts(tiny_prior[1], tmp_path / "a", "precision=bf16", "algo.mini_batches=1")
+    row = T.rl_step(p, 0)
+    assert row["ratio_min"] == row["ratio_max"] == 1.0 and row["ratio_absdev"] == 0.0
+    assert row["kl_k1"] == 0.0 and row["kl_k3"] == 0.0
+    # later mini-batches: pi_old from a no-grad pass in the same shapes; with a zero learning
+    # rate pi_theta stays pi_old, so every ratio of every mini-batch is exactly 1 as well
+    p = parts(tiny_prior[1], tmp_path / "b", "precision=bf16", "algo.mini_batches=3", "algo.micro_batch_size=2",
+              "algo.epochs=2")
+    idx = step_prompts(len(p.pool), 0, 2, p.cfg.seed)
+    ro = collect(p.model, p.tok, p.world, p.pool, idx, p.cfg, 0, p.max_new)
+    batch = to_batch(ro.prompt_ids, ro.ids, ro.logp_old, "cpu")
+    sampled = batch.logp_old.clone()
+    adv, keep = advantages_for(p.cfg.algo, ro.rewards, ro.group)
+    opt = torch.optim.SGD(p.model.parameters(), lr=0.0)
+    stats = update(p.model, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), batch, adv, keep, p.cfg, 0,
+                   p.max_new, bf16=True)
+    assert stats["optimizer_steps"] == 6 and stats["ratio_absdev"] == 0.0
+    m = batch.mask.bool()
+    assert 0 < (batch.logp_old - sampled)[m].abs().max() < 0.1  # bf16 rounding, now in the old log-probs too
+
+
+def test_shared_prompt_forward_equals_the_plain_forward_with_its_gradients(tiny_prior, tmp_path):
+    """token_logprobs runs a group's prompt once (rows with equal prompts); log-probs, entropies
+    and gradients equal those of one plain forward per row up to float rounding."""
+    import dataclasses
+
+    from priorlab.rl.policy import token_logprobs
+
+    p = parts(tiny_prior[1], tmp_path)
+    idx = step_prompts(len(p.pool), 0, 2, p.cfg.seed)
+    ro = collect(p.model, p.tok, p.world, p.pool, idx, p.cfg, 0, p.max_new)
+    batch = to_batch(ro.prompt_ids, ro.ids, ro.logp_old, "cpu")
+    assert batch.group.tolist() == [0] * 4 + [1] * 4
+    results = []
+    for b in (batch, dataclasses.replace(batch, group=torch.arange(len(batch)))):  # shared, then one row each
+        p.model.zero_grad()
+        logp, ent = token_logprobs(p.model, b, 0.7, entropy=True)
+        (logp * b.mask).sum().backward()
+        results.append((logp.detach() * b.mask, ent.detach() * b.mask, [w.grad.clone() for w in p.model.parameters()]))
+    (lp_a, ent_a, g_a), (lp_b, ent_b, g_b) = results
+    torch.testing.assert_close(lp_a, lp_b, atol=1e-5, rtol=0)
+    torch.testing.assert_close(ent_a, ent_b, atol=1e-5, rtol=0)
+    for a, b in zip(g_a, g_b):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("agg", ["token_mean", "seq_mean_token_mean", "constant"])

@@ -76,4 +76,4 @@ def test_bench_rl_step_prints_its_headline_as_json():
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=True).stdout
     figures = json.loads(out.strip().splitlines()[-1])
     assert figures["speedup_vs_trl"] is None and "trl not run" in figures["reason"]
-    assert figures["equal_work"] is True and figures["seconds_per_step"]["priorlab"] > 0
+    assert figures["equal_work"] is True and figures["seconds_per_step"]["priorlab auto"] > 0

@@ -96,3 +96,46 @@ def test_dependencies_are_bounded_above_and_admit_the_installed_versions():
     for dep in map(Requirement, deps):
         assert any(s.operator in ("<", "<=", "==", "~=") for s in dep.specifier), f"{dep}: no upper bound"
         assert dep.specifier.contains(version(dep.name), prereleases=True), f"{dep}: installed {version(dep.name)}"
+
+
+def test_priorlab_attention_is_sdpa_with_its_masks_and_runs_fp32_under_cpu_autocast(tiny_prior, monkeypatch):
+    """load_model's attention (model.ATTENTION) keeps SDPA's padding masks (an unregistered
+    implementation would silently get none) and, under bf16 autocast on CPU, runs SDPA in fp32."""
+    from transformers import AutoModelForCausalLM
+
+    _, model_dir = tiny_prior
+    ours = load_model(model_dir)
+    plain = AutoModelForCausalLM.from_pretrained(str(model_dir), attn_implementation="sdpa").eval()
+    x = torch.tensor([[0, 0, 5, 6, 7], [4, 5, 6, 7, 8]])
+    mask = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
+    with torch.no_grad():
+        assert torch.equal(ours(x, attention_mask=mask).logits, plain(x, attention_mask=mask).logits)
+        assert not torch.equal(ours(x).logits, ours(x, attention_mask=mask).logits)
+    seen = []  # (input dtype, would autocast recast it to bf16) per SDPA call
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention",
+                        lambda q, *a, **k: seen.append((q.dtype, torch.is_autocast_enabled("cpu"))) or sdpa(q, *a, **k))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        ours(x, attention_mask=mask)
+        plain(x, attention_mask=mask)
+    n = len(seen) // 2
+    assert n and set(seen[:n]) == {(torch.float32, False)} and set(seen[n:]) == {(torch.float32, True)}
+
+
+def test_shared_prompt_cache_samples_what_a_repeated_cache_samples(tiny_prior, world, monkeypatch):
+    """The prompt KV kept once per prompt (sampling._PromptLayer, with uneven samples per prompt
+    and finished rows compacted away) gives the tokens and log-probs of the per-row cache."""
+    import priorlab.sampling as S
+
+    model, tok, prompts = _setup(tiny_prior, world)
+    kw = dict(max_new_tokens=16, seed=7, bf16=False, max_rows=4, temperature=1.5)
+    assert S._shares_prompts(model)
+    shared = sample(model, tok, prompts, 5, **kw)
+    monkeypatch.setattr(S, "_shares_prompts", lambda model: False)
+    repeated = sample(model, tok, prompts, 5, **kw)
+    assert shared.ids == repeated.ids and any(shared.finished) and not all(shared.finished)
+    for a, b in zip(shared.logprobs, repeated.logprobs):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    monkeypatch.undo()
+    bf16 = sample(model, tok, prompts, 5, **kw | {"bf16": True})  # CPU autocast: bf16 values beside fp32 keys
+    assert len(bf16) == 15 and all(np.isfinite(lp).all() for lp in bf16.logprobs)

@@ -1,6 +1,7 @@
 """Batched, KV-cached sampling of n completions per prompt.
 
-Each chunk prefills its unique prompts once, repeats the cache n times, then decodes one token
+Each chunk prefills its unique prompts once and keeps their KV cache once for all n samples
+(:class:`_PromptLayer`; repeated n times for models it cannot serve), then decodes one token
 per step for the rows still running; rows that emitted ``<eos>`` are dropped from the batch
 (and from the cache), so cost follows the tokens actually generated. Works on CPU and CUDA;
 bf16 autocast by default on CUDA only (on CPU it re-casts weights each step and is slower).
@@ -103,20 +104,100 @@ class _BufferLayer(DynamicLayer):
         return self.keys, self.values
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
-        self.buf_k, self.buf_v = self.buf_k[indices], self.buf_v[indices]
+        self.buf_k, self.buf_v = (_select_rows(buf, indices, self.n) for buf in (self.buf_k, self.buf_v))
         self._views()
+
+
+class _PromptLayer(DynamicLayer):
+    """A KV-cache layer for several samples per prompt: the prompts' keys/values [P, H, L0, d] are
+    kept once, not repeated per sample, beside per-row buffers [R, H, T, d] for the completions.
+
+    ``update`` returns the layer itself as keys and values; priorlab's attention
+    (:data:`priorlab.model.ATTENTION`) then calls :meth:`attend`, which reads each prompt's keys
+    once for all its samples (one batched matmul over [P, H, n_max, d] queries) instead of once per
+    row: decoding reads the cache for every token, and the prompt is most of it.
+    ``slot`` [R]: row -> prompt * n_max + sample, the row's place in that padded query layout."""
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, slot: torch.Tensor,
+                 n_max: int, extra: int):
+        super().__init__()
+        self.pk, self.pv, self.pmask = keys, values, mask.bool()[:, None, None, :]  # [P, 1, 1, L0]
+        self.slot, self.n_max, self.n = slot, n_max, 0
+        self.ck = keys.new_empty(len(slot), keys.shape[1], extra, keys.shape[-1])
+        self.cv = values.new_empty(len(slot), values.shape[1], extra, values.shape[-1])  # (under autocast RoPE
+        # leaves keys in fp32 while values are bf16)
+        self.dtype, self.device, self.is_initialized = keys.dtype, keys.device, True
+
+    def get_seq_length(self) -> int:
+        return self.pk.shape[-2] + self.n
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        t = key_states.shape[-2]
+        self.ck[..., self.n:self.n + t, :], self.cv[..., self.n:self.n + t, :] = key_states, value_states
+        self.n += t
+        return self, self
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        """Keep rows ``indices``; copies only the completion positions written so far."""
+        self.ck, self.cv = (_select_rows(buf, indices, self.n) for buf in (self.ck, self.cv))
+        self.slot = self.slot[indices]
+
+    def attend(self, query: torch.Tensor, scaling: float) -> torch.Tensor:
+        """Attention output [R, 1, H, d] of one query token per row [R, H, 1, d] over its prompt
+        (padding masked) and the completion tokens written so far."""
+        P, H, L0, d = self.pk.shape
+        with torch.autocast(query.device.type, enabled=False):
+            q = query[:, :, 0].to(self.pk.dtype) * scaling  # [R, H, d]
+            sp = self._grouped(q, lambda qp: (qp @ self.pk.transpose(-1, -2)).masked_fill(~self.pmask, float("-inf")))
+            sc = (q[:, :, None] @ self.ck[:, :, :self.n].transpose(-1, -2))[:, :, 0]  # [R, H, n]
+            probs = torch.softmax(torch.cat([sp, sc], -1).float(), -1).to(self.pv.dtype)
+            out = self._grouped(probs[..., :L0], lambda pp: pp @ self.pv)  # [R, H, d]
+            out = out + (probs[:, :, None, L0:] @ self.cv[:, :, :self.n])[:, :, 0]
+        return out[:, None]
+
+    def _grouped(self, x: torch.Tensor, fn) -> torch.Tensor:
+        """Rows [R, H, k] -> padded per prompt [P, H, n_max, k] -> ``fn`` -> back to rows [R, H, k']."""
+        P, H = self.pk.shape[:2]
+        pad = x.new_zeros(P * self.n_max, *x.shape[1:])
+        pad[self.slot] = x
+        y = fn(pad.view(P, self.n_max, H, -1).transpose(1, 2))
+        return y.transpose(1, 2).reshape(P * self.n_max, H, -1)[self.slot]
+
+
+def _select_rows(buf: torch.Tensor, indices: torch.Tensor, n: int) -> torch.Tensor:
+    """Rows ``indices`` of a cache buffer [R, H, L, d] with its room, copying positions < ``n`` only
+    (copying whole buffers, room for the future tokens included, was 30% of decode time)."""
+    out = buf.new_empty(len(indices), *buf.shape[1:])
+    torch.index_select(buf[..., :n, :], 0, indices, out=out[..., :n, :])
+    return out
+
+
+def _shares_prompts(model) -> bool:
+    """Whether :class:`_PromptLayer` can serve ``model``: its attention is priorlab's and it has as
+    many key/value heads as query heads (the layer does not repeat heads)."""
+    from priorlab.model import ATTENTION
+
+    cfg = getattr(model, "config", None)
+    heads = getattr(cfg, "num_attention_heads", None)
+    return getattr(cfg, "_attn_implementation", None) == ATTENTION and getattr(cfg, "num_key_value_heads", heads) == heads
 
 
 @torch.no_grad()
 def _prefill(model, input_ids, attn, reps, extra, bf16):
-    """Run the unique prompts once, repeat rows ``reps`` [P] times; cache gets ``extra`` room."""
+    """Run the unique prompts once, ``reps`` [P] samples each; the cache gets ``extra`` room.
+    Returns the cache, the next-token logits [R, V] and the rows' padding masks [R, L0]."""
     pos = (attn.cumsum(-1) - 1).clamp(min=0)
     with runtime.autocast(input_ids.device, bf16):
         out = model(input_ids=input_ids, attention_mask=attn, position_ids=pos,
                     cache=DynamicCache(), use_cache=True)
     cache = out.cache
     idx = torch.arange(len(reps), device=reps.device).repeat_interleave(reps)
-    cache.layers = [_BufferLayer(layer.keys[idx], layer.values[idx], extra) for layer in cache.layers]
+    if _shares_prompts(model):
+        n_max = int(reps.max())
+        slot = idx * n_max + torch.cat([torch.arange(int(r), device=reps.device) for r in reps])
+        cache.layers = [_PromptLayer(layer.keys, layer.values, attn, slot, n_max, extra) for layer in cache.layers]
+    else:
+        cache.layers = [_BufferLayer(layer.keys[idx], layer.values[idx], extra) for layer in cache.layers]
     return cache, out.logits[:, -1][idx], attn[idx]
 
 
@@ -132,8 +213,9 @@ def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eo
     R, T = uniforms.shape
     cache, logits, attn = _prefill(model, input_ids, attn, reps, T, bf16)
     L0 = attn.shape[1]
-    attn = torch.cat([attn, attn.new_ones(R, T)], 1)
-    pos = attn[:, :L0].sum(-1, keepdim=True)
+    pos = attn.sum(-1, keepdim=True)
+    attn = torch.cat([attn, attn.new_ones(R, T)], 1).bool()[:, None, None, :]  # [R, 1, 1, L0 + T], sliced per step:
+    # a 4-D mask goes to attention as it is (from a 2-D one transformers rebuilds it every step: 17% of decode)
     toks = torch.full((R, T), -1, dtype=torch.long, device=dev)
     lps = torch.zeros(R, T, device=dev)
     ents = torch.zeros(R, T, device=dev)
@@ -153,7 +235,7 @@ def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eo
             cache.batch_select_indices(keep)
             attn, alive, tok, pos = attn[keep], alive[keep], tok[keep], pos[keep]
         with runtime.autocast(dev, bf16):
-            out = model(input_ids=tok[:, None], attention_mask=attn[:, :L0 + t + 1], position_ids=pos + t,
+            out = model(input_ids=tok[:, None], attention_mask=attn[..., :L0 + t + 1], position_ids=pos + t,
                         cache=cache, use_cache=True)
         logits = out.logits[:, -1]
     return toks.cpu().numpy(), lps.cpu().numpy(), ents.cpu().numpy(), finished.cpu().numpy()

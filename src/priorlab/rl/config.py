@@ -136,7 +136,8 @@ class RLConfig(Strict):
     probe: ProbeEvalConfig = Field(default_factory=ProbeEvalConfig)
     final: EvalConfig = Field(default_factory=_final_eval, description="before/after eval of summary.json")
     precision: Literal["auto", "bf16", "fp32"] = Field(
-        "auto", description="auto: fp32 on CPU (matches the sampler's log-probs), bf16 on CUDA")
+        "auto", description="update precision; auto: bf16 (CPU, and CUDA with bf16), old log-probs "
+                                            "recomputed in it so the first ratio is 1")
     threads: int | None = Field(None, ge=1, description="torch threads; default: free cores")
     checkpoint_every: int = Field(25, ge=1, description="RL steps between checkpoints")
     kl_every: int = Field(1, ge=0, description="RL steps between KL-to-prior measurements when algo.kl_coef "

@@ -4,6 +4,12 @@ Sequences are ``<bos> prompt <sol> completion`` right-padded, so a plain causal 
 padding mask, positions from 0) computes exactly what the sampler computed with its
 left-padded, KV-cached decode. Log-probs are of the temperature-scaled distribution, like the
 sampler's, so the importance ratio starts at 1 (up to float rounding).
+
+When rows share a prompt (the G samples of a group), the prompt is run once per group and its
+keys/values are indexed out to the group's rows, which then run only their completions
+(:func:`_shared_prompt_hidden`; equal to the plain forward up to float rounding, tested; forward +
+backward of the RL benchmark's 8 x 8 batch 1.6x faster). Gradients flow through the shared prompt.
+Only for priorlab's attention (:data:`priorlab.model.ATTENTION`), whose masks are boolean.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from priorlab import runtime
+from priorlab.model import ATTENTION
 
 
 @dataclass
@@ -23,7 +30,8 @@ class Batch:
 
     ``tokens`` [B, L] long (prompt + completion, right-padded); ``start`` [B] long: position of
     the first completion token; ``targets`` [B, T] long: completion ids (0 past the end);
-    ``mask`` [B, T] float: 1 on completion tokens; ``logp_old`` [B, T] float32 (sampling pass).
+    ``mask`` [B, T] float: 1 on completion tokens; ``logp_old`` [B, T] float32 (sampling pass);
+    ``group`` [B] long: rows with the same value have the same prompt.
     """
 
     tokens: torch.Tensor
@@ -31,6 +39,7 @@ class Batch:
     targets: torch.Tensor
     mask: torch.Tensor
     logp_old: torch.Tensor
+    group: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -40,7 +49,7 @@ class Batch:
         T = max(1, int(self.mask[idx].sum(1).max()))
         L = int((self.start[idx] + self.mask[idx].sum(1)).max())
         return Batch(self.tokens[idx, :L], self.start[idx], self.targets[idx, :T], self.mask[idx, :T],
-                     self.logp_old[idx, :T])
+                     self.logp_old[idx, :T], self.group[idx])
 
 
 def to_batch(prompt_ids: list[list[int]], ids: list[list[int]], logp_old: list, device) -> Batch:
@@ -58,7 +67,10 @@ def to_batch(prompt_ids: list[list[int]], ids: list[list[int]], logp_old: list, 
         mask[b, :len(c)] = 1
         lp[b, :len(c)] = torch.as_tensor(logp_old[b][:len(c)], dtype=torch.float32)
     start = torch.tensor([len(p) for p in prompt_ids], dtype=torch.long)
-    return Batch(tokens.to(device), start.to(device), targets.to(device), mask.to(device), lp.to(device))
+    groups: dict[tuple, int] = {}
+    group = torch.tensor([groups.setdefault(tuple(p), len(groups)) for p in prompt_ids], dtype=torch.long)
+    return Batch(tokens.to(device), start.to(device), targets.to(device), mask.to(device), lp.to(device),
+                 group.to(device))
 
 
 def completion_positions(batch: Batch) -> torch.Tensor:
@@ -72,14 +84,45 @@ def token_logprobs(model, batch: Batch, temperature: float, entropy: bool = Fals
     """Log-probs [B, T] of the completion tokens under ``model`` at ``temperature`` (float32 nats),
     and the per-token entropy [B, T] of that distribution when ``entropy`` (else None)."""
     with runtime.autocast(batch.tokens.device, bf16):
-        hidden = model.get_decoder()(input_ids=batch.tokens).last_hidden_state
-        pos = completion_positions(batch)
-        h = hidden.gather(1, pos[..., None].expand(-1, -1, hidden.shape[-1]))
+        if len(torch.unique(batch.group)) < len(batch) and model.config._attn_implementation == ATTENTION:
+            h = _shared_prompt_hidden(model.get_decoder(), batch)
+        else:
+            hidden = model.get_decoder()(input_ids=batch.tokens).last_hidden_state
+            pos = completion_positions(batch)
+            h = hidden.gather(1, pos[..., None].expand(-1, -1, hidden.shape[-1]))
         logits = model.get_output_embeddings()(h)  # head on completion positions only
     logp_all = F.log_softmax(logits.float() / temperature, dim=-1)
     logp = logp_all.gather(-1, batch.targets[..., None]).squeeze(-1)
     ent = -(logp_all.exp() * logp_all).sum(-1) if entropy else None
     return logp, ent
+
+
+def _shared_prompt_hidden(decoder, batch: Batch) -> torch.Tensor:
+    """Hidden states [B, T, D] that predict the completion tokens, running each distinct prompt
+    once: the prompts left-padded [U, Lp] (one row per group), their KV cache indexed out to the
+    B rows, then the completions [B, T - 1] on top with a 4-D mask (prompt padding + causal)."""
+    from transformers import DynamicCache
+
+    dev, (B, T) = batch.tokens.device, batch.targets.shape
+    _, inv = torch.unique(batch.group, return_inverse=True)
+    first = torch.zeros(int(inv.max()) + 1, dtype=torch.long, device=dev).scatter_(0, inv, torch.arange(B, device=dev))
+    starts = batch.start[first]
+    Lp = int(starts.max())
+    shift = torch.arange(Lp, device=dev)[None] - (Lp - starts)[:, None]  # left padding
+    pmask = shift >= 0
+    prompts = batch.tokens[first].gather(1, shift.clamp(min=0)) * pmask
+    out = decoder(input_ids=prompts, attention_mask=pmask.long(), position_ids=(pmask.cumsum(-1) - 1).clamp(min=0),
+                  cache=DynamicCache(), use_cache=True)
+    h = out.last_hidden_state[inv, -1:]  # predicts completion token 0
+    if T == 1:
+        return h
+    for layer in out.cache.layers:
+        layer.keys, layer.values = layer.keys[inv], layer.values[inv]
+    causal = torch.ones(T - 1, T - 1, dtype=torch.bool, device=dev).tril()
+    mask = torch.cat([pmask[inv, None].expand(B, T - 1, Lp), causal.expand(B, T - 1, T - 1)], -1)[:, None]
+    rest = decoder(input_ids=batch.targets[:, :T - 1], attention_mask=mask, cache=out.cache, use_cache=True,
+                   position_ids=batch.start[:, None] + torch.arange(T - 1, device=dev)).last_hidden_state
+    return torch.cat([h, rest], 1)
 
 
 class Critic(torch.nn.Module):
@@ -99,7 +142,7 @@ class Critic(torch.nn.Module):
         level = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()  # the causal LM's head is unused here, and says so loudly
         try:
-            self.trunk = AutoModel.from_pretrained(str(prior_dir), dtype=torch.float32)
+            self.trunk = AutoModel.from_pretrained(str(prior_dir), dtype=torch.float32, attn_implementation=ATTENTION)
         finally:
             hf_logging.set_verbosity(level)
         self.head = torch.nn.Linear(self.trunk.config.hidden_size, 1)

@@ -6,6 +6,13 @@ exactly the chunk's loss (the aggregator's denominator is the chunk's, :func:`de
 The first chunk sees π_θ = π_old (ratio 1); later chunks leave 1, so clipping can act
 (Shao et al. 2025, arXiv:2506.10947, App. B).
 
+Old log-probs: in fp32 the sampler's (equal to a training forward up to ~1e-5 nats). In bf16 the
+training forward differs from the fp32 sampler by bf16 rounding (~1e-2 nats), which would start
+the ratio away from 1, so the old log-probs are recomputed in the update's own precision and
+shapes: the chunks trained before the first optimizer step take their own forward's detached
+log-probs (ratio exactly 1), every other chunk gets a no-grad forward of π_old in exactly the
+shapes its training forward will have (:func:`chunked_logprobs`), before the first step.
+
 With ``optim.update_fraction`` set, the gradients of a fixed, seeded share of each parameter
 tensor's entries are zeroed before every optimizer step: under AdamW without weight decay those
 entries stay exactly unchanged (the positive control of the update-sparsity claim).
@@ -80,6 +87,33 @@ def micro_chunks(idx: torch.Tensor, size: int | None) -> list[torch.Tensor]:
     return [idx] if not size else list(torch.split(idx, size))
 
 
+def update_plan(cfg, step: int, n: int, dev) -> list[list[torch.Tensor]]:
+    """Row indices [b] of each mini-batch, ``plan[epoch][m]``: a permutation of the ``n`` rollout
+    rows per epoch, seeded by (seed, step), split into ``algo.mini_batches`` chunks."""
+    rng = np.random.default_rng([cfg.seed, step, 1])
+    return [list(torch.tensor_split(torch.from_numpy(rng.permutation(n)).to(dev), cfg.algo.mini_batches))
+            for _ in range(cfg.algo.epochs)]
+
+
+def first_epoch_chunks(cfg, step: int, n: int, dev) -> list[torch.Tensor]:
+    """The micro-batches [b] of the update's first epoch, in order: a no-grad pass over these
+    computes exactly (bit for bit) what the update's own forwards compute before any step."""
+    return [micro for mb in update_plan(cfg, step, n, dev)[0] for micro in micro_chunks(mb, cfg.algo.micro_batch_size)]
+
+
+@torch.no_grad()
+def chunked_logprobs(model, batch: Batch, chunks: list[torch.Tensor], temperature: float,
+                     bf16: bool) -> torch.Tensor:
+    """Log-probs [B, T] (float32, 0 outside ``chunks`` and past each chunk's longest completion)
+    of ``model`` on ``batch``, one no-grad forward per chunk of rows, each trimmed as
+    :meth:`Batch.select` trims it."""
+    out = torch.zeros_like(batch.logp_old)
+    for idx in chunks:
+        sub = batch.select(idx)
+        out[idx, :sub.mask.shape[1]] = token_logprobs(model, sub, temperature, bf16=bf16)[0]
+    return out
+
+
 class StepStats:
     """Token-weighted sums of per-micro-batch statistics over one rollout batch."""
 
@@ -126,38 +160,28 @@ def update(model, opt, sched, batch: Batch, adv, keep, cfg, step: int, max_new: 
     """Optimizer steps on one rollout batch; returns the step's loss / ratio / clip statistics.
 
     ``adv`` [B] or [B, T], ``keep`` [B] bool, ``ref_logp`` [B, T] (needed when kl_coef > 0);
-    PPO passes ``critic``, ``old_values`` and ``returns`` [B, T]. Raises FloatingPointError on
-    a non-finite loss or gradient before any optimizer step is taken with it.
+    PPO passes ``critic``, ``old_values`` and ``returns`` [B, T]. With ``bf16`` the old log-probs
+    are recomputed (module docstring) and ``batch.logp_old`` is replaced by them. Raises
+    FloatingPointError on a non-finite loss or gradient before any optimizer step is taken with it.
     """
     a = cfg.algo
     stats = StepStats()
     mask = batch.mask * keep[:, None].to(batch.mask.dtype)
-    rng = np.random.default_rng([cfg.seed, step, 1])
     frozen = frozen_entries(model, cfg.optim.update_fraction, cfg.seed)
-    dev = batch.tokens.device
-    for _ in range(a.epochs):
-        perm = torch.from_numpy(rng.permutation(len(batch))).to(dev)
-        for mb in torch.tensor_split(perm, a.mini_batches):
+    plan = update_plan(cfg, step, len(batch), batch.tokens.device)
+    live = [mb for mb in plan[0] if mask[mb].sum() > 0]
+    if bf16:  # every chunk but the first trained one gets pi_old from a no-grad pass
+        first = live[0] if live else None
+        later = [micro for mb in plan[0] if mb is not first for micro in micro_chunks(mb, a.micro_batch_size)]
+        batch.logp_old = chunked_logprobs(model, batch, later, cfg.rollout.temperature, bf16)
+    for epoch in plan:
+        for mb in epoch:
             if mask[mb].sum() == 0:
                 stats.skipped += 1
                 continue
-            denom = denominator(mask[mb], a.agg)
-            normaliser = a.normaliser or len(mb) * max_new
-            opt.zero_grad(set_to_none=True)
-            total = 0.0
-            for micro in micro_chunks(mb, a.micro_batch_size):
-                sub = batch.select(micro)
-                T = sub.mask.shape[1]
-                logp, ent = token_logprobs(model, sub, cfg.rollout.temperature, a.entropy_coef != 0, bf16)
-                loss, st = policy_loss(
-                    a.loss, logp, sub.logp_old, adv[micro] if adv.dim() == 1 else adv[micro, :T], sub.mask,
-                    keep=keep[micro], logp_ref=None if ref_logp is None else ref_logp[micro, :T], entropy=ent,
-                    kl_coef=a.kl_coef, entropy_coef=a.entropy_coef, agg=a.agg, normaliser=normaliser,
-                    denom=denom, eps_low=a.eps_low, eps_high=a.eps_high)
-                _finite(loss, "the policy loss", step)
-                loss.backward()
-                total += loss.item()
-                stats.add(st, torch.exp(logp.detach() - sub.logp_old), mask[micro, :T].bool())
+            own_old = bf16 and not stats.grad_norms  # no optimizer step yet: pi_theta is pi_old
+            total = _mini_batch(model, opt, batch, mb, mask, adv, keep, ref_logp, cfg, step, max_new, bf16,
+                                stats, own_old)
             zero_frozen_grads(model, frozen)
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
             _finite(gnorm, "the gradient norm", step)
@@ -168,6 +192,33 @@ def update(model, opt, sched, batch: Batch, adv, keep, cfg, step: int, max_new: 
             if critic is not None:
                 stats.value_loss.append(critic_step(critic, critic_opt, batch, mb, old_values, returns, cfg, step, bf16))
     return stats.row()
+
+
+def _mini_batch(model, opt, batch: Batch, mb, mask, adv, keep, ref_logp, cfg, step: int, max_new: int,
+                bf16: bool, stats: StepStats, own_old: bool) -> float:
+    """Accumulate the gradient of mini-batch ``mb`` micro-batch by micro-batch; return its loss.
+    ``own_old``: the old log-probs of these rows are their own forward's, detached (ratio 1)."""
+    a = cfg.algo
+    denom = denominator(mask[mb], a.agg)
+    normaliser = a.normaliser or len(mb) * max_new
+    opt.zero_grad(set_to_none=True)
+    total = 0.0
+    for micro in micro_chunks(mb, a.micro_batch_size):
+        sub = batch.select(micro)
+        T = sub.mask.shape[1]
+        logp, ent = token_logprobs(model, sub, cfg.rollout.temperature, a.entropy_coef != 0, bf16)
+        if own_old:
+            sub.logp_old = batch.logp_old[micro, :T] = logp.detach()
+        loss, st = policy_loss(
+            a.loss, logp, sub.logp_old, adv[micro] if adv.dim() == 1 else adv[micro, :T], sub.mask,
+            keep=keep[micro], logp_ref=None if ref_logp is None else ref_logp[micro, :T], entropy=ent,
+            kl_coef=a.kl_coef, entropy_coef=a.entropy_coef, agg=a.agg, normaliser=normaliser,
+            denom=denom, eps_low=a.eps_low, eps_high=a.eps_high)
+        _finite(loss, "the policy loss", step)
+        loss.backward()
+        total += loss.item()
+        stats.add(st, torch.exp(logp.detach() - sub.logp_old), mask[micro, :T].bool())
+    return total
 
 
 def critic_step(critic, opt, batch: Batch, mb, old_values, returns, cfg, step: int, bf16: bool) -> float:
