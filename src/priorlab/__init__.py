@@ -5,7 +5,7 @@ Pipeline: worlds -> corpus -> pretrain -> (rl) -> evaluate -> diagnostics -> cla
 
 import os
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # libgomp (torch's OpenMP on CPU) reads its wait policy once, when torch is imported: set it
 # here, before any priorlab module imports torch. The default spins idle pool threads for a
