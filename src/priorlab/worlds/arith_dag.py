@@ -177,6 +177,25 @@ class ArithDag(World):
         steps = list(problem.gold["nodes"])
         return " ".join(FORMATS.get(fmt).render(steps, problem.answer, confidence))
 
+    def gold_steps(self, problem: Problem) -> list[Step]:
+        return list(problem.gold["nodes"])
+
+    def wrong_solution(self, problem: Problem, rng: random.Random) -> str:
+        """The gold steps with one step's result (drawn by ``rng``) off by a non-zero offset and
+        every later step recomputed from the wrong values, in the steps format: what a solver
+        that slips once and carries on writes."""
+        P, nodes = self.cfg.modulus, problem.gold["nodes"]
+        slip, off = rng.randrange(len(nodes)), rng.randrange(1, P)
+        values = dict(problem.gold["leaves"])
+        steps = []
+        for i, node in enumerate(nodes):
+            args = tuple((name, values[name] if name else x) for name, x in node.args)
+            result = (_apply(node.op, args[0][1], args[1][1], P) + (off if i == slip else 0)) % P
+            values[node.target] = result
+            steps.append(Step(node.target, node.op, args, result))
+        answer = tuple((q, values[q]) for q, _ in problem.answer)
+        return " ".join(FORMATS.get("steps").render(steps, answer, None))
+
     def vocabulary(self) -> list[str]:
         names = {n for ctx in CONTEXTS.values() for n in ctx}
         numbers = [str(i) for i in range(self.cfg.modulus)]
