@@ -7,11 +7,16 @@ import random
 import pytest
 import torch
 
-from priorlab.config import load_config
+from priorlab.config import ConfigError, load_config
 from priorlab.corpus import document_texts, refine_doc
+from priorlab.rl.config import RLConfig
 from priorlab.worlds import make_world
 from priorlab.worlds.critique import KINDS, critique, first_wrong_step, read_critique, refine_input
 from priorlab.worlds.formats import CRITIQUE_TOKENS, parse_line
+from tests.test_rl_trainer import parts, rl_cfg
+
+CRIT = ["critique.enabled=true", "critique.refinements=2", "data.depths=[4]", "final.depths=[4]",
+        "reward.weights={correct: 1.0}"]
 
 
 def attempts(world, n=24):
@@ -100,12 +105,10 @@ def test_refinement_document_layout_and_loss_on_the_last_solution_only(world):
     assert "<crit>" not in first
 
 
-def test_priors_without_critique_markers_still_load(tiny_prior, tmp_path):
-    """A prior whose tokenizer predates the critique markers evaluates as before."""
+def unmarked_prior(tiny_prior, tmp_path):
+    """A copy of the tiny prior whose tokenizer predates the critique markers."""
     import json
     import shutil
-
-    from priorlab.evaluate import world_for
 
     old = tmp_path / "old"
     shutil.copytree(tiny_prior[1], old)
@@ -114,4 +117,131 @@ def test_priors_without_critique_markers_still_load(tiny_prior, tmp_path):
     for t in CRITIQUE_TOKENS:
         data["model"]["vocab"].pop(t)
     f.write_text(json.dumps(data))
+    return old
+
+
+def test_priors_without_critique_markers_still_load_but_refuse_critiques(tiny_prior, tmp_path):
+    from priorlab.evaluate import world_for
+    from priorlab.rl.config import check_prior
+
+    old = unmarked_prior(tiny_prior, tmp_path)
     assert world_for(old).name == "arith_dag"
+    with pytest.raises(ConfigError, match="critique.enabled.*<crit>.*corpus.refine.share"):
+        check_prior(rl_cfg(old, *CRIT))
+    check_prior(rl_cfg(old, *CRIT, "critique.kind=gold"))  # a gold trace needs no marker
+
+
+# ---------------------------------------------------------------- the loss
+
+
+def test_shaped_term_gradient_is_gamma_over_p_plus_gamma_squared_times_grad_p():
+    from priorlab.rl.losses import shaped_offpolicy
+
+    torch.manual_seed(0)
+    B, T, V, gamma = 2, 3, 5, 0.1
+    logits = torch.randn(B, T, V, dtype=torch.float64, requires_grad=True)
+    targets = torch.randint(V, (B, T))
+    adv = torch.tensor([1.5, -0.5], dtype=torch.float64)
+    logp = torch.log_softmax(logits, -1).gather(-1, targets[..., None]).squeeze(-1)
+    loss, low, high = shaped_offpolicy(logp, torch.zeros_like(logp), adv, gamma=gamma)
+    loss.sum().backward()
+    soft = torch.softmax(logits.detach(), -1)
+    p = soft.gather(-1, targets[..., None]).squeeze(-1)
+    grad_p = p[..., None] * (torch.nn.functional.one_hot(targets, V) - soft)  # dp/dlogits of each token
+    want = -adv[:, None, None] * (gamma / (p + gamma) ** 2)[..., None] * grad_p
+    torch.testing.assert_close(logits.grad, want)
+    torch.testing.assert_close(loss.detach(), -adv[:, None] * p / (p + gamma))
+    assert not low.any() and not high.any()
+
+
+def test_policy_loss_routes_off_policy_rows_to_the_shaped_term_and_keeps_the_clip_elsewhere():
+    from priorlab.rl.losses import clipped_surrogate, policy_loss, shaped_offpolicy
+
+    torch.manual_seed(1)
+    logp, logp_old = -torch.rand(3, 4), -torch.rand(3, 4)
+    adv, mask = torch.tensor([1.0, -1.0, 0.5]), torch.ones(3, 4)
+    off = torch.tensor([False, True, False])
+    got, _ = policy_loss("clipped", logp, logp_old, adv, mask, off_policy=off, gamma=0.3, agg="constant",
+                         normaliser=1.0)
+    on = clipped_surrogate(logp, logp_old, adv)[0]
+    shaped = shaped_offpolicy(logp, logp_old, adv, gamma=0.3)[0]
+    torch.testing.assert_close(got, on[[0, 2]].sum() + shaped[1].sum())
+    plain, _ = policy_loss("clipped", logp, logp_old, adv, mask, agg="constant", normaliser=1.0)
+    torch.testing.assert_close(plain, on.sum())
+
+
+# ---------------------------------------------------------------- refinements in the group
+
+
+@pytest.mark.parametrize("kind", ["step", "gold"])
+def test_the_best_refinement_replaces_the_first_sample_of_each_failed_group(tiny_prior, tmp_path, kind):
+    from priorlab.rl.refine import failed_prompts, refine
+    from priorlab.rl.rollout import collect, step_prompts
+
+    p = parts(tiny_prior[1], tmp_path, *CRIT, f"critique.kind={kind}")
+    idx = step_prompts(len(p.pool), 0, 2, p.cfg.seed)
+    ro = collect(p.model, p.tok, p.world, p.pool, idx, p.cfg, 0, p.max_new)
+    failed = failed_prompts(ro)
+    assert failed  # the tiny prior never clicked: it fails depth 4
+    new, stats = refine(p.model, p.tok, p.world, ro, [None, None], p.cfg, 0, p.max_new)
+    firsts = [int((ro.group == g).nonzero()[0, 0]) for g in failed]
+    assert sorted(new.off_policy.nonzero()[0].tolist()) == firsts
+    for r in range(len(ro)):
+        if r not in firsts:
+            assert new.ids[r] == ro.ids[r] and new.verdicts[r] is ro.verdicts[r]
+    assert new.prompt_ids == ro.prompt_ids  # the question alone: log-probs are taken without the critique
+    assert stats["refine_prompts"] == len(failed) / 2
+    if kind == "gold":
+        assert all(new.verdicts[r].verified and new.rewards[r] == 1 for r in firsts) and stats["refine_success"] == 1
+        assert all(p.tok.decode(new.ids[r]).split()[-1] == "<eos>" for r in firsts)
+
+
+def test_refinements_are_pure_functions_of_seed_step_prompt_and_sample(tiny_prior, tmp_path):
+    from priorlab.rl.refine import candidates
+    from priorlab.rl.rollout import collect, step_prompts
+
+    p = parts(tiny_prior[1], tmp_path, *CRIT)
+    ro = collect(p.model, p.tok, p.world, p.pool, step_prompts(len(p.pool), 0, 2, p.cfg.seed), p.cfg, 0, p.max_new)
+    both = candidates(p.model, p.tok, p.world, ro, [0, 1], p.cfg, 0, p.max_new)
+    one = candidates(p.model, p.tok, p.world, ro, [1], p.cfg, 0, p.max_new)
+    assert [both.ids[i] for i in (2, 3)] == one.ids  # prompt 1's refinements whether or not prompt 0 failed
+    other = candidates(p.model, p.tok, p.world, ro, [1], p.cfg, 1, p.max_new)
+    assert other.ids != one.ids or not any(one.ids)  # another step, other draws
+
+
+def test_config_fields_fail_with_dotted_names():
+    with pytest.raises(ConfigError, match="critique.knd"):
+        load_config(None, ["critique.knd=step"], model=RLConfig)
+    with pytest.raises(ConfigError, match="critique.kind"):
+        load_config(None, ["critique.kind=stepp"], model=RLConfig)
+    with pytest.raises(ConfigError, match="critique.refinements=9.*rollout.group_size=8"):
+        load_config(None, ["critique.enabled=true", "critique.refinements=9"], model=RLConfig)
+
+
+def test_critique_grpo_preset_runs_end_to_end(tiny_prior, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from priorlab.cli import app
+    from priorlab.runs import read_jsonl
+    from tests.test_rl_trainer import SMALL
+
+    out = tmp_path / "run"
+    sets = [s for x in [*SMALL, *CRIT, "critique.kind=answer"] for s in ("--set", x)]
+    res = CliRunner().invoke(app, ["rl", "-c", "critique_grpo", "--prior", str(tiny_prior[1]), "--out", str(out),
+                                   "--quiet", *sets])
+    assert res.exit_code == 0, res.output
+    rows = [r for r in read_jsonl(out / "metrics.jsonl") if r.get("kind") == "train"]
+    assert len(rows) == 2 and all(r["refine_prompts"] > 0 and r["loss_tokens"] > 0 for r in rows)
+    assert json.loads((out / "summary.json").read_text())["after"]
+
+
+def test_refinement_log_probs_are_taken_under_the_question_alone(tiny_prior, tmp_path):
+    """One update on a batch with gold traces in the group: the ratio starts at 1 on every token,
+    so the refinements' old log-probs are the policy's under the question (not the sampler's)."""
+    from priorlab.rl import trainer as T
+
+    p = parts(tiny_prior[1], tmp_path, *CRIT, "critique.kind=gold", "algo.mini_batches=1")
+    row = T.rl_step(p, 0)
+    assert row["refine_prompts"] > 0 and abs(row["ratio_absdev"]) < 1e-4 and row["optimizer_steps"] == 1

@@ -153,7 +153,8 @@ def update(model, opt, sched, batch: Batch, adv, keep, cfg, step: int, max_new: 
                     a.loss, logp, sub.logp_old, adv[micro] if adv.dim() == 1 else adv[micro, :T], sub.mask,
                     keep=keep[micro], logp_ref=None if ref_logp is None else ref_logp[micro, :T], entropy=ent,
                     kl_coef=a.kl_coef, entropy_coef=a.entropy_coef, agg=a.agg, normaliser=normaliser,
-                    denom=denom, eps_low=a.eps_low, eps_high=a.eps_high)
+                    denom=denom, eps_low=a.eps_low, eps_high=a.eps_high, off_policy=sub.off_policy,
+                    gamma=cfg.critique.gamma)
                 _finite(loss, "the policy loss", step)
                 loss.backward()
                 total += loss.item()
