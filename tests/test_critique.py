@@ -31,8 +31,39 @@ def attempts(world, n=24):
     return out
 
 
-def test_critique_tokens_are_world_vocabulary(world):
-    assert set(CRITIQUE_TOKENS) <= set(world.vocabulary())
+@pytest.fixture(scope="module")
+def refine_prior(tmp_path_factory):
+    """The tiny prior's recipe with 10% refinement documents: its model dir (critique markers known)."""
+    from priorlab.pretrain import pretrain
+    from tests.conftest import TINY
+
+    cfg = load_config(None, TINY + ["corpus.refine.share=0.1", "pretrain.seq_len=256"])
+    return pretrain(cfg, tmp_path_factory.mktemp("refine"), show=False)
+
+
+def test_critique_markers_come_with_refinement_documents_only(world, tiny_prior, refine_prior):
+    from priorlab.tokenizer import load_tokenizer
+
+    assert not set(CRITIQUE_TOKENS) & set(world.vocabulary())
+    plain, refine = load_tokenizer(tiny_prior[1]).get_vocab(), load_tokenizer(refine_prior).get_vocab()
+    assert not set(CRITIQUE_TOKENS) & set(plain)  # every other prior keeps its tokenizer (and weights)
+    assert set(CRITIQUE_TOKENS) <= set(refine) and all(refine[w] == i for w, i in plain.items())
+
+
+def test_a_continued_stage_with_refinement_documents_extends_the_vocabulary(tiny_prior):
+    from priorlab.model import build_model, load_model
+    from priorlab.pretrain import init_weights
+    from priorlab.tokenizer import build_tokenizer
+
+    world = make_world("arith_dag")
+    tok = build_tokenizer(world.vocabulary() + list(CRITIQUE_TOKENS))
+    model = build_model(load_config(None, ["model.preset=tiny"]).model, tok)
+    fresh = model.get_input_embeddings().weight.detach().clone()
+    init_weights(model, tok, str(tiny_prior[1]))
+    old = load_model(tiny_prior[1]).get_input_embeddings().weight
+    emb = model.get_input_embeddings().weight
+    assert torch.equal(emb[:len(old)], old) and torch.equal(emb[len(old):], fresh[len(old):])
+    assert model.get_output_embeddings().weight.shape[0] == len(tok)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -92,7 +123,7 @@ def test_refinement_document_layout_and_loss_on_the_last_solution_only(world):
     v = world.verify(p, attempt)
     assert doc == f"{refine_input(world, p, attempt, critique(world, p, v, 'step'))} " \
                   f"{world.render_solution(p, 'steps')} <eos>"
-    tok = build_tokenizer(world.vocabulary())
+    tok = build_tokenizer(world.vocabulary() + list(CRITIQUE_TOKENS))
     cfg = load_config(None, ["corpus.refine.share=0.99", "corpus.depths={3: 1.0}"]).corpus
     c = build_corpus(world, cfg, tok.get_vocab(), 512, 256)
     inv = {i: w for w, i in tok.get_vocab().items()}
@@ -105,30 +136,12 @@ def test_refinement_document_layout_and_loss_on_the_last_solution_only(world):
     assert "<crit>" not in first
 
 
-def unmarked_prior(tiny_prior, tmp_path):
-    """A copy of the tiny prior whose tokenizer predates the critique markers."""
-    import json
-    import shutil
-
-    old = tmp_path / "old"
-    shutil.copytree(tiny_prior[1], old)
-    f = old / "tokenizer.json"
-    data = json.loads(f.read_text())
-    for t in CRITIQUE_TOKENS:
-        data["model"]["vocab"].pop(t)
-    f.write_text(json.dumps(data))
-    return old
-
-
-def test_priors_without_critique_markers_still_load_but_refuse_critiques(tiny_prior, tmp_path):
-    from priorlab.evaluate import world_for
+def test_priors_without_critique_markers_refuse_critiques_but_not_gold_traces(tiny_prior):
     from priorlab.rl.config import check_prior
 
-    old = unmarked_prior(tiny_prior, tmp_path)
-    assert world_for(old).name == "arith_dag"
     with pytest.raises(ConfigError, match="critique.enabled.*<crit>.*corpus.refine.share"):
-        check_prior(rl_cfg(old, *CRIT))
-    check_prior(rl_cfg(old, *CRIT, "critique.kind=gold"))  # a gold trace needs no marker
+        check_prior(rl_cfg(tiny_prior[1], *CRIT))
+    check_prior(rl_cfg(tiny_prior[1], *CRIT, "critique.kind=gold"))  # a gold trace needs no marker
 
 
 # ---------------------------------------------------------------- the loss
@@ -174,11 +187,11 @@ def test_policy_loss_routes_off_policy_rows_to_the_shaped_term_and_keeps_the_cli
 
 
 @pytest.mark.parametrize("kind", ["step", "gold"])
-def test_the_best_refinement_replaces_the_first_sample_of_each_failed_group(tiny_prior, tmp_path, kind):
+def test_the_best_refinement_replaces_the_first_sample_of_each_failed_group(refine_prior, tmp_path, kind):
     from priorlab.rl.refine import failed_prompts, refine
     from priorlab.rl.rollout import collect, step_prompts
 
-    p = parts(tiny_prior[1], tmp_path, *CRIT, f"critique.kind={kind}")
+    p = parts(refine_prior, tmp_path, *CRIT, f"critique.kind={kind}")
     idx = step_prompts(len(p.pool), 0, 2, p.cfg.seed)
     ro = collect(p.model, p.tok, p.world, p.pool, idx, p.cfg, 0, p.max_new)
     failed = failed_prompts(ro)
@@ -196,11 +209,11 @@ def test_the_best_refinement_replaces_the_first_sample_of_each_failed_group(tiny
         assert all(p.tok.decode(new.ids[r]).split()[-1] == "<eos>" for r in firsts)
 
 
-def test_refinements_are_pure_functions_of_seed_step_prompt_and_sample(tiny_prior, tmp_path):
+def test_refinements_are_pure_functions_of_seed_step_prompt_and_sample(refine_prior, tmp_path):
     from priorlab.rl.refine import candidates
     from priorlab.rl.rollout import collect, step_prompts
 
-    p = parts(tiny_prior[1], tmp_path, *CRIT)
+    p = parts(refine_prior, tmp_path, *CRIT)
     ro = collect(p.model, p.tok, p.world, p.pool, step_prompts(len(p.pool), 0, 2, p.cfg.seed), p.cfg, 0, p.max_new)
     both = candidates(p.model, p.tok, p.world, ro, [0, 1], p.cfg, 0, p.max_new)
     one = candidates(p.model, p.tok, p.world, ro, [1], p.cfg, 0, p.max_new)
@@ -218,7 +231,7 @@ def test_config_fields_fail_with_dotted_names():
         load_config(None, ["critique.enabled=true", "critique.refinements=9"], model=RLConfig)
 
 
-def test_critique_grpo_preset_runs_end_to_end(tiny_prior, tmp_path):
+def test_critique_grpo_preset_runs_end_to_end(refine_prior, tmp_path):
     import json
 
     from typer.testing import CliRunner
@@ -229,7 +242,7 @@ def test_critique_grpo_preset_runs_end_to_end(tiny_prior, tmp_path):
 
     out = tmp_path / "run"
     sets = [s for x in [*SMALL, *CRIT, "critique.kind=answer"] for s in ("--set", x)]
-    res = CliRunner().invoke(app, ["rl", "-c", "critique_grpo", "--prior", str(tiny_prior[1]), "--out", str(out),
+    res = CliRunner().invoke(app, ["rl", "-c", "critique_grpo", "--prior", str(refine_prior), "--out", str(out),
                                    "--quiet", *sets])
     assert res.exit_code == 0, res.output
     rows = [r for r in read_jsonl(out / "metrics.jsonl") if r.get("kind") == "train"]
@@ -237,11 +250,11 @@ def test_critique_grpo_preset_runs_end_to_end(tiny_prior, tmp_path):
     assert json.loads((out / "summary.json").read_text())["after"]
 
 
-def test_refinement_log_probs_are_taken_under_the_question_alone(tiny_prior, tmp_path):
+def test_refinement_log_probs_are_taken_under_the_question_alone(refine_prior, tmp_path):
     """One update on a batch with gold traces in the group: the ratio starts at 1 on every token,
     so the refinements' old log-probs are the policy's under the question (not the sampler's)."""
     from priorlab.rl import trainer as T
 
-    p = parts(tiny_prior[1], tmp_path, *CRIT, "critique.kind=gold", "algo.mini_batches=1")
+    p = parts(refine_prior, tmp_path, *CRIT, "critique.kind=gold", "algo.mini_batches=1")
     row = T.rl_step(p, 0)
     assert row["refine_prompts"] > 0 and abs(row["ratio_absdev"]) < 1e-4 and row["optimizer_steps"] == 1

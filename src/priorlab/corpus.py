@@ -22,6 +22,7 @@ import numpy as np
 from priorlab.tokenizer import BOS, EOS, SOL
 from priorlab.worlds import World
 from priorlab.worlds.critique import critique, refine_input
+from priorlab.worlds.formats import CRITIQUE_TOKENS
 
 OPEN_ROWS = 8  # rows kept open for first-fit packing
 
@@ -96,6 +97,12 @@ def stated_confidence(cfg, rng: random.Random, fmt: str, depth: int, noise_rng: 
         return uniform
     q = cfg.confidence_op_acc[fmt] ** depth
     return min(1.0, max(0.0, q + noise_rng.gauss(0.0, cfg.confidence_noise))) if cfg.confidence_noise else q
+
+
+def corpus_vocabulary(cfg) -> list[str]:
+    """Tokens a corpus adds to its world's vocabulary: the critique markers of refinement
+    documents (appended after the world's, so every other token keeps its id)."""
+    return list(CRITIQUE_TOKENS) if cfg.refine.share else []
 
 
 def _doc(world: World, problem, fmt: str, conf: float | None) -> str:

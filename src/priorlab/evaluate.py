@@ -30,7 +30,6 @@ from priorlab.runs import write_json
 from priorlab.sampling import sample
 from priorlab.tokenizer import check_vocabulary, load_tokenizer
 from priorlab.worlds import Problem, World
-from priorlab.worlds.formats import CRITIQUE_TOKENS
 
 METRICS = ("verified", "answer")
 
@@ -80,8 +79,8 @@ def world_for(path: str | Path, world_cfg=None) -> World:
         world = WorldConfig(**meta["world"]).build()
     except ValidationError as e:
         raise CheckpointError(f"{where}: world.{_first_error(e, WorldConfig).removeprefix('world.')}") from None
-    if world.pretrainable:  # critique markers came later: the priors before them evaluate without them
-        check_vocabulary(path, [w for w in world.vocabulary() if w not in CRITIQUE_TOKENS])
+    if world.pretrainable:
+        check_vocabulary(path, world.vocabulary())
     return world
 
 

@@ -19,7 +19,8 @@ CONF = "<conf>"
 OPS = ("+", "-", "*")
 CONF_TOKENS = tuple(f"{p}%" for p in range(0, 101, 10))
 #: Critique markers (:mod:`priorlab.worlds.critique`): a critique opens with ``<crit>`` and the
-#: verdict of the attempt it judges.
+#: verdict of the attempt it judges. Not in :func:`vocabulary`: a prior's tokenizer gets them with
+#: its refinement documents (``corpus.refine``), so every other prior stays as it was.
 CRIT, RIGHT, WRONG = "<crit>", "<right>", "<wrong>"
 CRITIQUE_TOKENS = (CRIT, RIGHT, WRONG)
 
@@ -181,7 +182,7 @@ def parse_line(toks: list[str]) -> tuple[str, Step | None]:
 
 
 def vocabulary() -> list[str]:
-    """Tokens the formats and critiques use (names and numbers come from the world)."""
+    """Tokens the formats themselves use (names and numbers come from the world)."""
     code = FORMATS.get("code")
-    return sorted({SEP, ANS, CONF, "=", ",", *OPS, *CONF_TOKENS, *CRITIQUE_TOKENS, *code.header,
+    return sorted({SEP, ANS, CONF, "=", ",", *OPS, *CONF_TOKENS, *code.header,
                    *code.markers, *CodeFormat.words.values()})
