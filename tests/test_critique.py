@@ -258,3 +258,13 @@ def test_refinement_log_probs_are_taken_under_the_question_alone(refine_prior, t
     p = parts(refine_prior, tmp_path, *CRIT, "critique.kind=gold", "algo.mini_batches=1")
     row = T.rl_step(p, 0)
     assert row["refine_prompts"] > 0 and abs(row["ratio_absdev"]) < 1e-4 and row["optimizer_steps"] == 1
+
+
+def test_versus_resampling_compares_equal_numbers_of_refinements_and_fresh_samples(refine_prior, tmp_path):
+    from priorlab.rl.refine import versus_resampling
+
+    p = parts(refine_prior, tmp_path, *CRIT)
+    res = versus_resampling(p.model, p.tok, p.world, p.pool, p.cfg, kinds=("step", "gold"))
+    assert res["failed"] > 0 and res["per_prompt"] == 2
+    assert res["gold"] == {"sample": 1.0, "prompt": 1.0}
+    assert all(0 <= res[k][m] <= 1 for k in ("resample", "step") for m in ("sample", "prompt"))

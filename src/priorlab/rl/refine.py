@@ -23,7 +23,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from priorlab.rl.rollout import Rollout, score
+from priorlab.rl.rollout import Rollout, collect, score
 from priorlab.sampling import Samples, sample
 from priorlab.worlds import World
 from priorlab.worlds.critique import critique, refine_input
@@ -91,3 +91,33 @@ def refine(model, tok, world: World, ro: Rollout, labels: list, cfg, step: int, 
         won.append(verdicts[best].verified)
     stats |= {"refine_success": float(np.mean(won)), "refine_verified": float(np.mean([v.verified for v in verdicts]))}
     return out, stats
+
+
+def versus_resampling(model, tok, world: World, pool, cfg, kinds=("none", "answer", "step")) -> dict:
+    """Critique-GRPO's gate: do refinements succeed more often than plain resampling does?
+
+    On the prompts of ``pool`` whose ``rollout.group_size`` samples (the draws of step 0) hold no
+    verified one, ``critique.refinements`` refinements per prompt for every critique kind in
+    ``kinds`` against as many fresh samples of the question alone (the draws of step 1). Returns
+    ``{"problems", "failed", "per_prompt", kind or "resample": {"sample": share of samples
+    verified, "prompt": share of failed prompts with one verified}}``."""
+    R = cfg.critique.refinements
+    max_new = cfg.rollout.max_new_tokens or world.max_new_tokens(pool.problems)
+    ro = collect(model, tok, world, pool, np.arange(len(pool)), cfg, 0, max_new)
+    failed = failed_prompts(ro)
+    out = {"problems": len(pool), "failed": len(failed), "per_prompt": R}
+    if not failed:
+        return out
+    fresh = collect(model, tok, world, pool, np.asarray(failed), cfg, 1, max_new)
+    groups = {"resample": (fresh.group.numpy(), [v.verified for v in fresh.verdicts],
+                           np.tile(np.arange(cfg.rollout.group_size) < R, len(failed)))}
+    for kind in kinds:
+        c = cfg.model_copy(update={"critique": cfg.critique.model_copy(update={"kind": kind})})
+        s = candidates(model, tok, world, ro, failed, c, 0, max_new)
+        rows = [ro.problems[int((ro.group == failed[i]).nonzero()[0, 0])] for i in s.prompt_index]
+        verdicts = world.verify_many(rows, s.text, [not f for f in s.finished])
+        groups[kind] = (s.prompt_index, [v.verified for v in verdicts], np.ones(len(s), dtype=bool))
+    for name, (group, ok, use) in groups.items():
+        ok, group = np.asarray(ok)[use], np.asarray(group)[use]
+        out[name] = {"sample": float(ok.mean()), "prompt": float(np.mean([ok[group == g].any() for g in set(group)]))}
+    return out
