@@ -94,7 +94,8 @@ class Critiques(Claim):
 
         head = gap("pass_n", "critique-step")
         return verdict([
-            part(f"pass@{n}: Critique-GRPO − GRPO", f"pass@{n} on persistent failures, critique (step) − GRPO", head),
+            part(f"pass@{n}: Critique-GRPO − GRPO", f"pass@{n} on persistent failures, critique (step) − GRPO",
+                 head),
             part("pass@1: Critique-GRPO − GRPO", "pass@1 on persistent failures, critique (step) − GRPO",
                  gap("pass_1", "critique-step")),
             part(f"pass@{n}: step critique − none critique", f"pass@{n} on persistent failures, step − none",
