@@ -137,11 +137,11 @@ def test_refinement_document_layout_and_loss_on_the_last_solution_only(world):
 
 
 def test_priors_without_critique_markers_refuse_critiques_but_not_gold_traces(tiny_prior):
-    from priorlab.rl.config import check_prior
+    from priorlab.rl.config import check_critique
 
     with pytest.raises(ConfigError, match="critique.enabled.*<crit>.*corpus.refine.share"):
-        check_prior(rl_cfg(tiny_prior[1], *CRIT))
-    check_prior(rl_cfg(tiny_prior[1], *CRIT, "critique.kind=gold"))  # a gold trace needs no marker
+        check_critique(rl_cfg(tiny_prior[1], *CRIT))
+    check_critique(rl_cfg(tiny_prior[1], *CRIT, "critique.kind=gold"))  # a gold trace needs no marker
 
 
 # ---------------------------------------------------------------- the loss

@@ -210,21 +210,22 @@ def check_prior(cfg: RLConfig) -> None:
                               f"(--set pretrain.tokens=...) or with another recipe, or pass "
                               f"--set allow_unclicked_prior=true to study a plateaued prior")
     _check_world(cfg)
-    if cfg.critique.enabled and cfg.critique.kind != "gold":
-        _check_critique_tokens(cfg.prior)
 
 
-def _check_critique_tokens(prior: str) -> None:
-    """A critique must be text the prior's tokenizer reads: its markers must be tokens."""
+def check_critique(cfg: RLConfig) -> None:
+    """With critiques on, the prior's tokenizer must read them: the critique markers must be tokens
+    (they come with refinement documents in pretraining); a gold trace needs none."""
     from priorlab.tokenizer import load_tokenizer
     from priorlab.worlds.formats import CRITIQUE_TOKENS
 
-    vocab = load_tokenizer(prior).get_vocab()
+    if not cfg.critique.enabled or cfg.critique.kind == "gold":
+        return
+    vocab = load_tokenizer(cfg.prior).get_vocab()
     missing = [t for t in CRITIQUE_TOKENS if t not in vocab]
     if missing:
-        raise ConfigError(f"critique.enabled: the prior {prior} has no token {missing[0]} (pretrained before "
-                          f"critique markers existed); pretrain a prior with corpus.refine.share > 0, or set "
-                          f"critique.kind=gold")
+        raise ConfigError(f"critique.enabled: the prior {cfg.prior} has no token {missing[0]} (it was pretrained "
+                          f"without refinement documents); pretrain or continue it with corpus.refine.share > 0, "
+                          f"or set critique.kind=gold")
 
 
 def _check_world(cfg: RLConfig) -> None:

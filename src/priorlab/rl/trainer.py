@@ -25,7 +25,7 @@ from priorlab.pretrain import make_optimizer
 from priorlab.progress import progress_bar
 from priorlab.rl import metrics as M
 from priorlab.rl.advantages import ADVANTAGES
-from priorlab.rl.config import check_prior
+from priorlab.rl.config import check_critique, check_prior
 from priorlab.rl.policy import Critic, to_batch, token_logprobs
 from priorlab.rl.refine import refine
 from priorlab.rl.rollout import Pool, build_pool, collect, perturbed_label, probe_pool, step_prompts
@@ -228,6 +228,7 @@ def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict
     ``resume`` continues from the newest checkpoint that verifies (newer broken ones are skipped
     with a warning). A full disk or a read-only directory raises StorageError."""
     check_prior(cfg)
+    check_critique(cfg)
     run = start_run(cfg, out, resume, show, build_parts)
     out, p, start, log = run.out, run.parts, run.start, run.log
     probes = [q for d in cfg.data.depths for c in p.contexts for q in p.world.problems("eval", d, cfg.probe.n_problems, c)]
