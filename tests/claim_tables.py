@@ -49,7 +49,7 @@ def c2(g, e):
 
 def c3(g, e):
     rows = []
-    for a in ("answer-reward-3f", "answer-reward-3f-answer-heavy"):
+    for a in ("answer-reward-3f", "answer-reward-rare-accurate"):
         for s in range(SEEDS):
             share = g.problems({"kind": "problem", "arm": a}, "winner_share", 0.9 + e, s, 0.0, 1.0)
             prior = g.problems({}, "prior_mode_share", 0.6, s, 0.0, 1.0)

@@ -137,3 +137,25 @@ def test_band_evaluation_stays_inside_the_rl_pool_at_every_seed():
     tiny_pool = cfg.model_copy(update={"data": cfg.data.model_copy(update={"n_prompts": 4})})
     band = final_evals(tiny_pool)["band"]
     assert (band.problem_offset, band.n_problems) == (0, 4)  # never more problems than the pool holds
+
+
+def test_composition_priors_are_replicated_from_scratch_one_per_rl_seed(tmp_path):
+    """C3's priors are trained once per seed (pretrain.seed = corpus.seed = seed, no init_from) and
+    RL seed s runs on prior seed s: the unit of replication is the (prior seed, RL seed) pair."""
+    import yaml
+
+    from priorlab.claims.retest import retest
+
+    c3 = CLAIMS.get("C3")()
+    for spec in c3.priors(SCALES["small"]):
+        assert spec.replicated and spec.base is None
+        assert [r.name for r in spec.replicas((0, 1, 2))] == [f"{spec.name}@s{s}" for s in (0, 1, 2)]
+    results = retest(["C3"], "tiny", tmp_path / "out", workers=2, store=tmp_path / "store", show=False)
+    rl = [r for r in results[0].runs if r["kind"] == "rl"]
+    assert len([r for r in results[0].runs if r["kind"] == "prior"]) == 2 * 3 and len(rl) == 2 * 3
+    for r in rl:
+        seed = int(r["name"].rsplit(" ", 1)[1])
+        prior = yaml.safe_load((Path(r["path"]) / "config.yaml").read_text())["prior"]
+        prior_cfg = yaml.safe_load((Path(prior).parent / "config.yaml").read_text())
+        assert prior_cfg["pretrain"]["seed"] == prior_cfg["corpus"]["seed"] == seed
+        assert prior_cfg["pretrain"]["init_from"] is None

@@ -12,9 +12,12 @@ The criterion, stated once here and in docs/pretraining.md:
   ``PROBE_SAMPLES`` completions for each of ``PROBE_PROBLEMS`` held-out ``eval`` problems at the
   two shallowest corpus depths (first corpus context; fixed problems and sampling seeds).
 - ``trace_acc`` is the verified share among completions written in a trace format (steps,
-  code: every format but ``answer``, ``mixed`` and ``none``). Chance is about P^-depth
-  (0.2% at depth 2 with P = 23); an answer-only completion cannot verify, so the share of
-  formats in the mix does not move the criterion.
+  code: every format but ``answer``, ``mixed`` and ``none``), taken per format and the best
+  format kept (formats with at least ``MIN_FORMAT_SAMPLES`` probe completions; all trace
+  completions together when none has that many). Chance is about P^-depth (0.2% at depth 2
+  with P = 23); an answer-only completion cannot verify, so the share of formats in the mix
+  does not move the criterion, and a corpus whose minority format is written with planted
+  slips (``corpus.format_accuracy``) is judged by the format it computes best in.
 - The prior **clicked** when ``trace_acc >= pretrain.click_threshold`` at the last probe;
   ``click_step`` is the first probe step from which it held at every later probe (``None``
   when it never clicked). A transient spike does not count.
@@ -29,11 +32,15 @@ import torch
 PROBE_PROBLEMS = 16
 PROBE_SAMPLES = 4
 NON_TRACE = ("answer", "mixed", "none")
+MIN_FORMAT_SAMPLES = 8  # a trace format needs this many probe completions to count on its own
 
 
 def probe_problems(world, corpus_cfg) -> list:
-    """The fixed probe set: ``PROBE_PROBLEMS`` eval problems at the two shallowest corpus depths."""
-    depths = sorted(int(d) for d, w in corpus_cfg.depths.items() if w > 0)[:2]
+    """The fixed probe set: ``PROBE_PROBLEMS`` eval problems at the two shallowest corpus depths
+    that are also evaluation depths of the world (a corpus with depth-1 warm-up problems is
+    probed at the same depths as one without)."""
+    corpus = sorted(int(d) for d, w in corpus_cfg.depths.items() if w > 0)
+    depths = ([d for d in corpus if d in world.eval_depths] or corpus)[:2]
     ctx = next((c for c, w in corpus_cfg.contexts.items() if w > 0), None)
     return [p for d in depths for p in world.problems("eval", d, PROBE_PROBLEMS, ctx)]
 
@@ -52,9 +59,11 @@ def probe(model, tok, world, problems: list, seed: int) -> dict:
     finally:
         model.train(was_training)
     trace = [r for r in recs if r["format"] not in NON_TRACE]
+    per_format = {f: [r["verified"] for r in trace if r["format"] == f] for f in {r["format"] for r in trace}}
+    accs = [sum(v) / len(v) for v in per_format.values() if len(v) >= MIN_FORMAT_SAMPLES]
     return {"kind": "probe", "probe_verified": sum(r["verified"] for r in recs) / len(recs),
             "probe_trace_share": len(trace) / len(recs),
-            "trace_acc": sum(r["verified"] for r in trace) / len(trace) if trace else 0.0}
+            "trace_acc": max(accs, default=sum(r["verified"] for r in trace) / len(trace) if trace else 0.0)}
 
 
 def click_step(rows: list[dict], threshold: float) -> int | None:

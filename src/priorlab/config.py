@@ -121,6 +121,15 @@ class CorpusConfig(Strict):
                                          "value varies between documents around the calibrated one and RL "
                                          "has neighbouring confidences to sample")
     contamination: ContaminationConfig = Field(default_factory=ContaminationConfig)
+    facts: float = Field(0.0, ge=0.0, lt=1.0, description="share of the corpus's tokens given to operation-fact "
+                                                          "drills, one fact per document (`a op b <sol> c`): an "
+                                                          "arithmetic warm-up that makes priors click early "
+                                                          "(docs/pretraining.md); not a solution format")
+    format_accuracy: dict[str, float] | None = Field(
+        None, description="per-operation accuracy of each format's documents, e.g. {code: 0.95, steps: 0.7}: each "
+                          "operation of a document in that format is wrong with probability 1 - p (a uniformly "
+                          "drawn wrong value, carried into later steps and the answer, as an author's slip "
+                          "would be); formats not listed are always right; None: every document is right")
     refine: RefineDocsConfig = Field(default_factory=RefineDocsConfig)
 
     @model_validator(mode="after")
@@ -223,6 +232,15 @@ class PriorConfig(Strict):
             _check_weights(c.depths, "corpus.depths")
             if c.confidence_op_acc is not None:
                 _check_op_acc(c.confidence_op_acc, [f for f, w in c.formats.items() if w > 0], FORMATS.names())
+            for fmt, p in (c.format_accuracy or {}).items():
+                if fmt not in FORMATS:
+                    raise ValueError(f"corpus.format_accuracy: unknown format {fmt!r}."
+                                     f"{did_you_mean(fmt, FORMATS.names())} Known: {', '.join(FORMATS.names())}.")
+                if not 0 <= p <= 1:
+                    raise ValueError(f"corpus.format_accuracy.{fmt}: {p} is not a probability in [0, 1]")
+            if (c.facts or c.format_accuracy) and not hasattr(world, "fact"):
+                raise ValueError(f"corpus.facts / corpus.format_accuracy: world {world.name!r} has no operations "
+                                 f"to drill or to get wrong; leave both at their defaults")
             if c.contamination.split not in EVAL_SPLITS:
                 raise ValueError(f"corpus.contamination.split: {c.contamination.split!r} is not an eval split; "
                                  f"only {', '.join(EVAL_SPLITS)} can be contaminated on purpose")

@@ -25,6 +25,7 @@ from priorlab.worlds.critique import critique, refine_input
 from priorlab.worlds.formats import CRITIQUE_TOKENS
 
 OPEN_ROWS = 8  # rows kept open for first-fit packing
+FACTS = "facts"  # the tag of an operation-fact drill document (corpus.facts), not a solution format
 
 
 @dataclass
@@ -71,14 +72,24 @@ def document_texts(world: World, cfg, n_tokens: int) -> tuple[list[tuple[str, di
                 tags = {"format": cont.format, "depth": p.depth, "context": ctx, "contaminated": True}
                 docs += [(text, tags)] * cont.repeats
     total = sum(len(t.split()) for t, _ in docs)
-    i = 0
+    facts_rng, errors_rng = random.Random(f"corpus-facts/{cfg.seed}"), random.Random(f"corpus-errors/{cfg.seed}")
+    facts_total, i = 0, 0
     while total < n_tokens:
+        if facts_total < cfg.facts * total:
+            prompt, value = world.fact(facts_rng)
+            text = f"{BOS} {prompt} {SOL} {value} {EOS}"
+            docs.append((text, {"format": FACTS, "depth": 1, "context": "", "contaminated": False}))
+            facts_total += text.count(" ") + 1
+            total += text.count(" ") + 1
+            continue
         depth, ctx, fmt = _weighted(rng, cfg.depths), _weighted(rng, cfg.contexts), _weighted(rng, cfg.formats)
         conf = stated_confidence(cfg, rng, fmt, int(depth), noise_rng)
         problem = world.problem("pretrain", i, int(depth), ctx)
         if cfg.refine.share and refine_rng.random() < cfg.refine.share:
             fmt, text = "refine", refine_doc(world, problem, refine_rng, cfg.refine.critiques)
         else:
+            if fmt in (cfg.format_accuracy or {}):
+                problem = world.with_errors(problem, cfg.format_accuracy[fmt], errors_rng)
             text = _doc(world, problem, fmt, conf)
         docs.append((text, {"format": fmt, "depth": int(depth), "context": ctx, "contaminated": False}))
         total += text.count(" ") + 1
@@ -156,7 +167,10 @@ def build_corpus(world: World, cfg, vocab: dict[str, int], n_tokens: int, seq_le
 
 
 def _composition(used: Counter, tokens, doc, sol, contaminated, cfg) -> dict:
-    """The corpus as built: shares by format/depth/context, token counts, a stream hash."""
+    """The corpus as built: shares by format/depth/context (of the problem documents; fact drills
+    are counted apart), token counts, a stream hash."""
+    n_facts = sum(n for k, n in used.items() if k[0] == FACTS)
+    used = Counter({k: n for k, n in used.items() if k[0] != FACTS})
     n_docs = sum(used.values())
 
     def share(i: int) -> dict:
@@ -176,6 +190,7 @@ def _composition(used: Counter, tokens, doc, sol, contaminated, cfg) -> dict:
         "format_share": share(0),
         "depth_share": share(1),
         "context_share": share(2),
+        "fact_documents": n_facts,
         "contaminated_documents": sum(n for k, n in used.items() if k[3]),
         "contaminated_items": contaminated,
         "sha256": hashlib.sha256(tokens.tobytes()).hexdigest(),

@@ -60,7 +60,7 @@ CONTINUE = ("pretrain.tokens=2000000", "pretrain.lr=0.0005", "pretrain.warmup_st
 SCALES: dict[str, Scale] = {
     # CI and smoke tests: a tiny model, two RL steps; numbers mean nothing (its priors never click).
     "tiny": Scale("tiny", (0, 1, 2), (
-        "model.preset=tiny", "pretrain.tokens=16384", "pretrain.batch_size=8", "pretrain.seq_len=128",
+        "model.preset=tiny", "pretrain.tokens=16384", "pretrain.batch_size=8", "pretrain.seq_len=160",
         "pretrain.warmup_steps=2", "pretrain.checkpoint_every=8", "pretrain.precision=fp32"), (
         "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=4", "data.n_prompts=8",
         "probe.every=1", "probe.n_problems=2", "probe.n_samples=2", "checkpoint_every=2", "kl_every=0",
@@ -87,12 +87,30 @@ class PriorSpec:
 
     With ``base``, the prior named there is continued on this corpus mix
     (``pretrain.init_from``, the scale's ``continue_sets``): a mid-training stage.
+
+    ``replicated`` priors are trained from scratch once per scale seed (``pretrain.seed`` and
+    ``corpus.seed`` set to it: another initialisation, data order and document sample), and RL
+    seed ``s`` runs on replica ``s``: the unit of replication is then a (prior seed, RL seed)
+    pair, so an interval over seeds covers the variance between priors of one composition.
     """
 
     name: str
     sets: tuple[str, ...] = ()
     about: str = ""
     base: str | None = None
+    replicated: bool = False
+
+    def replicas(self, seeds) -> list["PriorSpec"]:
+        """The priors to train: one per seed when replicated, else this one."""
+        if not self.replicated:
+            return [self]
+        return [PriorSpec(replica(self.name, s), (*self.sets, f"pretrain.seed={s}", f"corpus.seed={s}"),
+                          f"{self.about} (prior seed {s})", self.base) for s in seeds]
+
+
+def replica(name: str, seed: int) -> str:
+    """The name of prior ``name``'s replica for ``seed``."""
+    return f"{name}@s{seed}"
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Scale
-from priorlab.claims.common import ANSWER_HEAVY, BAND, DEMO, RANDOM_HORIZON, plot_arms, random_reward
+from priorlab.claims.common import ANSWER_HEAVY, BAND, CODE_ACCURATE, RANDOM_HORIZON, plot_arms, random_reward
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import change, format_accuracy, problem_pass, problem_rows, records, seed_means, shares
 from priorlab.claims.stats import ControlSpec
 
-ARMS = {"random": "demo", "random-answer-heavy": "answer-heavy", "random-gamma0": "demo"}
+ARMS = {"random": "code-accurate", "random-answer-heavy": "answer-heavy", "random-gamma0": "code-accurate"}
 PAPER = 0.214  # Qwen2.5-Math-7B, random reward: +21.4 MATH-500 points; Llama/OLMo: no gain (Fig. 1)
 
 
@@ -27,29 +27,34 @@ class SpuriousRewards(Claim):
                  "one (Qwen2.5-Math's code reasoning); for other priors they do not help.")
     source = {"arxiv": "2506.10947", "date": "2025-06", "authors": "Shao et al.",
               "title": "Spurious Rewards: Rethinking Training Signals in RLVR"}
-    statistic = ("Δ answer pass@1 (held-out eval at the band) under the random reward on the demo prior (dominant "
-                 "format steps, the accurate one) minus the same on the answer-heavy prior (dominant format "
-                 "answer-only, at chance), per seed")
+    statistic = ("Δ answer pass@1 (held-out eval at the band) under the random reward on the code-accurate prior "
+                 "(dominant format code, the accurate one) minus the same on the answer-heavy prior (dominant "
+                 "format answer-only, at chance), per (prior seed, RL seed)")
     control = "γ = 0 (every reward 0, so every advantage is 0): the policy must not move"
     paper_effect = PAPER
     horizon = RANDOM_HORIZON
     notes = ("Paired statistic: each Δ is after − before of one run on the same problems with the same sampling "
              "seeds; the two priors of one seed are paired on the problems they share.",
+             "Both priors are trained from scratch once per seed (docs/pretraining.md): RL seed s runs on prior "
+             "seed s, so the interval covers the variance between priors of one composition.",
+             "The code-accurate prior is the paper's setting planted: Qwen2.5-Math-7B writes code 65% of the "
+             "time at 61% accuracy vs 35% without; here code is 65% of the documents and always right, the "
+             "step-by-step 35% get 20% of their operations wrong. It is the run-level positive case: where "
+             "the paper says random rewards help.",
              f"Paper effect: +{PAPER} is Qwen2.5-Math-7B's MATH-500 gain (accuracy points / 100) against ~0 for "
              "Llama/OLMo; here answer pass@1 on held-out arithmetic, so the units match only in kind.",
              "Only the random reward is run at small scale; format-only and incorrect-label rewards are in the "
              "registry (reward.weights={format: 1.0} / {incorrect_label: 1.0}) for a full-scale sweep.",
-             "Positive control: constructed (a planted shift on the measured rows); the paper's own positive "
-             "control, a prior whose dominant format is planted accurate, is the demo prior itself.")
+             "Positive control of the statistic: constructed (a planted shift on the measured rows).")
     next_steps = ("Add the format and incorrect-label rewards and a third prior whose dominant format is "
                   "accurate but rarer.", "Sweep γ ∈ {0.3, 0.5, 0.7} as the paper does.")
 
     def priors(self, scale: Scale):
-        return [DEMO, ANSWER_HEAVY]
+        return [CODE_ACCURATE, ANSWER_HEAVY]
 
     def arms(self, scale: Scale):
-        return [random_reward(scale), random_reward(scale, ANSWER_HEAVY, name="random-answer-heavy"),
-                random_reward(scale, DEMO, "reward.args={gamma: 0.0}", name="random-gamma0")]
+        return [random_reward(scale, CODE_ACCURATE), random_reward(scale, ANSWER_HEAVY, name="random-answer-heavy"),
+                random_reward(scale, CODE_ACCURATE, "reward.args={gamma: 0.0}", name="random-gamma0")]
 
     def measure(self, ev: Evidence):
         rows = []
@@ -72,8 +77,8 @@ class SpuriousRewards(Claim):
         gap = contrast(rows, "d_answer", {"arm": "random"}, {"arm": "random-answer-heavy"}, bounds=(-1, 1))
         zero = contrast(rows, "d_answer", {"arm": "random-gamma0"})
         return verdict([
-            part("accurate-dominant minus inaccurate-dominant", "Δ answer pass@1, demo − answer-heavy", gap,
+            part("accurate-dominant minus inaccurate-dominant", "Δ answer pass@1, code-accurate − answer-heavy", gap,
                  paper=PAPER),
-            part("helps the accurate-dominant prior", "Δ answer pass@1, demo",
+            part("helps the accurate-dominant prior", "Δ answer pass@1, code-accurate",
                  contrast(rows, "d_answer", {"arm": "random"}), paper=PAPER),
         ], gap, negative=ControlSpec(self.control, zero.estimate(), positive=False, sign=0))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from priorlab.claims.base import CLAIMS, Claim, Evidence, Horizon, PriorSpec, Scale
-from priorlab.claims.common import BAND, arm
+from priorlab.claims.base import CLAIMS, Claim, Evidence, Horizon, Scale
+from priorlab.claims.common import BAND, arm, scratch
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import format_accuracy, problem_rows, problem_share, records, shares
 from priorlab.claims.stats import ControlSpec
@@ -15,12 +15,14 @@ from priorlab.plots import plt, save
 
 COLLAPSE = 0.9  # "collapsed": one format holds at least 90% of the training rollouts
 FORMATS = ("steps", "code", "answer")
-#: Three formats in the mix; continued from the demo prior (docs/claims.md, Priors).
-THREE = PriorSpec("three-formats", ("corpus.formats={steps: 0.4, code: 0.3, answer: 0.3}",),
-                  "the demo prior continued on formats steps 0.4 / code 0.3 / answer 0.3", base="demo")
-THREE_ANSWER = PriorSpec("three-formats-answer-heavy", ("corpus.formats={steps: 0.2, code: 0.2, answer: 0.6}",),
-                         "the demo prior continued on formats steps 0.2 / code 0.2 / answer 0.6", base="demo")
-ARMS = {"answer-reward-3f": THREE, "answer-reward-3f-answer-heavy": THREE_ANSWER}
+#: Three formats in the mix, trained from scratch once per seed (docs/pretraining.md).
+THREE = scratch("three-formats", "formats steps 0.4 / code 0.3 / answer 0.3, every document right",
+                "corpus.formats={steps: 0.4, code: 0.3, answer: 0.3}")
+#: The most accurate format is the rarest: code (15%) always right, steps (55%) with slips.
+RARE_ACCURATE = scratch("rare-accurate", "formats steps 0.55 (85% of operations right) / code 0.15 (always right) "
+                        "/ answer 0.3", "corpus.formats={steps: 0.55, code: 0.15, answer: 0.3}",
+                        "corpus.format_accuracy={steps: 0.85}")
+ARMS = {"answer-reward-3f": THREE, "answer-reward-rare-accurate": RARE_ACCURATE}
 HORIZON = Horizon(48, 3.0, "Zhao et al.: collapse within the first epoch; 3 epochs show it and what follows")
 PAPER = 0.1  # a single format takes ~100% of outputs (Figs. 2-3) [2nd]: share 1.0 − 0.9
 
@@ -65,7 +67,10 @@ class FormatCollapse(Claim):
     notes = ("The reward is the answer reward (1 for a right final answer in any format, rl/rewards.py), as the "
              "paper's answer-correctness reward: every format can earn it, so the winner is selected by RL, not "
              "imposed by the reward (the strict verified reward can never pay answer-only).",
-             "Both priors hold three formats (steps, code, answer-only), continued from the demo prior.",
+             "Both priors hold three formats (steps, code, answer-only) and are trained from scratch once per seed "
+             "(RL seed s on prior seed s: the interval covers prior variance). In the rare-accurate prior the "
+             "most accurate format (code, always right) is the rarest (15%), so 'the winner is not the most "
+             "accurate' can be true or false: it is not decided by the design.",
              "Collapse time is read from the training rollouts' format shares (metrics.jsonl): the row of step k "
              "holds rollouts sampled before update k, so its epoch is (k − 1) × prompts per step / pool size.",
              f"Paper effect {PAPER}: a single format reaches ~100% of outputs [2nd: secondary summary].",
@@ -75,7 +80,7 @@ class FormatCollapse(Claim):
                   "Vary the code share (the paper's 1x-8x repeats) to find where the winner flips.")
 
     def priors(self, scale: Scale):
-        return [THREE, THREE_ANSWER]
+        return [THREE, RARE_ACCURATE]
 
     def arms(self, scale: Scale):
         return [arm(scale, name, prior, "reward.weights={answer: 1.0}", horizon=HORIZON,

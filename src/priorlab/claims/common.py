@@ -19,10 +19,23 @@ BAND = (4, 5)
 
 #: The demo prior: 70% step-by-step / 30% answer-only, depths 2-5 (docs/demo.md).
 DEMO = PriorSpec("demo", (), "the demo prior: formats steps 0.7 / answer 0.3, depths 2-5")
-#: The format mix flipped in a continued stage: the dominant format is the inaccurate one.
-ANSWER_HEAVY = PriorSpec("answer-heavy", ("corpus.formats={steps: 0.3, answer: 0.7}",),
-                         "the demo prior continued on formats steps 0.3 / answer 0.7: the dominant format "
-                         "becomes answer-only, at chance", base="demo")
+#: The recipe of every prior trained from scratch for a composition claim (docs/pretraining.md,
+#: "A recipe that clicks"): overrides of the demo config applied before the composition's own.
+SCRATCH: tuple[str, ...] = ()
+
+
+def scratch(name: str, about: str, *sets: str) -> PriorSpec:
+    """A composition trained from scratch, once per seed (:attr:`PriorSpec.replicated`)."""
+    return PriorSpec(name, (*SCRATCH, *sets), about + "; from scratch, one prior per seed", replicated=True)
+
+
+#: C1's accurate-dominant prior, as Qwen2.5-Math: the dominant format (code, 65%) is the accurate
+#: one; the minority step-by-step documents carry slips (80% of operations right).
+CODE_ACCURATE = scratch("code-accurate", "formats code 0.65 (always right) / steps 0.35 (80% of operations right)",
+                        "corpus.formats={code: 0.65, steps: 0.35}", "corpus.format_accuracy={steps: 0.8}")
+#: The dominant format is answer-only, at chance; the step-by-step minority is accurate.
+ANSWER_HEAVY = scratch("answer-heavy", "formats steps 0.3 / answer 0.7: the dominant format is answer-only, at chance",
+                       "corpus.formats={steps: 0.3, answer: 0.7}")
 
 
 def final_sets(scale: Scale, depths=BAND, splits=("eval",)) -> tuple[str, ...]:

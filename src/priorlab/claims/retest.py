@@ -18,7 +18,7 @@ import time
 import traceback
 from pathlib import Path
 
-from priorlab.claims.base import CLAIMS, SCALES, Arm, Claim, Evidence, PriorSpec, Scale
+from priorlab.claims.base import CLAIMS, SCALES, Arm, Claim, Evidence, PriorSpec, Scale, replica
 from priorlab.claims.result import ClaimResult
 from priorlab.config import ConfigError, default_config_path, load_config
 from priorlab.errors import IncompleteError
@@ -103,22 +103,29 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
         return run_jobs(jobs, executor=executor, workers=at_once, store=store, show=show, address=address,
                         sweep_dir=out and out / f"jobs-{stage}", strict=False)
 
-    done = _run_priors(priors, scale, run)
+    spec_of = {r.name: p.name for p in priors.values() for r in p.replicas(scale.seeds)}
+    done = _run_priors({r.name: r for p in priors.values() for r in p.replicas(scale.seeds)}, scale, run)
     prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.ok}
-    keys = [(a, s) for a in arms for s in scale.seeds if arms[a].prior in prior_dirs]
-    res_rl = run([Job("rl", rl_config(arms[a], s, prior_dirs[arms[a].prior]), name=f"{a} seed {s}")
+
+    def prior_of(a: str, s: int) -> str:
+        return replica(arms[a].prior, s) if priors[arms[a].prior].replicated else arms[a].prior
+
+    keys = [(a, s) for a in arms for s in scale.seeds if prior_of(a, s) in prior_dirs]
+    res_rl = run([Job("rl", rl_config(arms[a], s, prior_dirs[prior_of(a, s)]), name=f"{a} seed {s}")
                   for a, s in keys], "rl")
     arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}
     for (a, s), r in zip(keys, res_rl):
         if r.ok:
             arm_dirs[a][s] = r.run_dir
-    jobs = [("prior", n, None, r) for n, r in done.items()] + [("rl", a, s, r) for (a, s), r in zip(keys, res_rl)]
+    jobs = ([("prior", n, None, r, spec_of[n]) for n, r in done.items()]
+            + [("rl", a, s, r, a) for (a, s), r in zip(keys, res_rl)])
     return prior_dirs, arm_dirs, [_run_row(*j) for j in jobs]
 
 
-def _run_row(kind: str, name: str, seed: int | None, r) -> dict:
-    """One job as the report lists it; ``spec`` (the prior or arm name) says which claims it serves."""
-    return {"name": name + (f" seed {seed}" if seed is not None else ""), "kind": kind, "spec": name,
+def _run_row(kind: str, name: str, seed: int | None, r, spec: str) -> dict:
+    """One job as the report lists it; ``spec`` (the prior or arm name, a replica's prior) says
+    which claims it serves."""
+    return {"name": name + (f" seed {seed}" if seed is not None else ""), "kind": kind, "spec": spec,
             "path": str(r.run_dir), "summary": "" if r.ok else f"{r.status}: {r.error}",
             "reused": r.status == "reused", "wall_s": _wall(r)}
 
@@ -130,7 +137,8 @@ def _failed(rows: list[dict]) -> list[str]:
 
 def _missing(claim: Claim, ev: Evidence) -> list[str]:
     """The claim's priors and arms of which no run finished."""
-    return ([f"prior {p.name}" for p in claim.priors(ev.scale) if p.name not in ev.priors]
+    return ([f"prior {r.name}" for p in claim.priors(ev.scale) for r in p.replicas(ev.scale.seeds)
+             if r.name not in ev.priors]
             + [f"arm {a.name}" for a in claim.arms(ev.scale) if not ev.arms.get(a.name)])
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -180,21 +181,45 @@ class ArithDag(World):
     def gold_steps(self, problem: Problem) -> list[Step]:
         return list(problem.gold["nodes"])
 
+    def fact(self, rng: random.Random) -> tuple[str, str]:
+        """One operation fact as (prompt, solution): ``a op b`` and its value mod P (corpus.facts)."""
+        P = self.cfg.modulus
+        a, b, op = rng.randrange(P), rng.randrange(P), rng.choice(self.cfg.ops)
+        return f"{a} {op} {b}", str(_apply(op, a, b, P))
+
+    def with_errors(self, problem: Problem, op_acc: float, rng: random.Random) -> Problem:
+        """``problem`` as an author whose every operation is right with probability ``op_acc`` solves it.
+
+        A wrong operation gets a uniformly drawn wrong value; later steps use the values as
+        written (so the trace stays consistent and the answer follows the slip). Operand values
+        of leaves and constants are copied from the prompt. ``rng`` draws two uniforms per step
+        whatever the outcome, so one slip does not shift the next document's draws.
+        """
+        P, shifts = self.cfg.modulus, []
+        for _ in problem.gold["nodes"]:
+            slip, shift = rng.random() >= op_acc, 1 + rng.randrange(P - 1)
+            shifts.append(shift if slip else 0)
+        return self._slipped(problem, shifts)
+
     def wrong_solution(self, problem: Problem, rng: random.Random) -> str:
         """The gold steps with one step's result (drawn by ``rng``) off by a non-zero offset and
         every later step recomputed from the wrong values, in the steps format: what a solver
         that slips once and carries on writes."""
-        P, nodes = self.cfg.modulus, problem.gold["nodes"]
-        slip, off = rng.randrange(len(nodes)), rng.randrange(1, P)
-        values = dict(problem.gold["leaves"])
-        steps = []
-        for i, node in enumerate(nodes):
-            args = tuple((name, values[name] if name else x) for name, x in node.args)
-            result = (_apply(node.op, args[0][1], args[1][1], P) + (off if i == slip else 0)) % P
-            values[node.target] = result
-            steps.append(Step(node.target, node.op, args, result))
-        answer = tuple((q, values[q]) for q, _ in problem.answer)
-        return " ".join(FORMATS.get("steps").render(steps, answer, None))
+        n, P = len(problem.gold["nodes"]), self.cfg.modulus
+        slip, off = rng.randrange(n), rng.randrange(1, P)
+        return self.render_solution(self._slipped(problem, [off if i == slip else 0 for i in range(n)]), "steps")
+
+    def _slipped(self, problem: Problem, shifts: list[int]) -> Problem:
+        """``problem`` with operation i's result shifted by ``shifts[i]`` (mod P) and every later
+        operation computed from the values as written, answer included."""
+        P, values, nodes = self.cfg.modulus, {}, []
+        for step, shift in zip(problem.gold["nodes"], shifts):
+            args = tuple((n, values.get(n, x) if n else x) for n, x in step.args)
+            result = (_apply(step.op, args[0][1], args[1][1], P) + shift) % P
+            values[step.target] = result
+            nodes.append(Step(step.target, step.op, args, result))
+        answer = tuple((n, values[n]) for n, _ in problem.answer)
+        return replace(problem, answer=answer, gold={**problem.gold, "nodes": tuple(nodes)})
 
     def vocabulary(self) -> list[str]:
         names = {n for ctx in CONTEXTS.values() for n in ctx}

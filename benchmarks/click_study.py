@@ -1,0 +1,139 @@
+"""When do priors click? The research pass of docs/pretraining.md (run on demand, not a test).
+
+Trains one prior per seed with ``priorlab pretrain`` (one thread each, ``--parallel`` at a
+time), reads the plateau probe rows of ``metrics.jsonl`` as they are written, and stops a run
+once its probe has reached ``pretrain.click_threshold`` at two consecutive probes (the click
+is confirmed by the next probe; the run would otherwise go on to its budget). A run that never
+gets there trains to the full budget. One JSON row per seed goes to ``OUT/LABEL.jsonl`` and a
+summary (click rate, median / max click step and tokens) is printed as the last line with
+``--json``.
+
+    python benchmarks/click_study.py demo --seeds 0-9 --out runs/click
+    python benchmarks/click_study.py facts15 --seeds 0-9 --set corpus.facts=0.15 --out runs/click
+
+``pretrain.seed`` and ``corpus.seed`` are both set to the seed: a seed is a different
+initialisation, data order *and* document sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def seeds_arg(text: str) -> list[int]:
+    """``0-9`` or ``0,3,5``."""
+    if "-" in text:
+        a, b = text.split("-")
+        return list(range(int(a), int(b) + 1))
+    return [int(s) for s in text.split(",")]
+
+
+def probes(metrics: Path) -> list[tuple[int, float]]:
+    """(step, trace_acc) of every complete probe row written so far."""
+    if not metrics.exists():
+        return []
+    out = []
+    for line in metrics.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a row being written
+        if row.get("kind") == "probe":
+            out.append((row["step"], row["trace_acc"]))
+    return out
+
+
+def confirmed_click(rows: list[tuple[int, float]], threshold: float) -> int | None:
+    """First probe step at or above ``threshold`` whose next probe is too."""
+    for (s, a), (_, b) in zip(rows, rows[1:]):
+        if a >= threshold and b >= threshold:
+            return s
+    return None
+
+
+def launch(args, seed: int) -> tuple[subprocess.Popen, Path]:
+    out = args.out / args.label / f"seed{seed}"
+    sets = [f"pretrain.seed={seed}", f"corpus.seed={seed}", f"pretrain.tokens={args.budget}",
+            "pretrain.threads=1", f"pretrain.probe_every={args.probe_every}",
+            "pretrain.checkpoint_every=100000", "eval.n_problems=1", "eval.n_samples=1", *args.set]
+    cmd = [sys.executable, "-m", "priorlab.cli", "pretrain", "--quiet", "--out", str(out)]
+    if args.config:
+        cmd += ["--config", str(args.config)]
+    for s in sets:
+        cmd += ["--set", s]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log = open(out.parent / f"seed{seed}.log", "w")
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), out
+
+
+def row_of(args, seed: int, out: Path, wall: float, rc: int | None) -> dict:
+    rows = probes(out / "metrics.jsonl")
+    step = confirmed_click(rows, args.threshold)
+    tokens_per_step = args.batch * args.seq_len
+    return {"label": args.label, "seed": seed, "set": args.set, "clicked": step is not None,
+            "click_step": step, "click_tokens": step * tokens_per_step if step is not None else None,
+            "last_step": rows[-1][0] if rows else None, "last_trace_acc": rows[-1][1] if rows else None,
+            "wall_s": round(wall, 1), "returncode": rc, "probes": rows}
+
+
+def run(args) -> list[dict]:
+    pending, running, done = list(args.seeds), {}, []
+    while pending or running:
+        while pending and len(running) < args.parallel:
+            seed = pending.pop(0)
+            proc, out = launch(args, seed)
+            running[seed] = (proc, out, time.time())
+        time.sleep(3)
+        for seed, (proc, out, t0) in list(running.items()):
+            clicked = confirmed_click(probes(out / "metrics.jsonl"), args.threshold) is not None
+            if clicked and proc.poll() is None:
+                proc.terminate()
+                proc.wait()
+            if proc.poll() is not None:
+                row = row_of(args, seed, out, time.time() - t0, proc.returncode)
+                done.append(row)
+                with open(args.out / f"{args.label}.jsonl", "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                print(f"{args.label} seed {seed}: clicked={row['clicked']} step={row['click_step']} "
+                      f"last_acc={row['last_trace_acc']} wall={row['wall_s']}s", flush=True)
+                del running[seed]
+    return done
+
+
+def summary(label: str, rows: list[dict]) -> dict:
+    steps = [r["click_step"] for r in rows if r["clicked"]]
+    return {"label": label, "seeds": len(rows), "clicked": len(steps),
+            "median_click_step": statistics.median(steps) if steps else None,
+            "max_click_step": max(steps) if steps else None,
+            "median_wall_s": statistics.median(r["wall_s"] for r in rows) if rows else None}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("label")
+    ap.add_argument("--seeds", type=seeds_arg, default=list(range(10)))
+    ap.add_argument("--set", action="append", default=[], help="a recipe override, as priorlab --set")
+    ap.add_argument("--config", type=Path, default=None)
+    ap.add_argument("--budget", type=int, default=6_000_000, help="pretrain.tokens (the demo's budget)")
+    ap.add_argument("--probe-every", type=int, default=50)
+    ap.add_argument("--threshold", type=float, default=0.5)
+    ap.add_argument("--batch", type=int, default=16, help="pretrain.batch_size of the recipe (tokens per step)")
+    ap.add_argument("--seq-len", type=int, default=256)
+    ap.add_argument("--parallel", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=Path("runs/click"))
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = run(args)
+    s = summary(args.label, rows)
+    print(json.dumps(s) if args.json else s)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Corpus recipe knobs for priors as a factor: operation-fact drills (corpus.facts) and per-format
+document accuracy (corpus.format_accuracy); the probe's per-format criterion."""
+
+import random
+from collections import Counter
+
+import pytest
+
+from priorlab.click import probe_problems
+from priorlab.config import ConfigError, load_config
+from priorlab.corpus import FACTS, document_texts
+
+MIX = ["corpus.formats={steps: 0.5, code: 0.5}", "corpus.depths={3: 1.0}"]
+
+
+def test_defaults_leave_the_problem_documents_untouched(world):
+    plain, _ = document_texts(world, load_config(None, MIX).corpus, 20_000)
+    drilled, _ = document_texts(world, load_config(None, MIX + ["corpus.facts=0.2"]).corpus, 20_000)
+    problems = Counter(t for t, tags in drilled if tags["format"] != FACTS)
+    assert problems <= Counter(t for t, _ in plain) and sum(problems.values()) > 0.6 * len(plain)
+
+
+def test_fact_drills_take_their_token_share_and_are_right(world):
+    docs, _ = document_texts(world, load_config(None, MIX + ["corpus.facts=0.25"]).corpus, 40_000)
+    facts = [t for t, tags in docs if tags["format"] == FACTS]
+    share = sum(len(t.split()) for t in facts) / sum(len(t.split()) for t, _ in docs)
+    assert abs(share - 0.25) < 0.02
+    P = world.cfg.modulus
+    for text in facts[:200]:
+        _, a, op, b, _, c, _ = text.split()
+        want = {"+": int(a) + int(b), "-": int(a) - int(b), "*": int(a) * int(b)}[op] % P
+        assert int(c) == want
+
+
+def test_format_accuracy_plants_slips_at_the_stated_rate(world):
+    sets = MIX + ["corpus.format_accuracy={code: 0.6}"]
+    docs, _ = document_texts(world, load_config(None, sets).corpus, 60_000)
+    gold = {p.prompt: p for p in (world.problem("pretrain", i, 3, "letters") for i in range(len(docs) + 1))}
+    by_format = {"steps": [], "code": []}
+    for text, tags in docs:
+        prompt, solution = text.removeprefix("<bos> ").removesuffix(" <eos>").split(" <sol> ")
+        by_format[tags["format"]].append(world.verify(gold[prompt], solution).verified)
+    assert all(by_format["steps"])  # formats not listed are always right
+    n, acc = len(by_format["code"]), sum(by_format["code"]) / len(by_format["code"])
+    sd = (0.6 ** 3 * (1 - 0.6 ** 3) / n) ** 0.5
+    assert abs(acc - 0.6 ** 3) < 4 * sd + 0.03  # a slip can be masked (x * 0), hence the margin
+
+
+def test_a_slip_is_carried_into_later_steps_and_the_answer(world):
+    problem = world.problem("pretrain", 7, 4, "letters")
+    wrong = world.with_errors(problem, 0.0, random.Random(0))
+    assert all(a.result != b.result for a, b in zip(problem.gold["nodes"][:1], wrong.gold["nodes"][:1]))
+    for prev, step in zip(wrong.gold["nodes"], wrong.gold["nodes"][1:]):
+        assert dict(step.args).get(prev.target, None) in (None, prev.result)
+    assert not world.verify(problem, world.render_solution(wrong, "steps")).verified
+    same = world.with_errors(problem, 1.0, random.Random(0))
+    assert same.gold == problem.gold and same.answer == problem.answer
+
+
+@pytest.mark.parametrize("sets, match", [
+    (["corpus.format_accuracy={stepz: 0.9}"], "corpus.format_accuracy: unknown format 'stepz'. Did you mean 'steps'"),
+    (["corpus.format_accuracy={steps: 1.5}"], r"corpus.format_accuracy.steps: 1.5 is not a probability"),
+    (["corpus.facts=1.0"], "corpus.facts"),
+])
+def test_bad_recipe_fields_name_the_field(sets, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, sets)
+
+
+def test_the_probe_ignores_warm_up_depths(world):
+    with_warmup = load_config(None, ["corpus.depths={1: 1.0, 2: 1.0, 3: 1.0}"]).corpus
+    plain = load_config(None, ["corpus.depths={2: 1.0, 3: 1.0}"]).corpus
+    assert [p.uid for p in probe_problems(world, with_warmup)] == [p.uid for p in probe_problems(world, plain)]
