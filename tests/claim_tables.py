@@ -145,7 +145,19 @@ def c14(g, e):
     return rows
 
 
-TABLES = {f"C{i}": f for i, f in enumerate((c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11), start=1)} | {"C14": c14}
+def c12(g, e, gold: float = 0.3):
+    """``gold``: the pass@n gain over GRPO planted in the gold-trace (positive-control) arm's rows."""
+    rows = []
+    for value, m in (("pass_n", 0.3), ("pass_1", 0.1)):
+        arms = _arms(g, {"grpo-refine": m, "critique-step": m + e, "critique-none": m, "gold-trace": m + gold},
+                     value, {"kind": "problem", "n": 64}, lo=0.0, hi=1.0)
+        rows = arms if not rows else [r | {value: a[value]} for r, a in zip(rows, arms)]
+    return rows + [{"kind": "seed", "arm": "critique-step", "seed": s, "persistent_share": 0.2, "refine_success": 0.5}
+                   for s in range(SEEDS)]
+
+
+TABLES = {f"C{i}": f for i, f in enumerate((c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11), start=1)} | {
+    "C12": c12, "C14": c14}
 
 
 def table(cid: str, effect: float, seed: int, shared: bool = True) -> list[dict]:

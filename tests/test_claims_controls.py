@@ -55,3 +55,24 @@ def test_c11_distilled_arm_is_planned_at_every_scale_from_a_teacher_that_saw_dee
         assert teacher.base == "demo" and any("6: 1.0, 7: 1.0" in s for s in teacher.sets)
         finals = {a: [s for s in arms[a].sets if s.startswith("final.")] for a in (DISTILL, GRPO)}
         assert finals[DISTILL] == finals[GRPO]  # paired: same problems, same samples per problem
+
+
+def test_c12_gold_trace_arm_is_planned_and_differs_from_the_critique_arm_only_in_the_critique():
+    from priorlab.claims.c12_critiques import REFINE
+
+    priors, arms = plan(chosen(["C12"]), SCALES["tiny"])
+    assert priors[REFINE.name].base == "demo" and "corpus.refine.share=0.1" in priors[REFINE.name].sets
+    gold, step, grpo = arms["gold-trace"], arms["critique-step"], arms["grpo-refine"]
+    assert "critique.kind=gold" in gold.sets and gold.preset == step.preset == "critique_grpo"
+    assert [s for s in gold.sets if s != "critique.kind=gold"] == [s for s in step.sets if s != "critique.kind=step"]
+    assert grpo.preset == "grpo" and not any(s.startswith("critique.") for s in grpo.sets)
+
+
+def test_c12_positive_control_sees_a_gold_trace_gain_and_misses_none():
+    from claim_tables import c12
+
+    claim = CLAIMS.get("C12")()
+    v = claim.judge(c12(Gen(3), 0.3))
+    assert v.positive_control["detected"] is True and v.verdict == "holds", v.reason
+    v = claim.judge(c12(Gen(3), 0.3, gold=0.0))  # the label leak taught nothing: the instrument is blind
+    assert v.positive_control["detected"] is False and v.verdict == "instrument failed", v.reason

@@ -85,6 +85,24 @@ class ContaminationConfig(Strict):
     depths: list[int] | None = Field(None, description="default: the corpus depths")
 
 
+class RefineDocsConfig(Strict):
+    """Refinement documents (Critique-GRPO's corpus, docs/rl.md): the question, a wrong attempt
+    (``World.wrong_solution``), the verifier's critique of it, then the correct solution in the
+    steps format; the loss covers only that solution (what follows the last ``<sol>``)."""
+
+    share: float = Field(0.0, ge=0.0, lt=1.0, description="share of documents replaced by refinement documents "
+                                                          "(0.05-0.1 teaches a prior to read critiques)")
+    critiques: dict[str, float] = Field(default_factory=lambda: {"none": 1.0, "answer": 1.0, "step": 1.0},
+                                        description="critique kind -> weight")
+
+    @model_validator(mode="after")
+    def _kinds(self) -> "RefineDocsConfig":
+        from priorlab.worlds.critique import KINDS
+
+        _check_weights(self.critiques, "corpus.refine.critiques", list(KINDS))
+        return self
+
+
 class CorpusConfig(Strict):
     seed: int = 0
     formats: dict[str, float] = Field(default_factory=lambda: {"steps": 0.7, "answer": 0.3})
@@ -112,6 +130,7 @@ class CorpusConfig(Strict):
                           "operation of a document in that format is wrong with probability 1 - p (a uniformly "
                           "drawn wrong value, carried into later steps and the answer, as an author's slip "
                           "would be); formats not listed are always right; None: every document is right")
+    refine: RefineDocsConfig = Field(default_factory=RefineDocsConfig)
 
     @model_validator(mode="after")
     def _noise_needs_op_acc(self) -> "CorpusConfig":

@@ -1,9 +1,11 @@
 """Corpus composition -> deterministic packed token stream.
 
-A :class:`priorlab.config.CorpusConfig` fixes the format mix, depth mix, context exposure and
-deliberate contamination. Documents are ``<bos> prompt <sol> solution <eos>``; they are packed
-into rows of ``seq_len`` tokens without being split (a few rows stay open for first-fit
-packing), and the *actual* composition is written next to the run (``corpus.json``).
+A :class:`priorlab.config.CorpusConfig` fixes the format mix, depth mix, context exposure,
+deliberate contamination and refinement documents. Documents are ``<bos> prompt <sol> solution
+<eos>`` (a refinement document: :func:`refine_doc`; the loss covers what follows the last
+``<sol>``); they are packed into rows of ``seq_len`` tokens without being split (a few rows stay
+open for first-fit packing), and the *actual* composition is written next to the run
+(``corpus.json``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import numpy as np
 
 from priorlab.tokenizer import BOS, EOS, SOL
 from priorlab.worlds import World
+from priorlab.worlds.critique import critique, refine_input
+from priorlab.worlds.formats import CRITIQUE_TOKENS
 
 OPEN_ROWS = 8  # rows kept open for first-fit packing
 FACTS = "facts"  # the tag of an operation-fact drill document (corpus.facts), not a solution format
@@ -54,6 +58,7 @@ def document_texts(world: World, cfg, n_tokens: int) -> tuple[list[tuple[str, di
     """
     rng = random.Random(f"corpus/{cfg.seed}")
     noise_rng = random.Random(f"corpus-confidence-noise/{cfg.seed}")  # leaves ``rng``'s draws alone
+    refine_rng = random.Random(f"corpus-refine/{cfg.seed}")  # so does the refinement share
     docs: list[tuple[str, dict]] = []
     contaminated: list[dict] = []
     cont = cfg.contamination
@@ -80,9 +85,12 @@ def document_texts(world: World, cfg, n_tokens: int) -> tuple[list[tuple[str, di
         depth, ctx, fmt = _weighted(rng, cfg.depths), _weighted(rng, cfg.contexts), _weighted(rng, cfg.formats)
         conf = stated_confidence(cfg, rng, fmt, int(depth), noise_rng)
         problem = world.problem("pretrain", i, int(depth), ctx)
-        if fmt in (cfg.format_accuracy or {}):
-            problem = world.with_errors(problem, cfg.format_accuracy[fmt], errors_rng)
-        text = _doc(world, problem, fmt, conf)
+        if cfg.refine.share and refine_rng.random() < cfg.refine.share:
+            fmt, text = "refine", refine_doc(world, problem, refine_rng, cfg.refine.critiques)
+        else:
+            if fmt in (cfg.format_accuracy or {}):
+                problem = world.with_errors(problem, cfg.format_accuracy[fmt], errors_rng)
+            text = _doc(world, problem, fmt, conf)
         docs.append((text, {"format": fmt, "depth": int(depth), "context": ctx, "contaminated": False}))
         total += text.count(" ") + 1
         i += 1
@@ -102,8 +110,23 @@ def stated_confidence(cfg, rng: random.Random, fmt: str, depth: int, noise_rng: 
     return min(1.0, max(0.0, q + noise_rng.gauss(0.0, cfg.confidence_noise))) if cfg.confidence_noise else q
 
 
+def corpus_vocabulary(cfg) -> list[str]:
+    """Tokens a corpus adds to its world's vocabulary: the critique markers of refinement
+    documents (appended after the world's, so every other token keeps its id)."""
+    return list(CRITIQUE_TOKENS) if cfg.refine.share else []
+
+
 def _doc(world: World, problem, fmt: str, conf: float | None) -> str:
     return f"{BOS} {problem.prompt} {SOL} {world.render_solution(problem, fmt, conf)} {EOS}"
+
+
+def refine_doc(world: World, problem, rng: random.Random, critiques: dict[str, float]) -> str:
+    """``<bos> question <sol> wrong attempt <crit> critique <sol> correct solution <eos>``: a wrong
+    attempt (``World.wrong_solution``), the verifier's critique of it (a kind drawn from
+    ``critiques``), then the gold solution in the steps format."""
+    attempt = world.wrong_solution(problem, rng)
+    crit = critique(world, problem, world.verify(problem, attempt), _weighted(rng, critiques))
+    return f"{refine_input(world, problem, attempt, crit)} {world.render_solution(problem, 'steps')} {EOS}"
 
 
 def build_corpus(world: World, cfg, vocab: dict[str, int], n_tokens: int, seq_len: int) -> Corpus:
@@ -136,7 +159,7 @@ def build_corpus(world: World, cfg, vocab: dict[str, int], n_tokens: int, seq_le
         for d, ids in enumerate(row, start=1):
             tokens[r, pos:pos + len(ids)] = ids
             doc[r, pos:pos + len(ids)] = d
-            s = ids.index(sol_id)
+            s = len(ids) - 1 - ids[::-1].index(sol_id)  # the solution follows the last <sol>
             sol[r, pos + s + 1:pos + len(ids)] = True
             pos += len(ids)
     stats = _composition(used_docs, tokens, doc, sol, contaminated, cfg)

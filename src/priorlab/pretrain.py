@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from priorlab import click, runtime
 from priorlab.checkpoint import latest_checkpoint, loading, restore, save_checkpoint, storage_errors, trainer_state
-from priorlab.corpus import Corpus, build_corpus
+from priorlab.corpus import Corpus, build_corpus, corpus_vocabulary
 from priorlab.model import build_model, load_model, n_params
 from priorlab.progress import progress_bar
 from priorlab.config import ConfigError
@@ -89,15 +89,28 @@ def init_weights(model, tok, path: str) -> dict:
 
     if not (Path(path) / "config.json").exists():
         raise ConfigError(f"pretrain.init_from: {path} is not a model directory (config.json + safetensors)")
-    if load_tokenizer(path).get_vocab() != tok.get_vocab():
+    vocab = tok.get_vocab()
+    if any(vocab.get(w) != i for w, i in load_tokenizer(path).get_vocab().items()):
         raise ConfigError(f"pretrain.init_from: {path} has another vocabulary than this world's; continue "
                           f"from a prior of the same world config")
     try:
-        model.load_state_dict(load_model(path).state_dict())
+        model.load_state_dict(grown(load_model(path).state_dict(), model.state_dict()))
     except RuntimeError as e:
         raise ConfigError(f"pretrain.init_from: {path} has another model shape than model.* here "
                           f"({str(e).splitlines()[0]}); set the same model preset") from None
     return checkpoint_meta(path)
+
+
+def grown(state: dict, own: dict) -> dict:
+    """``state`` with each tensor that has fewer rows than the model's own (the embedding and
+    the head of a vocabulary that the new corpus extends, e.g. by critique markers) padded with
+    the model's freshly initialised rows: old tokens keep their weights, new ones start fresh."""
+    out = dict(state)
+    for name, t in state.items():
+        mine = own.get(name)
+        if mine is not None and t.dim() == 2 and t.shape[1] == mine.shape[1] and t.shape[0] < mine.shape[0]:
+            out[name] = torch.cat([t, mine[t.shape[0]:]])
+    return out
 
 
 @dataclass
@@ -126,7 +139,7 @@ def _build(cfg, out: Path) -> _Run:
     dev = runtime.device()
     threads = runtime.set_threads(pc.threads)
     world = cfg.world.build()
-    tok = build_tokenizer(world.vocabulary())
+    tok = build_tokenizer(world.vocabulary() + corpus_vocabulary(cfg.corpus))
     corpus: Corpus = build_corpus(world, cfg.corpus, tok.get_vocab(), pc.tokens, pc.seq_len)
     corpus.save_stats(out / "corpus.json")
     total = max(1, pc.tokens // (pc.batch_size * pc.seq_len))

@@ -255,10 +255,13 @@ def fit_context(model, tokenizer, prompts: list[str], max_new_tokens: int) -> in
 
 def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int = 128,
            temperature: float = 1.0, top_p: float = 1.0, seed: int = 0, max_rows: int = 1024,
-           bf16: bool | None = None, show: bool = False, desc: str = "sampling") -> Samples:
+           bf16: bool | None = None, show: bool = False, desc: str = "sampling",
+           streams: list[int] | None = None) -> Samples:
     """``n`` completions for each model input text (``World.model_input`` of a problem).
 
-    Completion j of prompt i depends only on (model, prompt, ``seed``, i, j), not on batching.
+    Completion j of prompt i depends only on (model, prompt, ``seed``, s, j), not on batching,
+    where s = ``streams[i]`` (default i): a caller that samples a varying subset of its rows
+    names each row's stream so that a row's draws do not depend on which others are sampled.
     A completion stops at any of :func:`stop_ids`, or unfinished after ``max_new_tokens``, which is
     capped so that the longest prompt plus the completion fit the model's positions.
     """
@@ -280,7 +283,8 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int 
             keys = [(i, j) for i, lo, hi in part for j in range(lo, hi)]
             toks, lps, ents, fin = _sample_chunk(
                 model, enc["input_ids"].to(dev), enc["attention_mask"].to(dev), reps,
-                row_uniforms(seed, keys, max_new_tokens), temperature, top_p, eos, bf16)
+                row_uniforms(seed, [(i if streams is None else streams[i], j) for i, j in keys], max_new_tokens),
+                temperature, top_p, eos, bf16)
             for r, key in enumerate(keys):
                 length = int((toks[r] >= 0).sum())
                 rows[key] = (toks[r, :length].tolist(), lps[r, :length], ents[r, :length], fin[r])

@@ -118,6 +118,18 @@ class ProbeEvalConfig(Strict):
     n_samples: int = Field(8, ge=1)
 
 
+class CritiqueConfig(Strict):
+    """Critique-GRPO (arXiv 2506.03106, :mod:`priorlab.rl.refine`): refinements of failed prompts."""
+
+    enabled: bool = Field(False, description="refine every prompt whose group holds no verified sample")
+    kind: Literal["none", "answer", "step", "gold"] = Field(
+        "step", description="the critique: none (right/wrong), answer (the gold answer), step (the first wrong "
+                            "step with its expected values); gold places the gold trace itself (a label-leak control)")
+    gamma: float = Field(0.1, gt=0, description="shaping f(p) = p / (p + gamma) of refinement tokens")
+    refinements: int = Field(4, ge=1, description="refinements per failed prompt, one from each of its first "
+                                                  "samples; the best enters the group (<= rollout.group_size)")
+
+
 def _final_eval() -> EvalConfig:
     return EvalConfig(splits=["eval"], depths=[2, 3, 4, 5, 6], n_problems=32, n_samples=32)
 
@@ -134,6 +146,7 @@ class RLConfig(Strict):
     reward: RewardConfig = Field(default_factory=RewardConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     probe: ProbeEvalConfig = Field(default_factory=ProbeEvalConfig)
+    critique: CritiqueConfig = Field(default_factory=CritiqueConfig)
     final: EvalConfig = Field(default_factory=_final_eval, description="before/after eval of summary.json")
     precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto", description="update precision; auto: bf16 (CPU, and CUDA with bf16), old log-probs "
@@ -153,6 +166,9 @@ class RLConfig(Strict):
             if split not in SPLIT_BUCKETS:
                 raise ValueError(f"{field}: unknown split {split!r}.{did_you_mean(split, list(SPLIT_BUCKETS))}")
         _check_group(self.algo.advantage, self.rollout.group_size)
+        if self.critique.enabled and self.critique.refinements > self.rollout.group_size:
+            raise ValueError(f"critique.refinements={self.critique.refinements}: one refinement per failed sample, "
+                             f"and a group holds rollout.group_size={self.rollout.group_size}; lower it")
         batch = self.rollout.prompts_per_step * self.rollout.group_size
         if self.algo.mini_batches > batch:
             raise ValueError(f"algo.mini_batches={self.algo.mini_batches} exceeds the rollout batch of {batch} "
@@ -195,6 +211,22 @@ def check_prior(cfg: RLConfig) -> None:
                               f"(--set pretrain.tokens=...) or with another recipe, or pass "
                               f"--set allow_unclicked_prior=true to study a plateaued prior")
     _check_world(cfg)
+
+
+def check_critique(cfg: RLConfig) -> None:
+    """With critiques on, the prior's tokenizer must read them: the critique markers must be tokens
+    (they come with refinement documents in pretraining); a gold trace needs none."""
+    from priorlab.tokenizer import load_tokenizer
+    from priorlab.worlds.formats import CRITIQUE_TOKENS
+
+    if not cfg.critique.enabled or cfg.critique.kind == "gold":
+        return
+    vocab = load_tokenizer(cfg.prior).get_vocab()
+    missing = [t for t in CRITIQUE_TOKENS if t not in vocab]
+    if missing:
+        raise ConfigError(f"critique.enabled: the prior {cfg.prior} has no token {missing[0]} (it was pretrained "
+                          f"without refinement documents); pretrain or continue it with corpus.refine.share > 0, "
+                          f"or set critique.kind=gold")
 
 
 def _check_world(cfg: RLConfig) -> None:

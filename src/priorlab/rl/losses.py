@@ -39,6 +39,21 @@ def reinforce_loss(logp, logp_old, adv, **_):
     return loss, none, none
 
 
+@LOSSES.register("shaped_offpolicy")
+def shaped_offpolicy(logp, logp_old, adv, gamma: float = 0.1, **_):
+    """−A·f(p) per token with f(p) = p / (p + γ), p = exp(logp): Critique-GRPO's loss on
+    refinement tokens (Zhang et al. 2025, arXiv:2506.03106, ``compute_token_on_off_policy_loss``,
+    γ = 0.1). Off-policy by design: no ratio to ``logp_old`` and no clip. ∇f = γ/(p+γ)²·∇p,
+    which weights unlikely ("unfamiliar") tokens up.
+
+    ``logp`` [B, T] are taken under the original question, without the critique the tokens
+    were sampled with. Returns (loss [B, T], no clipping [B, T], no clipping [B, T])."""
+    p = torch.exp(logp)
+    loss = -_per_token(adv) * p / (p + gamma)
+    none = torch.zeros_like(loss, dtype=torch.bool)
+    return loss, none, none
+
+
 def _per_token(adv: torch.Tensor) -> torch.Tensor:
     """[B] -> [B, 1] (broadcast over tokens); [B, T] unchanged."""
     return adv[:, None] if adv.dim() == 1 else adv
@@ -82,14 +97,21 @@ def denominator(mask, mode: str) -> float:
 
 def policy_loss(name, logp, logp_old, adv, mask, keep=None, logp_ref=None, entropy=None,
                 kl_coef: float = 0.0, entropy_coef: float = 0.0, agg: str = "token_mean",
-                normaliser: float | None = None, denom: float | None = None, **cfg):
+                normaliser: float | None = None, denom: float | None = None, off_policy=None,
+                gamma: float = 0.1, **cfg):
     """Registered loss + optional k3 KL to the prior − entropy bonus, aggregated once.
 
-    ``keep`` [B] (from the advantage estimator) removes samples from the mask.
+    ``keep`` [B] (from the advantage estimator) removes samples from the mask. ``off_policy``
+    [B] bool marks refinements (Critique-GRPO): their tokens take :func:`shaped_offpolicy` with
+    ``gamma`` instead of loss ``name``.
     Returns (scalar loss, stats: clip_low / clip_high fractions over ``tokens`` counted)."""
     if keep is not None:
         mask = mask * keep[:, None].to(mask.dtype)
-    loss, low, high = LOSSES.get(name)(logp, logp_old, adv, **cfg)
+    loss, low, high = LOSSES.get(name)(logp, logp_old, adv, gamma=gamma, **cfg)
+    if off_policy is not None and bool(off_policy.any()):
+        off = off_policy[:, None]
+        loss = torch.where(off, shaped_offpolicy(logp, logp_old, adv, gamma)[0], loss)
+        low, high = low & ~off, high & ~off
     if kl_coef:
         loss = loss + kl_coef * kl_k3(logp, logp_ref)
     if entropy_coef:

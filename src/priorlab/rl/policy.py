@@ -31,7 +31,8 @@ class Batch:
     ``tokens`` [B, L] long (prompt + completion, right-padded); ``start`` [B] long: position of
     the first completion token; ``targets`` [B, T] long: completion ids (0 past the end);
     ``mask`` [B, T] float: 1 on completion tokens; ``logp_old`` [B, T] float32 (sampling pass);
-    ``group`` [B] long: rows with the same value have the same prompt.
+    ``group`` [B] long: rows with the same value have the same prompt; ``off_policy`` [B] bool:
+    refinements sampled in another context (None: none).
     """
 
     tokens: torch.Tensor
@@ -40,6 +41,7 @@ class Batch:
     mask: torch.Tensor
     logp_old: torch.Tensor
     group: torch.Tensor
+    off_policy: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -49,11 +51,13 @@ class Batch:
         T = max(1, int(self.mask[idx].sum(1).max()))
         L = int((self.start[idx] + self.mask[idx].sum(1)).max())
         return Batch(self.tokens[idx, :L], self.start[idx], self.targets[idx, :T], self.mask[idx, :T],
-                     self.logp_old[idx, :T], self.group[idx])
+                     self.logp_old[idx, :T], self.group[idx],
+                     None if self.off_policy is None else self.off_policy[idx])
 
 
-def to_batch(prompt_ids: list[list[int]], ids: list[list[int]], logp_old: list, device) -> Batch:
-    """Build a :class:`Batch` from token id lists and the sampler's per-token log-probs."""
+def to_batch(prompt_ids: list[list[int]], ids: list[list[int]], logp_old: list, device, off_policy=None) -> Batch:
+    """Build a :class:`Batch` from token id lists and the sampler's per-token log-probs
+    (``off_policy``: optional [B] bools, see :class:`Batch`)."""
     B = len(ids)
     T = max(1, max(map(len, ids)))
     L = max(len(p) + len(c) for p, c in zip(prompt_ids, ids))
@@ -69,8 +73,9 @@ def to_batch(prompt_ids: list[list[int]], ids: list[list[int]], logp_old: list, 
     start = torch.tensor([len(p) for p in prompt_ids], dtype=torch.long)
     groups: dict[tuple, int] = {}
     group = torch.tensor([groups.setdefault(tuple(p), len(groups)) for p in prompt_ids], dtype=torch.long)
+    off = None if off_policy is None else torch.as_tensor(off_policy, dtype=torch.bool, device=device)
     return Batch(tokens.to(device), start.to(device), targets.to(device), mask.to(device), lp.to(device),
-                 group.to(device))
+                 group.to(device), off)
 
 
 def completion_positions(batch: Batch) -> torch.Tensor:

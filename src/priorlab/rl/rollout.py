@@ -46,7 +46,8 @@ class Rollout:
 
     ``group`` [B] long: prompt position within the step; ``logp_old`` / ``entropies``: float32
     arrays per completion token (the sampling pass, temperature-scaled, nats); ``rewards`` [B]
-    float64, NaN where no reward applies.
+    float64, NaN where no reward applies; ``off_policy`` [B] bool: a refinement placed in the
+    group (:mod:`priorlab.rl.refine`), sampled in another context than ``prompt_ids``.
     """
 
     problems: list[Problem]
@@ -60,6 +61,7 @@ class Rollout:
     verdicts: list[Verdict]
     rewards: torch.Tensor
     seconds: dict
+    off_policy: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -127,17 +129,23 @@ def collect(model, tok, world: World, pool: Pool, idx: np.ndarray, cfg, step: in
                top_p=ro.top_p, seed=step_seed(cfg.seed, step), max_rows=max_rows)
     t1 = time.perf_counter()
     rows = [problems[i] for i in s.prompt_index]
-    verdicts = world.verify_many(rows, s.text, [not f for f in s.finished])
-    labels = [pool.label[idx[i]] for i in s.prompt_index]
-    ctx = dict(seed=cfg.seed, step=step, group=list(s.prompt_index), labels=labels,
-               lengths=[len(x) for x in s.ids], max_tokens=max_new) | cfg.reward.args
-    rewards = combine(cfg.reward.weights, rows, s.text, verdicts, **ctx)
+    verdicts, rewards = score(world, cfg, step, rows, s, [pool.label[idx[i]] for i in s.prompt_index], max_new)
     t2 = time.perf_counter()
     enc = encode(tok, inputs)["input_ids"]
     return Rollout(
         problems=rows, group=torch.from_numpy(s.prompt_index.astype(np.int64)),
         prompt_ids=[enc[i] for i in s.prompt_index], ids=s.ids, text=s.text, logp_old=s.logprobs,
-        entropies=s.entropies, finished=s.finished, verdicts=verdicts,
-        rewards=torch.tensor([np.nan if r is None else r for r in rewards], dtype=torch.float64),
-        seconds={"sample": t1 - t0, "score": t2 - t1},
+        entropies=s.entropies, finished=s.finished, verdicts=verdicts, rewards=rewards,
+        seconds={"sample": t1 - t0, "score": t2 - t1}, off_policy=np.zeros(len(s), dtype=bool),
     )
+
+
+def score(world: World, cfg, step: int, rows: list[Problem], s, labels: list, max_new: int,
+          group: list[int] | None = None) -> tuple[list[Verdict], torch.Tensor]:
+    """Verdicts and rewards [B] float64 (NaN: none applies) of samples ``s`` of problems ``rows``;
+    ``group`` (default ``s.prompt_index``): the prompt of each sample, for group rewards."""
+    verdicts = world.verify_many(rows, s.text, [not f for f in s.finished])
+    ctx = dict(seed=cfg.seed, step=step, group=list(s.prompt_index) if group is None else group, labels=labels,
+               lengths=[len(x) for x in s.ids], max_tokens=max_new) | cfg.reward.args
+    rewards = combine(cfg.reward.weights, rows, s.text, verdicts, **ctx)
+    return verdicts, torch.tensor([np.nan if r is None else r for r in rewards], dtype=torch.float64)

@@ -25,8 +25,9 @@ from priorlab.pretrain import make_optimizer
 from priorlab.progress import progress_bar
 from priorlab.rl import metrics as M
 from priorlab.rl.advantages import ADVANTAGES
-from priorlab.rl.config import check_prior
-from priorlab.rl.policy import Critic, to_batch
+from priorlab.rl.config import check_critique, check_prior
+from priorlab.rl.policy import Critic, to_batch, token_logprobs
+from priorlab.rl.refine import refine
 from priorlab.rl.rollout import Pool, build_pool, collect, perturbed_label, probe_pool, step_prompts
 from priorlab.rl.update import advantages_for, chunked_logprobs, critic_targets, first_epoch_chunks, update
 from priorlab.runs import MetricsLog, prepare_run, read_jsonl, write_json
@@ -227,6 +228,7 @@ def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict
     ``resume`` continues from the newest checkpoint that verifies (newer broken ones are skipped
     with a warning). A full disk or a read-only directory raises StorageError."""
     check_prior(cfg)
+    check_critique(cfg)
     run = start_run(cfg, out, resume, show, build_parts)
     out, p, start, log = run.out, run.parts, run.start, run.log
     probes = [q for d in cfg.data.depths for c in p.contexts for q in p.world.problems("eval", d, cfg.probe.n_problems, c)]
@@ -256,10 +258,16 @@ def rl_step(p: Parts, step: int) -> dict:
     t0 = time.perf_counter()
     idx = step_prompts(len(p.pool), step, cfg.rollout.prompts_per_step, cfg.seed)
     ro = collect(p.model, p.tok, p.world, p.pool, idx, cfg, step, p.max_new)
+    row = M.rollout_metrics(ro)  # of the on-policy samples
+    if cfg.critique.enabled:
+        ro, refined = refine(p.model, p.tok, p.world, ro, [p.pool.label[i] for i in idx], cfg, step, p.max_new)
+        row |= refined
     dev = next(p.model.parameters()).device
-    batch = to_batch(ro.prompt_ids, ro.ids, ro.logp_old, dev)
+    batch = to_batch(ro.prompt_ids, ro.ids, ro.logp_old, dev, ro.off_policy)
     if cfg.rollout.mask_truncated:
         batch.mask *= torch.as_tensor(ro.finished, dtype=batch.mask.dtype, device=dev)[:, None]
+    if bool(ro.off_policy.any()):
+        question_logprobs(p, batch)
     t1 = time.perf_counter()
     ref_logp = None
     if cfg.algo.kl_coef > 0 or (cfg.kl_every and step % cfg.kl_every == 0):  # in the update's shapes and precision
@@ -279,11 +287,23 @@ def rl_step(p: Parts, step: int) -> dict:
                                  f"({latest_checkpoint(p.out, deep=True, finite=True)}) was saved (lower "
                                  f"optim.lr?)") from None
     t2 = time.perf_counter()
-    return ({"step": step + 1, "kind": "train"} | M.rollout_metrics(ro)
+    return ({"step": step + 1, "kind": "train"} | row
             | (M.kl_metrics(batch.logp_old, ref_logp, batch.mask) if ref_logp is not None else {}) | stats
             | {"lr": p.sched.get_last_lr()[0], "seconds_sample": round(ro.seconds["sample"], 3),
                "seconds_score": round(ro.seconds["score"], 3), "seconds_update": round(t2 - t1, 3),
                "seconds_step": round(t2 - t0, 3)})
+
+
+@torch.no_grad()
+def question_logprobs(p: Parts, batch) -> None:
+    """Set ``batch.logp_old`` of the off-policy rows (refinements, sampled with a critique in
+    context) to their log-probs under the original question, what the loss and the ratio and KL
+    statistics read."""
+    rows = batch.off_policy.nonzero().squeeze(1)
+    sub = batch.select(rows)
+    logp, _ = token_logprobs(p.model, sub, p.cfg.rollout.temperature, bf16=p.bf16)
+    batch.logp_old[rows] = 0.0
+    batch.logp_old[rows, :logp.shape[1]] = logp * sub.mask
 
 
 def run_probe(p: Parts, problems, probe_cfg) -> dict:

@@ -213,7 +213,8 @@ def _mini_batch(model, opt, batch: Batch, mb, mask, adv, keep, ref_logp, cfg, st
             a.loss, logp, sub.logp_old, adv[micro] if adv.dim() == 1 else adv[micro, :T], sub.mask,
             keep=keep[micro], logp_ref=None if ref_logp is None else ref_logp[micro, :T], entropy=ent,
             kl_coef=a.kl_coef, entropy_coef=a.entropy_coef, agg=a.agg, normaliser=normaliser,
-            denom=denom, eps_low=a.eps_low, eps_high=a.eps_high)
+            denom=denom, eps_low=a.eps_low, eps_high=a.eps_high, off_policy=sub.off_policy,
+            gamma=cfg.critique.gamma)
         _finite(loss, "the policy loss", step)
         loss.backward()
         total += loss.item()

@@ -178,6 +178,9 @@ class ArithDag(World):
         steps = list(problem.gold["nodes"])
         return " ".join(FORMATS.get(fmt).render(steps, problem.answer, confidence))
 
+    def gold_steps(self, problem: Problem) -> list[Step]:
+        return list(problem.gold["nodes"])
+
     def fact(self, rng: random.Random) -> tuple[str, str]:
         """One operation fact as (prompt, solution): ``a op b`` and its value mod P (corpus.facts)."""
         P = self.cfg.modulus
@@ -192,12 +195,27 @@ class ArithDag(World):
         of leaves and constants are copied from the prompt. ``rng`` draws two uniforms per step
         whatever the outcome, so one slip does not shift the next document's draws.
         """
-        P, values, nodes = self.cfg.modulus, {}, []
-        for step in problem.gold["nodes"]:
-            args = tuple((n, values.get(n, x) if n else x) for n, x in step.args)
-            result = _apply(step.op, args[0][1], args[1][1], P)
+        P, shifts = self.cfg.modulus, []
+        for _ in problem.gold["nodes"]:
             slip, shift = rng.random() >= op_acc, 1 + rng.randrange(P - 1)
-            result = (result + shift) % P if slip else result
+            shifts.append(shift if slip else 0)
+        return self._slipped(problem, shifts)
+
+    def wrong_solution(self, problem: Problem, rng: random.Random) -> str:
+        """The gold steps with one step's result (drawn by ``rng``) off by a non-zero offset and
+        every later step recomputed from the wrong values, in the steps format: what a solver
+        that slips once and carries on writes."""
+        n, P = len(problem.gold["nodes"]), self.cfg.modulus
+        slip, off = rng.randrange(n), rng.randrange(1, P)
+        return self.render_solution(self._slipped(problem, [off if i == slip else 0 for i in range(n)]), "steps")
+
+    def _slipped(self, problem: Problem, shifts: list[int]) -> Problem:
+        """``problem`` with operation i's result shifted by ``shifts[i]`` (mod P) and every later
+        operation computed from the values as written, answer included."""
+        P, values, nodes = self.cfg.modulus, {}, []
+        for step, shift in zip(problem.gold["nodes"], shifts):
+            args = tuple((n, values.get(n, x) if n else x) for n, x in step.args)
+            result = (_apply(step.op, args[0][1], args[1][1], P) + shift) % P
             values[step.target] = result
             nodes.append(Step(step.target, step.op, args, result))
         answer = tuple((n, values[n]) for n, _ in problem.answer)

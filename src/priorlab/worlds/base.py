@@ -118,6 +118,16 @@ class World(ABC):
         """Every whitespace token a prompt or solution of this world can contain (pretrainable worlds)."""
         raise NotImplementedError(f"world {self.name!r} has no fixed vocabulary")
 
+    def gold_steps(self, problem: Problem) -> list:
+        """The gold solution's steps (:class:`~priorlab.worlds.formats.Step`) in order, which a
+        ``step`` critique names; empty for worlds whose verifier checks no trace."""
+        return []
+
+    def wrong_solution(self, problem: Problem, rng) -> str:
+        """A plausible wrong solution of ``problem`` (``rng``: a ``random.Random``), the failed
+        attempt of a refinement document (``corpus.refine``); pretrainable worlds only."""
+        raise NotImplementedError(f"world {self.name!r} writes no wrong solutions")
+
     @property
     @abstractmethod
     def contexts(self) -> list[str]:

@@ -18,6 +18,11 @@ ANS = "<ans>"
 CONF = "<conf>"
 OPS = ("+", "-", "*")
 CONF_TOKENS = tuple(f"{p}%" for p in range(0, 101, 10))
+#: Critique markers (:mod:`priorlab.worlds.critique`): a critique opens with ``<crit>`` and the
+#: verdict of the attempt it judges. Not in :func:`vocabulary`: a prior's tokenizer gets them with
+#: its refinement documents (``corpus.refine``), so every other prior stays as it was.
+CRIT, RIGHT, WRONG = "<crit>", "<right>", "<wrong>"
+CRITIQUE_TOKENS = (CRIT, RIGHT, WRONG)
 
 
 @dataclass(frozen=True)
