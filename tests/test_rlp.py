@@ -39,7 +39,9 @@ def full(tiny_prior, tmp_path_factory):
 
 @pytest.fixture
 def parts(tiny_prior, tmp_path):
-    return T.build_parts(rlp_cfg(tiny_prior[1]), tmp_path, tiny_prior[1], show=False)
+    """fp32, so the reward can be checked against fp32 forwards to 1e-4 (the CPU default, bf16,
+    rounds the two log-probs to ~1e-3)."""
+    return T.build_parts(rlp_cfg(tiny_prior[1], "precision=fp32"), tmp_path, tiny_prior[1], show=False)
 
 
 def direct_logprob(model, seq: list[int], n_target: int) -> float:
