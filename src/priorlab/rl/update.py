@@ -213,13 +213,18 @@ def _mini_batch(model, opt, batch: Batch, mb, mask, adv, keep, ref_logp, cfg, st
             a.loss, logp, sub.logp_old, adv[micro] if adv.dim() == 1 else adv[micro, :T], sub.mask,
             keep=keep[micro], logp_ref=None if ref_logp is None else ref_logp[micro, :T], entropy=ent,
             kl_coef=a.kl_coef, entropy_coef=a.entropy_coef, agg=a.agg, normaliser=normaliser,
-            denom=denom, eps_low=a.eps_low, eps_high=a.eps_high, off_policy=sub.off_policy,
-            gamma=cfg.critique.gamma)
+            denom=denom, eps_low=a.eps_low, eps_high=a.eps_high, **_off_policy(sub, cfg))
         _finite(loss, "the policy loss", step)
         loss.backward()
         total += loss.item()
         stats.add(st, torch.exp(logp.detach() - sub.logp_old), mask[micro, :T].bool())
     return total
+
+
+def _off_policy(sub: Batch, cfg) -> dict:
+    """The shaped off-policy loss's arguments when the batch holds refinements (Critique-GRPO);
+    none otherwise (stages without refinements, e.g. RLP, have no ``critique`` config)."""
+    return {} if sub.off_policy is None else {"off_policy": sub.off_policy, "gamma": cfg.critique.gamma}
 
 
 def critic_step(critic, opt, batch: Batch, mb, old_values, returns, cfg, step: int, bf16: bool) -> float:
