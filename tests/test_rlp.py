@@ -93,7 +93,8 @@ def test_policy_gradient_reaches_only_the_predictions_of_thought_tokens(parts):
     sc = T.score(p, 1)
     adv, keep = advantages_for(p.cfg.algo, sc.rewards, sc.group)
     assert adv.abs().sum() > 0
-    hidden = []
+    sc.batch.group = torch.arange(len(sc.batch))  # the plain per-row forward: one decoder output per row
+    hidden = []                                    # (the shared-prompt forward equals it: test_rl_trainer)
 
     def grab(module, args, out):
         out.last_hidden_state.retain_grad()
