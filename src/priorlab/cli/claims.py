@@ -41,7 +41,8 @@ def _list(ids: list[str] | None, scale: str) -> None:
 
 def retest_cmd(ids: Optional[list[str]] = typer.Argument(None, help="claim ids (default: all), e.g. C1 C4"),
                out: Path = typer.Option(Path("runs/retest"), help="report directory"),
-               scale: str = typer.Option("small", help="tiny (smoke test), small (~90 min on 2 cores), medium (the "
+               scale: str = typer.Option("small", help="tiny (smoke test), small (3 seeds, 30 RL steps: hours on "
+                                                      "2 cores for all claims), medium (the "
                                                       "papers' horizons, 5 seeds, n = 256: ~12 h on 2 cores, "
                                                       "resumable), full"),
                list_: bool = typer.Option(False, "--list", help="show the registry and exit"),
