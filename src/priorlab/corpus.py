@@ -79,8 +79,8 @@ def document_texts(world: World, cfg, n_tokens: int) -> tuple[list[tuple[str, di
             prompt, value = world.fact(facts_rng)
             text = f"{BOS} {prompt} {SOL} {value} {EOS}"
             docs.append((text, {"format": FACTS, "depth": 1, "context": "", "contaminated": False}))
-            facts_total += text.count(" ") + 1
-            total += text.count(" ") + 1
+            n = text.count(" ") + 1
+            facts_total, total = facts_total + n, total + n
             continue
         depth, ctx, fmt = _weighted(rng, cfg.depths), _weighted(rng, cfg.contexts), _weighted(rng, cfg.formats)
         conf = stated_confidence(cfg, rng, fmt, int(depth), noise_rng)

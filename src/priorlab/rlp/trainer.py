@@ -27,7 +27,7 @@ from priorlab.model import load_model, n_params
 from priorlab.pretrain import make_optimizer, solution_loss
 from priorlab.rl.policy import to_batch
 from priorlab.rl.rollout import step_seed
-from priorlab.rl.trainer import finish_run, rl_precision, run_steps, start_run
+from priorlab.rl.trainer import finish_run, rl_precision, run_steps, start_run, warmup_then_constant
 from priorlab.rl.update import advantages_for, update
 from priorlab.rlp.config import check_inputs
 from priorlab.rlp.objective import (
@@ -96,8 +96,7 @@ def build_parts(cfg, out: Path, prior: Path, show: bool, reuse: bool = False) ->
     ema = copy.deepcopy(model).requires_grad_(False)
     data = corpus_examples(cfg, world_for(prior), tok)
     opt = make_optimizer(model, cfg.optim)
-    warm = cfg.optim.warmup_steps
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
+    sched = warmup_then_constant(opt, cfg.optim.warmup_steps)
     meta = checkpoint_meta(prior) | {"prior": str(prior), "rlp": {
         "target_tokens": cfg.rlp.target_tokens, "thought_tokens": cfg.rollout.max_new_tokens,
         "group_size": cfg.rollout.group_size, "ema_decay": cfg.rlp.ema_decay, "ntp_coef": cfg.rlp.ntp_coef}}
