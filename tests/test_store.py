@@ -16,7 +16,7 @@ from priorlab import store as S
 from priorlab.checkpoint import seal
 from priorlab.catalog import query
 from priorlab.cli import app
-from priorlab.config import ConfigError, dump_config, load_config
+from priorlab.config import ConfigError, config_text, load_config
 from priorlab.rl.config import RLConfig
 from tests.conftest import TINY
 
@@ -25,7 +25,7 @@ def fake_store_run(root, kind, cfg, status="finished"):
     """A run directory as the store leaves it (record, config), without training."""
     d = root / S.run_id(kind, cfg)
     d.mkdir(parents=True)
-    dump_config(cfg, d / "config.yaml")
+    (d / "config.yaml").write_text(config_text(cfg))
     S.write_record(d, {"id": d.name, "kind": kind, "status": status,
                        "created_at": f"2026-01-01T00:00:0{len(list(root.iterdir()))}"})
     return d

@@ -381,5 +381,7 @@ def load_config(path: str | Path | None = None, sets: list[str] = (), model=Prio
     return cfg
 
 
-def dump_config(cfg: BaseModel, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+def config_text(cfg: BaseModel) -> str:
+    """``cfg`` as the YAML a run directory's ``config.yaml`` holds (and ``--config`` reads back)."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+

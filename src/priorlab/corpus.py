@@ -11,11 +11,9 @@ open for first-fit packing), and the *actual* composition is written next to the
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -39,9 +37,6 @@ class Corpus:
     doc: np.ndarray
     sol: np.ndarray
     stats: dict = field(default_factory=dict)
-
-    def save_stats(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.stats, indent=2))
 
 
 def _weighted(rng: random.Random, weights: dict):

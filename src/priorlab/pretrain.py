@@ -141,7 +141,7 @@ def _build(cfg, out: Path) -> _Run:
     world = cfg.world.build()
     tok = build_tokenizer(world.vocabulary() + corpus_vocabulary(cfg.corpus))
     corpus: Corpus = build_corpus(world, cfg.corpus, tok.get_vocab(), pc.tokens, pc.seq_len)
-    corpus.save_stats(out / "corpus.json")
+    write_json(out / "corpus.json", corpus.stats)
     total = max(1, pc.tokens // (pc.batch_size * pc.seq_len))
     torch.manual_seed(pc.seed)
     model = build_model(cfg.model, tok, max_positions=max(1024, pc.seq_len)).to(dev)

@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from priorlab.checkpoint import latest_checkpoint, step_dirs
-from priorlab.config import ConfigError, dump_config
+from priorlab.checkpoint import step_dirs
+from priorlab.config import ConfigError, config_text
 from priorlab.errors import InputDataError
 
 
@@ -37,7 +37,7 @@ def prepare_run(out: str | Path, cfg, resume: bool) -> Path:
                 raise ConfigError(f"--resume: the config differs from {saved}; resume with the "
                                   f"same config or start a new run directory")
     out.mkdir(parents=True, exist_ok=True)
-    dump_config(cfg, saved)
+    write_text(saved, config_text(cfg))  # atomic: a kill never leaves half a config to resume from
     return out
 
 
