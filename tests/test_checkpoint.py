@@ -54,6 +54,14 @@ def test_trainer_state_round_trips_exactly_without_pickle(trained, tiny_cfg, tmp
     assert torch.equal(draws[0], again[0]) and np.array_equal(draws[1], again[1]) and draws[2] == again[2]
 
 
+def test_rng_state_from_before_cuda_states_were_stored_still_restores():
+    state = C.rng_state()
+    assert isinstance(state["cuda"], list)  # empty without a CUDA device (tests/test_cuda.py covers one)
+    first = torch.rand(3)
+    C.set_rng_state({k: v for k, v in state.items() if k != "cuda"})
+    assert torch.equal(torch.rand(3), first)
+
+
 def test_decoding_refuses_what_it_does_not_know():
     tensors = {}
     enc = C.encode_state({"a": (1, 2.5, None), 3: np.arange(3, dtype=np.uint32)}, tensors)

@@ -62,3 +62,15 @@ def test_one_rl_run_on_the_gpu(cuda_prior, tmp_path):
     trainer.train(load_config(None, sets, model=RLConfig), tmp_path, show=False)
     train = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r.get("kind") == "train"]
     assert len(train) == 2 and all(r["loss"] is not None for r in train)
+
+
+def test_checkpoint_rng_state_holds_the_cuda_generators():
+    """A checkpoint's RNG state restores every CUDA device's generator, not only the CPU one."""
+    from priorlab.checkpoint import decode_state, encode_state, rng_state, set_rng_state
+
+    torch.cuda.manual_seed_all(7)
+    tensors: dict = {}
+    saved = encode_state(rng_state(), tensors)
+    first = torch.rand(4, device="cuda")
+    set_rng_state(decode_state(saved, tensors))
+    assert torch.equal(torch.rand(4, device="cuda"), first)

@@ -131,12 +131,19 @@ def decode_state(obj, tensors: dict[str, torch.Tensor]):
 
 
 def rng_state() -> dict:
-    """torch, numpy and python global RNG states (all storable by :func:`encode_state`)."""
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """torch (CPU and every CUDA device), numpy and python global RNG states (all storable by
+    :func:`encode_state`)."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return {"torch": torch.get_rng_state(), "cuda": cuda, "numpy": np.random.get_state(), "python": random.getstate()}
 
 
 def set_rng_state(s: dict) -> None:
+    """Restore :func:`rng_state`. CUDA states are restored on the devices both runs have (a
+    checkpoint written without CUDA, or before CUDA states were stored, restores none)."""
     torch.set_rng_state(s["torch"])
+    cuda = s.get("cuda") or []
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
     np.random.set_state(s["numpy"])
     random.setstate(s["python"])
 
