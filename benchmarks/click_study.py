@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
 import subprocess
 import sys
@@ -78,12 +79,35 @@ def row_of(args, seed: int, out: Path, wall: float, rc: int | None) -> dict:
     tokens_per_step = args.batch * args.seq_len
     return {"label": args.label, "seed": seed, "set": args.set, "clicked": step is not None,
             "click_step": step, "click_tokens": step * tokens_per_step if step is not None else None,
-            "last_step": rows[-1][0] if rows else None, "last_trace_acc": rows[-1][1] if rows else None,
+            "last_step": rows[-1][0] if rows else None,
+            "last_tokens": rows[-1][0] * tokens_per_step if rows else None,
+            "last_trace_acc": rows[-1][1] if rows else None,
             "wall_s": round(wall, 1), "returncode": rc, "probes": rows}
 
 
+def record(args, row: dict, done: list[dict]) -> None:
+    done.append(row)
+    with open(args.out / f"{args.label}.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+    print(f"{args.label} seed {row['seed']}: clicked={row['clicked']} step={row['click_step']} "
+          f"last_acc={row['last_trace_acc']} wall={row['wall_s']}s", flush=True)
+
+
 def run(args) -> list[dict]:
+    """Train every seed (``--parallel`` at a time); an interrupted study (Ctrl-C, SIGTERM) still
+    records the seeds it was running, marked ``interrupted``, with the probes they had reached."""
     pending, running, done = list(args.seeds), {}, []
+    try:
+        poll(args, pending, running, done)
+    except KeyboardInterrupt:
+        for seed, (proc, out, t0) in running.items():
+            proc.terminate()
+            proc.wait()
+            record(args, row_of(args, seed, out, time.time() - t0, proc.returncode) | {"interrupted": True}, done)
+    return done
+
+
+def poll(args, pending: list[int], running: dict, done: list[dict]) -> None:
     while pending or running:
         while pending and len(running) < args.parallel:
             seed = pending.pop(0)
@@ -96,14 +120,20 @@ def run(args) -> list[dict]:
                 proc.terminate()
                 proc.wait()
             if proc.poll() is not None:
-                row = row_of(args, seed, out, time.time() - t0, proc.returncode)
-                done.append(row)
-                with open(args.out / f"{args.label}.jsonl", "a") as f:
-                    f.write(json.dumps(row) + "\n")
-                print(f"{args.label} seed {seed}: clicked={row['clicked']} step={row['click_step']} "
-                      f"last_acc={row['last_trace_acc']} wall={row['wall_s']}s", flush=True)
+                record(args, row_of(args, seed, out, time.time() - t0, proc.returncode), done)
                 del running[seed]
-    return done
+
+
+def summarize(args) -> list[dict]:
+    """Rows of the seeds already trained under ``OUT/LABEL`` (finished, stopped or interrupted);
+    the wall time is the run's own ``elapsed_s``."""
+    rows = []
+    for seed in args.seeds:
+        out = args.out / args.label / f"seed{seed}"
+        if (out / "metrics.jsonl").exists():
+            train = [r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+            rows.append(row_of(args, seed, out, train[-1]["elapsed_s"] if train else 0.0, None))
+    return rows
 
 
 def summary(label: str, rows: list[dict]) -> dict:
@@ -128,9 +158,12 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/click"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--summarize", action="store_true",
+                    help="train nothing: rebuild the rows of OUT/LABEL/seed*/ from their metrics.jsonl")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = run(args)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    rows = summarize(args) if args.summarize else run(args)
     s = summary(args.label, rows)
     print(json.dumps(s) if args.json else s)
 
