@@ -122,9 +122,9 @@ class CorpusConfig(Strict):
                                          "has neighbouring confidences to sample")
     contamination: ContaminationConfig = Field(default_factory=ContaminationConfig)
     facts: float = Field(0.0, ge=0.0, lt=1.0, description="share of the corpus's tokens given to operation-fact "
-                                                          "drills, one fact per document (`a op b <sol> c`): an "
-                                                          "arithmetic warm-up that makes priors click early "
-                                                          "(docs/pretraining.md); not a solution format")
+                                                          "drills, one fact per document (`a op b <sol> c`); not a "
+                                                          "solution format. Measured: 35% drills did not make the "
+                                                          "traces click earlier (docs/pretraining.md)")
     format_accuracy: dict[str, float] | None = Field(
         None, description="per-operation accuracy of each format's documents, e.g. {code: 0.95, steps: 0.7}: each "
                           "operation of a document in that format is wrong with probability 1 - p (a uniformly "
@@ -384,4 +384,3 @@ def load_config(path: str | Path | None = None, sets: list[str] = (), model=Prio
 def config_text(cfg: BaseModel) -> str:
     """``cfg`` as the YAML a run directory's ``config.yaml`` holds (and ``--config`` reads back)."""
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
-
