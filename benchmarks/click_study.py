@@ -35,19 +35,22 @@ def seeds_arg(text: str) -> list[int]:
     return [int(s) for s in text.split(",")]
 
 
-def probes(metrics: Path) -> list[tuple[int, float]]:
-    """(step, trace_acc) of every complete probe row written so far."""
+def metric_rows(metrics: Path) -> list[dict]:
+    """Every complete row of a run's ``metrics.jsonl`` written so far (a row being written is skipped)."""
     if not metrics.exists():
         return []
     out = []
     for line in metrics.read_text().splitlines():
         try:
-            row = json.loads(line)
+            out.append(json.loads(line))
         except json.JSONDecodeError:
-            continue  # a row being written
-        if row.get("kind") == "probe":
-            out.append((row["step"], row["trace_acc"]))
+            continue
     return out
+
+
+def probes(metrics: Path) -> list[tuple[int, float]]:
+    """(step, trace_acc) of every complete probe row written so far."""
+    return [(r["step"], r["trace_acc"]) for r in metric_rows(metrics) if r.get("kind") == "probe"]
 
 
 def confirmed_click(rows: list[tuple[int, float]], threshold: float) -> int | None:
@@ -130,9 +133,9 @@ def summarize(args) -> list[dict]:
     rows = []
     for seed in args.seeds:
         out = args.out / args.label / f"seed{seed}"
-        if (out / "metrics.jsonl").exists():
-            train = [r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
-            rows.append(row_of(args, seed, out, train[-1]["elapsed_s"] if train else 0.0, None))
+        train = [r for r in metric_rows(out / "metrics.jsonl") if "elapsed_s" in r]
+        if train:
+            rows.append(row_of(args, seed, out, train[-1]["elapsed_s"], None))
     return rows
 
 
