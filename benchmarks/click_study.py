@@ -80,8 +80,9 @@ def row_of(args, seed: int, out: Path, wall: float, rc: int | None) -> dict:
     rows = probes(out / "metrics.jsonl")
     step = confirmed_click(rows, args.threshold)
     tokens_per_step = args.batch * args.seq_len
-    return {"label": args.label, "seed": seed, "set": args.set, "clicked": step is not None,
-            "click_step": step, "click_tokens": step * tokens_per_step if step is not None else None,
+    return {"label": args.label, "seed": seed, "set": args.set, "budget": args.budget,
+            "clicked": step is not None, "click_step": step,
+            "click_tokens": step * tokens_per_step if step is not None else None,
             "last_step": rows[-1][0] if rows else None,
             "last_tokens": rows[-1][0] * tokens_per_step if rows else None,
             "last_trace_acc": rows[-1][1] if rows else None,
@@ -140,8 +141,12 @@ def summarize(args) -> list[dict]:
 
 
 def summary(label: str, rows: list[dict]) -> dict:
+    """Click counts over the seeds that ran to a click or to their budget; a seed stopped before
+    either (interrupted, or stopped by hand) is counted apart, never as unclicked."""
+    interrupted = [r for r in rows if not r["clicked"] and (r["last_tokens"] or 0) < 0.99 * r["budget"]]
+    rows = [r for r in rows if r not in interrupted]
     steps = [r["click_step"] for r in rows if r["clicked"]]
-    return {"label": label, "seeds": len(rows), "clicked": len(steps),
+    return {"label": label, "seeds": len(rows), "interrupted": len(interrupted), "clicked": len(steps),
             "median_click_step": statistics.median(steps) if steps else None,
             "max_click_step": max(steps) if steps else None,
             "median_wall_s": statistics.median(r["wall_s"] for r in rows) if rows else None}
