@@ -152,7 +152,9 @@ def test_composition_priors_are_replicated_from_scratch_one_per_rl_seed(tmp_path
     c3 = CLAIMS.get("C3")()
     for spec in c3.priors(SCALES["small"]):
         assert spec.replicated and spec.base is None
-        assert [r.name for r in spec.replicas((0, 1, 2))] == [f"{spec.name}@s{s}" for s in (0, 1, 2)]
+        replicas = spec.replicas(SCALES["small"])
+        assert [r.name for r in replicas] == [f"{spec.name}@s{s}" for s in (0, 1, 2)]
+        assert all(set(SCALES["small"].scratch_sets) <= set(r.sets) for r in replicas)
     results = retest(["C3"], "tiny", tmp_path / "out", workers=2, store=tmp_path / "store", show=False)
     rl = [r for r in results[0].runs if r["kind"] == "rl"]
     assert len([r for r in results[0].runs if r["kind"] == "prior"]) == 2 * 3 and len(rl) == 2 * 3

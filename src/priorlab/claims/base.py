@@ -26,7 +26,8 @@ class Scale:
 
     ``prior_sets``, ``rl_sets`` and ``sft_sets`` are ``--set`` overrides applied to every prior,
     every RL arm and every SFT arm before the claim's own; ``continue_sets`` come after a continued
-    prior's own (its budget and learning rate); ``stage_sets`` before the own of a prior made by
+    prior's own (its budget and learning rate), ``scratch_sets`` after a replicated prior's own (the
+    token budget of a composition trained from scratch); ``stage_sets`` before the own of a prior made by
     another run kind (:attr:`PriorSpec.kind`, e.g. an RLP stage); ``n_large`` is the sample count per
     problem for pass@k claims
     (k runs up to it); ``prior_threads`` the torch threads of a prior job. With ``horizons``
@@ -41,6 +42,7 @@ class Scale:
     n_large: int
     n_problems: int
     continue_sets: tuple[str, ...] = ()
+    scratch_sets: tuple[str, ...] = ()
     prior_threads: int = 1
     horizons: bool = False
     sft_sets: tuple[str, ...] = ()
@@ -60,6 +62,10 @@ class Horizon:
 #: From scratch, 6M-token priors with a changed mix often never leave the loss plateau (measured:
 #: answer-heavy and edge mixes, docs/claims.md); continuing the demo prior always starts past it.
 CONTINUE = ("pretrain.tokens=2000000", "pretrain.lr=0.0005", "pretrain.warmup_steps=20")
+#: A composition trained from scratch (:attr:`PriorSpec.replicated`) gets 1.5x the demo's tokens:
+#: at 6M about half the seeds clicked, all late; at 9M the answer-heavy mix clicks too
+#: (docs/pretraining.md, "The click study").
+SCRATCH_BUDGET = ("pretrain.tokens=9000000",)
 
 #: A prior stage made by another run kind (RLP) evaluates itself briefly: the claims measure it after RL.
 STAGE_EVAL = ("final.depths=[4,5]", "final.n_problems=8", "final.n_samples=8", "data.n_prompts=64")
@@ -83,17 +89,19 @@ SCALES: dict[str, Scale] = {
     # with 2 threads, one at a time: the demo prior is then exactly docs/demo.md's.
     "small": Scale("small", (0, 1, 2), ("eval.n_problems=16", "eval.n_samples=16"), (
         "steps=30", "data.n_prompts=128", "probe.every=10", "checkpoint_every=30", "kl_every=0"),
-        n_large=64, n_problems=24, continue_sets=CONTINUE, prior_threads=2,
+        n_large=64, n_problems=24, continue_sets=CONTINUE, scratch_sets=SCRATCH_BUDGET, prior_threads=2,
         sft_sets=("steps=60", "checkpoint_every=60"),
         stage_sets=("steps=60", "rollout.prompts_per_step=8", *STAGE_EVAL)),
     # The papers' horizons (each claim's Claim.horizon), 5 seeds, n = 256 (cost: docs/claims.md).
     "medium": Scale("medium", (0, 1, 2, 3, 4), ("eval.n_problems=16", "eval.n_samples=16"), (
         "data.n_prompts=128", "probe.every=25", "checkpoint_every=50", "kl_every=0"),
-        n_large=256, n_problems=32, continue_sets=CONTINUE, prior_threads=2, horizons=True,
+        n_large=256, n_problems=32, continue_sets=CONTINUE, scratch_sets=SCRATCH_BUDGET, prior_threads=2,
+        horizons=True,
         stage_sets=("steps=300", *STAGE_EVAL)),
     # What a GPU afternoon buys: 5 seeds, 150 steps, n = 256.
     "full": Scale("full", (0, 1, 2, 3, 4), (), ("steps=150", "probe.every=10", "checkpoint_every=50"),
-                  n_large=256, n_problems=64, continue_sets=CONTINUE, prior_threads=2, stage_sets=("steps=1000",)),
+                  n_large=256, n_problems=64, continue_sets=CONTINUE, scratch_sets=SCRATCH_BUDGET, prior_threads=2,
+                  stage_sets=("steps=1000",)),
 }
 
 
@@ -127,12 +135,14 @@ class PriorSpec:
         """The priors this one is made from or matched to."""
         return [n for n in (self.base, self.match and self.match[0]) if n]
 
-    def replicas(self, seeds) -> list["PriorSpec"]:
-        """The priors to train: one per seed when replicated (from scratch only), else this one."""
+    def replicas(self, scale: Scale) -> list["PriorSpec"]:
+        """The priors to train: one per scale seed when replicated (from scratch only, with the
+        scale's ``scratch_sets``), else this one."""
         if not self.replicated:
             return [self]
-        return [PriorSpec(replica(self.name, s), (*self.sets, f"pretrain.seed={s}", f"corpus.seed={s}"),
-                          f"{self.about} (prior seed {s})") for s in seeds]
+        return [PriorSpec(replica(self.name, s), (*self.sets, *scale.scratch_sets, f"pretrain.seed={s}",
+                                                  f"corpus.seed={s}"), f"{self.about} (prior seed {s})")
+                for s in scale.seeds]
 
 
 def replica(name: str, seed: int) -> str:

@@ -20,8 +20,10 @@ BAND = (4, 5)
 #: The demo prior: 70% step-by-step / 30% answer-only, depths 2-5 (docs/demo.md).
 DEMO = PriorSpec("demo", (), "the demo prior: formats steps 0.7 / answer 0.3, depths 2-5")
 #: The recipe of every prior trained from scratch for a composition claim (docs/pretraining.md,
-#: "A recipe that clicks"): overrides of the demo config applied before the composition's own.
-SCRATCH: tuple[str, ...] = ()
+#: "The click study"): overrides of the demo config applied before the composition's own: a fifth
+#: of the problem documents at depth 1 (one step line), which clicked more seeds than the demo
+#: recipe. The budget is the scale's (``Scale.scratch_sets``: 9M tokens outside ``tiny``).
+SCRATCH: tuple[str, ...] = ("corpus.depths={1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0}",)
 
 
 def scratch(name: str, about: str, *sets: str) -> PriorSpec:

@@ -170,8 +170,8 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
         return run_jobs(jobs, executor=executor, workers=at_once, store=store, show=show, address=address,
                         sweep_dir=out and out / f"jobs-{stage}", strict=False)
 
-    spec_of = {r.name: p.name for p in priors.values() for r in p.replicas(scale.seeds)}
-    done = _run_priors({r.name: r for p in priors.values() for r in p.replicas(scale.seeds)}, scale, run)
+    spec_of = {r.name: p.name for p in priors.values() for r in p.replicas(scale)}
+    done = _run_priors({r.name: r for p in priors.values() for r in p.replicas(scale)}, scale, run)
     prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.ok}
     trained = _run_arms(arms, scale, priors, prior_dirs, run)
     arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}
@@ -198,7 +198,7 @@ def _failed(rows: list[dict]) -> list[str]:
 
 def _missing(claim: Claim, ev: Evidence) -> list[str]:
     """The claim's priors and arms of which no run finished."""
-    return ([f"prior {r.name}" for p in claim.priors(ev.scale) for r in p.replicas(ev.scale.seeds)
+    return ([f"prior {r.name}" for p in claim.priors(ev.scale) for r in p.replicas(ev.scale)
              if r.name not in ev.priors]
             + [f"arm {a.name}" for a in claim.arms(ev.scale) if not ev.arms.get(a.name)])
 

@@ -34,7 +34,7 @@ def _list(ids: list[str] | None, scale: str) -> None:
     priors, arms = plan(claims, SCALES[scale])
     kinds = [a.kind for a in arms.values()]
     runs = ", ".join(f"{kinds.count(k) * len(seeds)} {k.upper()}" for k in dict.fromkeys(kinds))
-    made = sum(len(p.replicas(seeds)) for p in priors.values())
+    made = sum(len(p.replicas(SCALES[scale])) for p in priors.values())
     console.print(f"{'these' if ids else 'all'} claims: {len(priors)} priors ({made} to train: replicated ones once "
                   f"per seed), {len(arms)} arms × {len(seeds)} seeds = {len(arms) * len(seeds)} runs ({runs})")
 
