@@ -98,6 +98,33 @@ class _DevTools:
         return json.loads(msg)
 
 
+class _Recorder:
+    """Routes DevTools events into a :class:`PageCheck`: console errors and warnings, uncaught
+    exceptions, log entries, every requested URL (non-local ones flagged) and failed loads."""
+
+    def __init__(self, check: PageCheck):
+        self.check, self.urls = check, {}
+
+    def __call__(self, method: str, p: dict) -> None:
+        check = self.check
+        if method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert", "warning"):
+            text = " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
+            (check.warnings if p["type"] == "warning" else check.errors).append(f"console.{p['type']}: {text}")
+        elif method == "Runtime.exceptionThrown":
+            d = p.get("exceptionDetails", {})
+            check.errors.append(f"exception: {d.get('exception', {}).get('description') or d.get('text')}")
+        elif method == "Log.entryAdded" and p.get("entry", {}).get("level") in ("error", "warning"):
+            e = p["entry"]
+            (check.errors if e["level"] == "error" else check.warnings).append(f"{e.get('text')} {e.get('url', '')}")
+        elif method == "Network.requestWillBeSent":
+            url = p.get("request", {}).get("url", "")
+            self.urls[p.get("requestId")] = url
+            if not url.startswith(LOCAL_SCHEMES):
+                check.external.append(url)
+        elif method == "Network.loadingFailed":
+            check.errors.append(f"failed to load {self.urls.get(p.get('requestId'), '?')}: {p.get('errorText')}")
+
+
 def _above(fd: int, low: int) -> int:
     """``fd`` moved to a descriptor number >= ``low`` (close-on-exec)."""
     new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
@@ -135,30 +162,10 @@ def check_page(html: str | Path, screenshot: str | Path | None = None, width: in
     if chrome is None:
         raise FileNotFoundError("no Chromium found: apt-get install chromium, or set PRIORLAB_CHROMIUM")
     check = PageCheck(url=Path(html).resolve().as_uri())
-    urls: dict[str, str] = {}
-
-    def on_event(method: str, p: dict) -> None:
-        if method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert", "warning"):
-            text = " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
-            (check.warnings if p["type"] == "warning" else check.errors).append(f"console.{p['type']}: {text}")
-        elif method == "Runtime.exceptionThrown":
-            d = p.get("exceptionDetails", {})
-            check.errors.append(f"exception: {d.get('exception', {}).get('description') or d.get('text')}")
-        elif method == "Log.entryAdded" and p.get("entry", {}).get("level") in ("error", "warning"):
-            e = p["entry"]
-            (check.errors if e["level"] == "error" else check.warnings).append(f"{e.get('text')} {e.get('url', '')}")
-        elif method == "Network.requestWillBeSent":
-            url = p.get("request", {}).get("url", "")
-            urls[p.get("requestId")] = url
-            if not url.startswith(LOCAL_SCHEMES):
-                check.external.append(url)
-        elif method == "Network.loadingFailed":
-            check.errors.append(f"failed to load {urls.get(p.get('requestId'), '?')}: {p.get('errorText')}")
-
     with tempfile.TemporaryDirectory(prefix="priorlab-chromium-") as profile:
         proc, w, r = _launch(chrome, profile)
         try:
-            cdp = _DevTools(proc, w, r, on_event, time.monotonic() + timeout_s)
+            cdp = _DevTools(proc, w, r, _Recorder(check), time.monotonic() + timeout_s)
             target = cdp.call("Target.createTarget", {"url": "about:blank"})["targetId"]
             s = cdp.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
             for domain in ("Runtime", "Log", "Network", "Page"):
