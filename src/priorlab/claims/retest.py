@@ -170,8 +170,9 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
         return run_jobs(jobs, executor=executor, workers=at_once, store=store, show=show, address=address,
                         sweep_dir=out and out / f"jobs-{stage}", strict=False)
 
-    spec_of = {r.name: p.name for p in priors.values() for r in p.replicas(scale)}
-    done = _run_priors({r.name: r for p in priors.values() for r in p.replicas(scale)}, scale, run)
+    replicas = [(p.name, r) for p in priors.values() for r in p.replicas(scale)]
+    spec_of = {r.name: spec for spec, r in replicas}
+    done = _run_priors({r.name: r for _, r in replicas}, scale, run)
     prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.ok}
     trained = _run_arms(arms, scale, priors, prior_dirs, run)
     arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}
