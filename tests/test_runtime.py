@@ -1,4 +1,4 @@
-"""Thread sizing from what is free now (faked /proc), and the benchmarks' JSON line."""
+"""Thread sizing from what is free now (faked /proc), the CPU precision choice, and the benchmarks' JSON line."""
 
 import json
 import os
@@ -77,3 +77,14 @@ def test_bench_rl_step_prints_its_headline_as_json():
     figures = json.loads(out.strip().splitlines()[-1])
     assert figures["speedup_vs_trl"] is None and "trl not run" in figures["reason"]
     assert figures["equal_work"] is True and figures["seconds_per_step"]["priorlab auto"] > 0
+
+
+@pytest.mark.parametrize("flags, native", [("fpu avx2 fma", False), ("fpu avx512f avx512_bf16", True),
+                                           ("fpu amx_tile amx_bf16", True), ("fpu avx512f avx512bw", False)])
+def test_auto_precision_takes_bf16_on_cpu_only_with_native_units(monkeypatch, flags, native):
+    info = f"processor\t: 0\nmodel name\t: X\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n"
+    assert runtime.cpu_has_native_bf16(info) is native
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: native)
+    cpu = torch.device("cpu")
+    assert runtime.use_bf16("auto", cpu) is native
+    assert runtime.use_bf16("bf16", cpu) and not runtime.use_bf16("fp32", cpu)

@@ -149,8 +149,8 @@ class RLConfig(Strict):
     critique: CritiqueConfig = Field(default_factory=CritiqueConfig)
     final: EvalConfig = Field(default_factory=_final_eval, description="before/after eval of summary.json")
     precision: Literal["auto", "bf16", "fp32"] = Field(
-        "auto", description="update precision; auto: bf16 (CPU, and CUDA with bf16), old log-probs "
-                                            "recomputed in it so the first ratio is 1")
+        "auto", description="update precision; auto: bf16 on CUDA with bf16 and on CPUs with native bf16 "
+                            "(AMX, AVX512-BF16), else fp32; old log-probs recomputed in it so the first ratio is 1")
     threads: int | None = Field(None, ge=1, description="torch threads; default: free cores")
     checkpoint_every: int = Field(25, ge=1, description="RL steps between checkpoints")
     kl_every: int = Field(1, ge=0, description="RL steps between KL-to-prior measurements when algo.kl_coef "
