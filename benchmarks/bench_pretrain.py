@@ -7,7 +7,8 @@ FLOPs per token follow Kaplan et al. 2020 (arXiv:2001.08361): 6 N (N = non-embed
 parameters) + 6 n_layer d seq_len for attention scores and values (forward + backward).
 Prints one markdown row per precision; numbers go to docs/performance.md. ``--json`` adds one
 JSON line with ``share_of_bf16_peak`` (bf16 training FLOP/s over the 1024^3 bf16 matmul peak;
-8192^3 on CUDA). ``--set`` overrides the config like every priorlab command (a larger model or
+8192^3 on CUDA; null where the hardware has no native bf16, so that ``precision: auto`` trains in
+fp32) and ``share_of_peak`` (the same for the precision ``auto`` picks, ``precision_auto``). ``--set`` overrides the config like every priorlab command (a larger model or
 batch for a GPU: ``benchmarks/gpu.sh`` runs a ~110M-parameter one); ``--device`` defaults to
 CUDA when present.
 """
@@ -63,16 +64,20 @@ def main() -> None:
           f"fp32 {shaped['fp32']:.0f}, bf16 {shaped['bf16']:.0f}")
     print("| precision | tokens/s | achieved GFLOP/s | % of bf16 peak | % of bf16 shape-matched peak | % of fp32 peak |")
     print("|---|---|---|---|---|---|")
+    auto = "bf16" if runtime.use_bf16("auto", dev) else "fp32"
     figures = {"benchmark": "pretrain", "device": str(dev), "threads": threads, "steps": args.steps,
-               "bf16_peak_gflops": peaks["bf16"], "share_of_bf16_peak": None, "sets": args.sets}
+               "bf16_peak_gflops": peaks["bf16"], "share_of_bf16_peak": None, "precision_auto": auto,
+               "peak_gflops": peaks[auto], "share_of_peak": None, "sets": args.sets}
     for precision in ("fp32", "bf16") if args.precision == "both" else (args.precision,):
         tps, flops_tok = tokens_per_s(cfg, tok, [r.to(dev) for r in rows], precision, args.steps, dev)
         gflops = tps * flops_tok / 1e9
         print(f"| {precision} | {tps:,.0f} | {gflops:.1f} | {100 * gflops / peaks['bf16']:.0f}% "
               f"| {100 * gflops / shaped['bf16']:.0f}% | {100 * gflops / peaks['fp32']:.0f}% |")
         figures[f"tokens_per_s_{precision}"] = round(tps, 1)
-        if precision == "bf16":
-            figures["share_of_bf16_peak"] = round(gflops / peaks["bf16"], 4)
+        if precision == auto:
+            figures["share_of_peak"] = round(gflops / peaks[auto], 4)
+            if auto == "bf16":  # emulated bf16 (no native units) has no meaningful peak to share
+                figures["share_of_bf16_peak"] = figures["share_of_peak"]
     if args.json:
         print_json(figures)
 
