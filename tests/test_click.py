@@ -29,19 +29,25 @@ def test_a_plateau_never_clicks():
 
 def test_pretraining_logs_probes_and_rl_refuses_a_prior_that_never_clicked(tmp_path):
     """The tiny prior stays on the plateau: probes are logged, clicked is false in pretrain.json and
-    the model's priorlab.json, and RL refuses it unless the run allows it explicitly."""
+    the model's priorlab.json, ``priorlab pretrain`` warns, and RL refuses it unless the run allows
+    it explicitly."""
     import json
 
     import pytest
+    from typer.testing import CliRunner
 
+    from priorlab.cli import app
     from priorlab.config import load_config
     from priorlab.errors import ConfigError
-    from priorlab.pretrain import pretrain
     from priorlab.rl.config import RLConfig, check_prior
     from priorlab.runs import read_jsonl
     from tests.conftest import TINY
 
-    model = pretrain(load_config(None, TINY + ["pretrain.probe_every=8"]), tmp_path / "p", show=False)
+    sets = [a for s in TINY + ["pretrain.probe_every=8"] for a in ("--set", s)]
+    res = CliRunner().invoke(app, ["pretrain", "--out", str(tmp_path / "p"), "--quiet", *sets])
+    assert res.exit_code == 0, res.output
+    assert "did not click" in res.output and "allow_unclicked_prior" in res.output
+    model = tmp_path / "p" / "model"
     probes = [r for r in read_jsonl(tmp_path / "p" / "metrics.jsonl") if r.get("kind") == "probe"]
     assert [r["step"] for r in probes] == [8, 16] and all(0 <= r["trace_acc"] <= 1 for r in probes)
     info = json.loads((tmp_path / "p" / "pretrain.json").read_text())

@@ -155,6 +155,19 @@ def print_summary(summary: dict, out: Path) -> None:
     console.print(table)
     console.print(f"results: {out}/summary.json, passk.parquet, samples.parquet, passk.png "
                   f"(checkpoint {summary['checkpoint']})")
+    warn_unclicked(summary)
+
+
+def warn_unclicked(info: dict) -> None:
+    """Say so when a pretraining summary (or a prior's ``priorlab.json``) records that the prior
+    never left the loss plateau: RL, sweeps and ``retest`` refuse such a prior."""
+    if info.get("clicked") is False:
+        err_console.print(
+            f"[yellow]warning:[/] this prior did not click (its probe's trace accuracy never held at the "
+            f"threshold, pretrain.click_threshold; metrics.jsonl has every probe), so RL, sweeps and retest will refuse "
+            f"it. Whether a seed clicks is chancy (docs/pretraining.md, \"The click study\"): train longer "
+            f"(--set pretrain.tokens=9000000), try another seed (--set pretrain.seed=1 --set corpus.seed=1), "
+            f"or pass allow_unclicked_prior=true to the consumer to study a plateaued prior.")
 
 
 #: How each run kind's ``summary.json`` is printed (:attr:`priorlab.kinds.RunKind.summary`).

@@ -11,7 +11,7 @@ import typer
 
 from priorlab.cli.common import (
     CONFIG_OPT, QUIET_OPT, SET_OPT, STORE_OPT, THREADS_OPT, check_resume, console, eval_overrides, load_cfg,
-    SUMMARY_PRINTERS, print_summary,
+    SUMMARY_PRINTERS, print_summary, warn_unclicked,
 )
 
 
@@ -49,6 +49,7 @@ def pretrain_cmd(out: Optional[Path] = typer.Option(None, help="run directory; w
     with claim(out, "pretrain", cfg):
         model_dir = pretrain(cfg, out, resume=resume, show=not quiet)
     console.print(f"prior saved to [bold]{model_dir}[/]")
+    warn_unclicked(json.loads((model_dir / "priorlab.json").read_text()))
 
 
 def _store_run(kind: str, cfg, store: Optional[Path], quiet: bool) -> None:
