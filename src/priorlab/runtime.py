@@ -144,8 +144,9 @@ def use_bf16(precision: str, dev: torch.device) -> bool:
     """bf16 autocast for 'bf16', never for 'fp32'; 'auto' = CUDA with bf16 support, or a CPU with
     native bf16 units (:func:`cpu_has_native_bf16`).
 
-    On a 2-core CPU with AMX bf16 autocast trained 1.35x faster than fp32 (docs/performance.md);
-    on one without, bf16 is emulated and pretraining ran ~30x slower, so 'auto' takes fp32 there.
+    On a 2-core CPU with native bf16, autocast trained 1.35x faster than fp32 (docs/performance.md);
+    on one without, bf16 is emulated and pretraining ran ~10x slower than fp32, so 'auto' takes
+    fp32 there.
     """
     if precision == "fp32":
         return False
