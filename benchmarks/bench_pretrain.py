@@ -8,9 +8,9 @@ parameters) + 6 n_layer d seq_len for attention scores and values (forward + bac
 Prints one markdown row per precision; numbers go to docs/performance.md. ``--json`` adds one
 JSON line with ``share_of_bf16_peak`` (bf16 training FLOP/s over the 1024^3 bf16 matmul peak;
 8192^3 on CUDA; null where the hardware has no native bf16, so that ``precision: auto`` trains in
-fp32) and ``share_of_peak`` (the same for the precision ``auto`` picks, ``precision_auto``). ``--set`` overrides the config like every priorlab command (a larger model or
-batch for a GPU: ``benchmarks/gpu.sh`` runs a ~110M-parameter one); ``--device`` defaults to
-CUDA when present.
+fp32) and ``share_of_peak`` (the same for the precision ``auto`` picks, ``precision_auto``).
+``--set`` overrides the config like every priorlab command (a larger model or batch for a GPU:
+``benchmarks/gpu.sh`` runs a ~110M-parameter one); ``--device`` defaults to CUDA when present.
 """
 
 from __future__ import annotations
