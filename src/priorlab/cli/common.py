@@ -164,8 +164,8 @@ def warn_unclicked(info: dict) -> None:
     if info.get("clicked") is False:
         err_console.print(
             f"[yellow]warning:[/] this prior did not click (its probe's trace accuracy never held at the "
-            f"threshold, pretrain.click_threshold; metrics.jsonl has every probe), so RL, sweeps and retest will refuse "
-            f"it. Whether a seed clicks is chancy (docs/pretraining.md, \"The click study\"): train longer "
+            f"threshold, pretrain.click_threshold; metrics.jsonl has every probe), so RL, sweeps and retest "
+            f"will refuse it. Whether a seed clicks is chancy (docs/pretraining.md, \"The click study\"): train longer "
             f"(--set pretrain.tokens=9000000), try another seed (--set pretrain.seed=1 --set corpus.seed=1), "
             f"or pass allow_unclicked_prior=true to the consumer to study a plateaued prior.")
 

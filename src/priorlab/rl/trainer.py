@@ -43,7 +43,8 @@ def rl_precision(cfg, dev: torch.device) -> bool:
     """bf16 autocast for training forwards ('auto': as pretraining, bf16 on CUDA with bf16 and on a
     CPU with native bf16 units, :func:`runtime.use_bf16`). On such a CPU a bf16 RL step took 1.89
     CPU-s against 2.80 in fp32 (TRL 3.85, 1 thread; docs/performance.md); the update recomputes the
-    old log-probs in bf16, so the first ratio stays exactly 1 (rl/update.py). The sampler runs fp32 on CPU either way."""
+    old log-probs in bf16, so the first ratio stays exactly 1 (rl/update.py). The sampler runs fp32
+    on CPU either way."""
     return runtime.use_bf16(cfg.precision, dev)
 
 

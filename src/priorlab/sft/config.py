@@ -64,7 +64,8 @@ class StageConfig(Strict):
     steps: int = Field(100, ge=1, description="training steps")
     optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1e-4))
     final: EvalConfig = Field(default_factory=_final_eval, description="before/after eval of summary.json")
-    precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: bf16 on CUDA with bf16 and on CPUs with native bf16, else fp32")
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto", description="auto: bf16 on CUDA with bf16 and on CPUs with native bf16, else fp32")
     checkpoint_every: int = Field(25, ge=1, description="training steps between checkpoints")
     allow_unclicked_prior: bool = Field(False, description="accept a prior that never left the loss plateau")
 
