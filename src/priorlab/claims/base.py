@@ -121,6 +121,9 @@ class PriorSpec:
     ``corpus.seed`` set to it: another initialisation, data order and document sample), and RL
     seed ``s`` runs on replica ``s``: the unit of replication is then a (prior seed, RL seed)
     pair, so an interval over seeds covers the variance between priors of one composition.
+    Replicas come several at a time, so each trains at ``threads=1`` beside the others: at the demo
+    model's size one thread does as much as two (docs/performance.md, "Priors side by side").
+    ``threads`` None: the scale's ``prior_threads``.
     """
 
     name: str
@@ -130,6 +133,7 @@ class PriorSpec:
     kind: str = "pretrain"
     match: tuple[str, str] | None = None
     replicated: bool = False
+    threads: int | None = None
 
     def needs(self) -> list[str]:
         """The priors this one is made from or matched to."""
@@ -141,7 +145,8 @@ class PriorSpec:
         if not self.replicated:
             return [self]
         return [PriorSpec(replica(self.name, s), (*self.sets, *scale.scratch_sets, f"pretrain.seed={s}",
-                                                  f"corpus.seed={s}"), f"{self.about} (prior seed {s})")
+                                                  f"corpus.seed={s}"), f"{self.about} (prior seed {s})",
+                           threads=1)
                 for s in scale.seeds]
 
 

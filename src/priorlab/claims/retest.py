@@ -68,11 +68,11 @@ def prior_job(spec: PriorSpec, scale: Scale, dirs: dict[str, Path]):
         k = get_kind(spec.kind)
         cfg = load_config(k.base_path(None), [*scale.stage_sets, *spec.sets, f"{k.checkpoints[0]}={base}"],
                           model=k.config_model())
-        return Job(spec.kind, cfg, threads=scale.prior_threads, name=f"prior {spec.name}")
+        return Job(spec.kind, cfg, threads=spec.threads or scale.prior_threads, name=f"prior {spec.name}")
     from priorlab.rlp.matched import matched_sets
 
     match = matched_sets(dirs[spec.match[0]], spec.match[1]) if spec.match else []
-    return Job("pretrain", prior_config(spec, scale, base, match), threads=scale.prior_threads,
+    return Job("pretrain", prior_config(spec, scale, base, match), threads=spec.threads or scale.prior_threads,
                name=f"prior {spec.name}")
 
 
