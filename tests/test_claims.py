@@ -147,7 +147,7 @@ def test_composition_priors_are_replicated_from_scratch_one_per_rl_seed(tmp_path
     RL seed s runs on prior seed s: the unit of replication is the (prior seed, RL seed) pair."""
     import yaml
 
-    from priorlab.claims.retest import retest
+    from priorlab.claims.retest import prior_job, retest
 
     c3 = CLAIMS.get("C3")()
     for spec in c3.priors(SCALES["small"]):
@@ -155,6 +155,10 @@ def test_composition_priors_are_replicated_from_scratch_one_per_rl_seed(tmp_path
         replicas = spec.replicas(SCALES["small"])
         assert [r.name for r in replicas] == [f"{spec.name}@s{s}" for s in (0, 1, 2)]
         assert all(set(SCALES["small"].scratch_sets) <= set(r.sets) for r in replicas)
+        # replicas run side by side at one thread each; a single prior (the demo) at the scale's threads
+        assert [prior_job(r, SCALES["small"], {}).threads for r in replicas] == [1, 1, 1]
+    demo = next(p for p in plan(chosen(["C4"]), SCALES["small"])[0].values() if p.name == "demo")
+    assert prior_job(demo, SCALES["small"], {}).threads == SCALES["small"].prior_threads == 2
     results = retest(["C3"], "tiny", tmp_path / "out", workers=2, store=tmp_path / "store", show=False)
     rl = [r for r in results[0].runs if r["kind"] == "rl"]
     assert len([r for r in results[0].runs if r["kind"] == "prior"]) == 2 * 3 and len(rl) == 2 * 3
