@@ -168,3 +168,34 @@ def test_composition_priors_are_replicated_from_scratch_one_per_rl_seed(tmp_path
         prior_cfg = yaml.safe_load((Path(prior).parent / "config.yaml").read_text())
         assert prior_cfg["pretrain"]["seed"] == prior_cfg["corpus"]["seed"] == seed
         assert prior_cfg["pretrain"]["init_from"] is None
+
+
+def test_a_replica_that_never_clicked_is_refused_and_its_seed_left_out(tmp_path):
+    """An arm seed whose replicated prior never clicked is not started (a rerun would refuse it
+    again): it is recorded as refused, not failed, and the other seeds run."""
+    import json
+
+    from priorlab.claims.retest import _failed, _run_arms, _run_row
+    from priorlab.sweep import JobResult
+
+    scale, c1 = SCALES["small"], CLAIMS.get("C1")()
+    priors = {p.name: p for p in c1.priors(scale)}
+    arms = {a.name: a for a in c1.arms(scale) if a.name == "random-answer-heavy"}
+    dirs = {}
+    for r in priors["answer-heavy"].replicas(scale):
+        d = tmp_path / r.name / "model"
+        d.mkdir(parents=True)
+        (d / "priorlab.json").write_text(json.dumps({"clicked": not r.name.endswith("@s1"), "click_threshold": 0.5}))
+        dirs[r.name] = d
+    started = []
+
+    def run(jobs, stage):
+        started.extend(j.name for j in jobs)
+        return [JobResult(j, tmp_path / j.name, "finished") for j in jobs]
+
+    out = _run_arms(arms, scale, priors, dirs, run)
+    assert started == ["random-answer-heavy seed 0", "random-answer-heavy seed 2"]
+    rows = [_run_row("rl", a, s, r, a) for a, s, r in out]
+    refused = _failed(rows, "refused")
+    assert len(refused) == 1 and "seed 1" in refused[0] and "never clicked" in refused[0] and not _failed(rows)
+    assert [r["wall_s"] for r in rows if r["status"] == "refused"] == [0.0]

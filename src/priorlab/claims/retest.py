@@ -132,7 +132,7 @@ def _run_arms(arms: dict[str, Arm], scale: Scale, priors: dict[str, PriorSpec], 
     """Every arm x seed, in stages: arms on priors first, then arms on those arms' models (seed s
     on seed s); ``[(arm, seed, JobResult)]``. A seed whose prior, base run or teacher did not
     finish is not started."""
-    from priorlab.sweep import Job
+    from priorlab.sweep import Job, JobResult
 
     done: dict[str, dict[int, Path]] = {}
     out: list[tuple] = []
@@ -146,9 +146,14 @@ def _run_arms(arms: dict[str, Arm], scale: Scale, priors: dict[str, PriorSpec], 
             for s in scale.seeds:
                 teacher = _prior_dir(a.teacher, s, priors, prior_dirs) if a.teacher else None
                 start = _start(a, s, priors, prior_dirs, done)
-                if start is not None and (a.teacher is None or teacher is not None):
+                if start is None or (a.teacher is not None and teacher is None):
+                    continue
+                job = Job(a.kind, arm_config(a, s, start, teacher), name=f"{n} seed {s}")
+                if why := _refused(job.config, start):
+                    out.append((n, s, JobResult(job, start.parent, "refused", why)))
+                else:
                     keys.append((n, s))
-                    jobs.append(Job(a.kind, arm_config(a, s, start, teacher), name=f"{n} seed {s}"))
+                    jobs.append(job)
         results = run(jobs, f"arms-{len(done)}")
         done.update({n: {} for n in ready})
         for (n, s), r in zip(keys, results):
@@ -156,6 +161,18 @@ def _run_arms(arms: dict[str, Arm], scale: Scale, priors: dict[str, PriorSpec], 
             if r.ok:
                 done[n][s] = r.run_dir
     return out
+
+
+def _refused(cfg, start: Path) -> str | None:
+    """Why seed ``cfg`` of an arm is not started: its prior never clicked and the arm does not
+    allow that (``allow_unclicked_prior``). A refusal is a property of that prior, not a failure:
+    rerunning would refuse again, so the claim is judged on the other seeds and says which."""
+    from priorlab.rl.config import unclicked
+
+    if getattr(cfg, "allow_unclicked_prior", True) or (info := unclicked(start)) is None:
+        return None
+    return (f"its prior {start} never clicked (trace accuracy below {info.get('click_threshold')} at every "
+            f"probe), so this seed is left out of the claim's interval")
 
 
 def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | None, store, show: bool,
@@ -189,12 +206,14 @@ def _run_row(kind: str, name: str, seed: int | None, r, spec: str) -> dict:
     which claims it serves."""
     return {"name": name + (f" seed {seed}" if seed is not None else ""), "kind": kind, "spec": spec,
             "path": str(r.run_dir), "summary": "" if r.ok else f"{r.status}: {r.error}",
-            "reused": r.status == "reused", "wall_s": _wall(r)}
+            "reused": r.status == "reused", "wall_s": _wall(r), "status": r.status}
 
 
-def _failed(rows: list[dict]) -> list[str]:
-    """``"KIND NAME: STATUS: error"`` for every job among ``rows`` that did not finish."""
-    return [f"{r['kind']} {r['name']}: {r['summary']}" for r in rows if r["summary"]]
+def _failed(rows: list[dict], status: str | None = None) -> list[str]:
+    """``"KIND NAME: STATUS: error"`` for every job among ``rows`` that did not finish (that was
+    not started because its prior never clicked, with ``status="refused"``)."""
+    return [f"{r['kind']} {r['name']}: {r['summary']}" for r in rows
+            if r["summary"] and (r.get("status") == "refused") == (status == "refused")]
 
 
 def _missing(claim: Claim, ev: Evidence) -> list[str]:
@@ -206,11 +225,14 @@ def _missing(claim: Claim, ev: Evidence) -> list[str]:
 
 def not_run(claim: Claim, ev: Evidence, runs: list[dict], missing: list[str]) -> ClaimResult:
     """A claim whose runs are missing: no measurement, no verdict, the reason (which runs, why)."""
-    why = "; ".join(_failed(runs)) or "no job was started for them"
+    failed, refused = _failed(runs), _failed(runs, "refused")
+    why = "; ".join(failed + refused) or "no job was started for them"
+    fix = ("rerun the re-test to complete them" if failed or not refused else
+           "a prior that never clicked is refused on every rerun: see docs/pretraining.md for recipes that click")
     return ClaimResult(
         id=claim.id, title=claim.title, statement=claim.statement, source=dict(claim.source),
         statistic=claim.statistic, verdict="not run", reason=f"no finished run of {', '.join(missing)} ({why}); "
-        f"rerun the re-test to complete them", effect=None, ci_low=None, ci_high=None, seeds=0,
+        f"{fix}", effect=None, ci_low=None, ci_high=None, seeds=0,
         scale=ev.scale.name, runs=runs, next_steps=list(claim.next_steps), notes=list(claim.notes))
 
 
@@ -218,7 +240,7 @@ def _wall(r) -> float:
     """A job's wall time; for a reused run, the time it took when it was made (``run.json``)."""
     from priorlab.store import read_record
 
-    return float(r.wall_s or (read_record(r.run_dir) or {}).get("wall_s") or 0.0)
+    return float(r.wall_s or (r.status == "reused" and (read_record(r.run_dir) or {}).get("wall_s")) or 0.0)
 
 
 def judge_claim(claim: Claim, ev: Evidence, runs: list[dict]) -> ClaimResult:
@@ -271,6 +293,8 @@ def retest(ids: list[str] | None, scale_name: str, out: Path, executor: str = "l
             result = judge_claim(c, ev, runs)
             if failed := _failed(runs):
                 result.notes.append("runs that did not finish: " + "; ".join(failed))
+        if refused := _failed(runs, "refused"):
+            result.notes.append("seeds not run: " + "; ".join(refused))
         result.save(ev.out / "result.json")
         results.append(result)
     breakdown = [{k: r[k] for k in ("name", "kind", "wall_s", "reused")} for r in rows]

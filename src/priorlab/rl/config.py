@@ -199,18 +199,25 @@ def check_prior(cfg: RLConfig) -> None:
     if not cfg.prior or not (Path(cfg.prior) / "config.json").exists():  # before torch is imported (seconds)
         raise ConfigError(f"prior: {cfg.prior!r} is not a model directory (config.json + safetensors); "
                           f"pass --prior RUN/model")
-    meta = Path(cfg.prior) / "priorlab.json"
-    if not cfg.allow_unclicked_prior and meta.exists():
-        try:
-            info = json.loads(meta.read_text())
-        except ValueError:
-            raise InputDataError(f"prior: {meta} is not valid JSON; re-save the prior or pass another") from None
-        if isinstance(info, dict) and info.get("clicked") is False:
-            raise ConfigError(f"prior: {cfg.prior} never left the loss plateau (clicked: false, trace accuracy below "
-                              f"{info.get('click_threshold')} at every probe; see its metrics.jsonl). Pretrain longer "
-                              f"(--set pretrain.tokens=...) or with another recipe, or pass "
-                              f"--set allow_unclicked_prior=true to study a plateaued prior")
+    if not cfg.allow_unclicked_prior and (info := unclicked(cfg.prior)) is not None:
+        raise ConfigError(f"prior: {cfg.prior} never left the loss plateau (clicked: false, trace accuracy below "
+                          f"{info.get('click_threshold')} at every probe; see its metrics.jsonl). Pretrain longer "
+                          f"(--set pretrain.tokens=...) or with another recipe, or pass "
+                          f"--set allow_unclicked_prior=true to study a plateaued prior")
     _check_world(cfg)
+
+
+def unclicked(prior: str | Path) -> dict | None:
+    """The ``priorlab.json`` of a priorlab prior that never clicked (:mod:`priorlab.click`), else
+    None (it clicked, was not probed, or is not a priorlab prior); torch-free."""
+    meta = Path(prior) / "priorlab.json"
+    if not meta.exists():
+        return None
+    try:
+        info = json.loads(meta.read_text())
+    except ValueError:
+        raise InputDataError(f"prior: {meta} is not valid JSON; re-save the prior or pass another") from None
+    return info if isinstance(info, dict) and info.get("clicked") is False else None
 
 
 def check_critique(cfg: RLConfig) -> None:
