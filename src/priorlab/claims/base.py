@@ -71,10 +71,13 @@ SCRATCH_BUDGET = ("pretrain.tokens=9000000",)
 STAGE_EVAL = ("final.depths=[4,5]", "final.n_problems=8", "final.n_samples=8", "data.n_prompts=64")
 
 SCALES: dict[str, Scale] = {
-    # CI and smoke tests: a tiny model, two RL steps; numbers mean nothing (its priors never click).
+    # CI and smoke tests: a tiny model, two RL steps; numbers mean nothing (its priors never click,
+    # so a prior's own evaluation is cut to 2 depths x 4 x 4: at the demo's 6 x 32 x 64 it was 90%
+    # of a tiny prior job, every completion running to its token limit).
     "tiny": Scale("tiny", (0, 1, 2), (
         "model.preset=tiny", "pretrain.tokens=16384", "pretrain.batch_size=8", "pretrain.seq_len=160",
-        "pretrain.warmup_steps=2", "pretrain.checkpoint_every=8", "pretrain.precision=fp32"), (
+        "pretrain.warmup_steps=2", "pretrain.checkpoint_every=8", "pretrain.precision=fp32",
+        "eval.depths=[2, 3]", "eval.n_problems=4", "eval.n_samples=4"), (
         "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=4", "data.n_prompts=8",
         "probe.every=1", "probe.n_problems=2", "probe.n_samples=2", "checkpoint_every=2", "kl_every=0",
         "allow_unclicked_prior=true"),
