@@ -64,16 +64,16 @@ def prior_job(spec: PriorSpec, scale: Scale, dirs: dict[str, Path]):
     from priorlab.sweep import Job
 
     base = dirs[spec.base] / "model" if spec.base else None
+    threads = spec.threads or scale.prior_threads
     if spec.kind != "pretrain":
         k = get_kind(spec.kind)
         cfg = load_config(k.base_path(None), [*scale.stage_sets, *spec.sets, f"{k.checkpoints[0]}={base}"],
                           model=k.config_model())
-        return Job(spec.kind, cfg, threads=spec.threads or scale.prior_threads, name=f"prior {spec.name}")
+        return Job(spec.kind, cfg, threads=threads, name=f"prior {spec.name}")
     from priorlab.rlp.matched import matched_sets
 
     match = matched_sets(dirs[spec.match[0]], spec.match[1]) if spec.match else []
-    return Job("pretrain", prior_config(spec, scale, base, match), threads=spec.threads or scale.prior_threads,
-               name=f"prior {spec.name}")
+    return Job("pretrain", prior_config(spec, scale, base, match), threads=threads, name=f"prior {spec.name}")
 
 
 def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run) -> dict:
@@ -131,7 +131,7 @@ def _run_arms(arms: dict[str, Arm], scale: Scale, priors: dict[str, PriorSpec], 
               run) -> list[tuple]:
     """Every arm x seed, in stages: arms on priors first, then arms on those arms' models (seed s
     on seed s); ``[(arm, seed, JobResult)]``. A seed whose prior, base run or teacher did not
-    finish is not started."""
+    finish is not started; one whose prior never clicked is ``refused`` (its ``run_dir``: that prior's run)."""
     from priorlab.sweep import Job, JobResult
 
     done: dict[str, dict[int, Path]] = {}
