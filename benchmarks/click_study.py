@@ -10,6 +10,7 @@ summary (click rate, median / max click step and tokens) is printed as the last 
 
     python benchmarks/click_study.py demo --seeds 0-9 --out runs/click
     python benchmarks/click_study.py facts15 --seeds 0-9 --set corpus.facts=0.15 --out runs/click
+    python benchmarks/click_study.py demo facts15 --summarize --plot docs/img/click.png --out runs/click
 
 ``pretrain.seed`` and ``corpus.seed`` are both set to the seed: a seed is a different
 initialisation, data order *and* document sample.
@@ -25,6 +26,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import yaml
 
 
 def seeds_arg(text: str) -> list[int]:
@@ -130,13 +133,14 @@ def poll(args, pending: list[int], running: dict, done: list[dict]) -> None:
 
 def summarize(args) -> list[dict]:
     """Rows of the seeds already trained under ``OUT/LABEL`` (finished, stopped or interrupted);
-    the wall time is the run's own ``elapsed_s``."""
+    the wall time is the run's own ``elapsed_s``, the budget the run's own ``pretrain.tokens``."""
     rows = []
     for seed in args.seeds:
         out = args.out / args.label / f"seed{seed}"
         train = [r for r in metric_rows(out / "metrics.jsonl") if "elapsed_s" in r]
         if train:
-            rows.append(row_of(args, seed, out, train[-1]["elapsed_s"], None))
+            budget = yaml.safe_load((out / "config.yaml").read_text())["pretrain"]["tokens"]
+            rows.append(row_of(args, seed, out, train[-1]["elapsed_s"], None) | {"budget": budget})
     return rows
 
 
@@ -152,9 +156,30 @@ def summary(label: str, rows: list[dict]) -> dict:
             "median_wall_s": statistics.median(r["wall_s"] for r in rows) if rows else None}
 
 
+def plot(rows: dict[str, list[dict]], path: Path, threshold: float, demo_budget: int = 6_000_000) -> None:
+    """One panel per label: every seed's probe trace accuracy against training tokens (solid: it
+    clicked), the click threshold and the demo's budget."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from priorlab.plots import plt, save
+
+    fig, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 3.4), sharey=True, squeeze=False)
+    for ax, (label, runs) in zip(axes[0], rows.items()):
+        for r in runs:
+            tok = r["last_tokens"] / r["last_step"] if r["last_step"] else 0
+            ax.plot([s * tok / 1e6 for s, _ in r["probes"]], [a for _, a in r["probes"]], lw=1.2,
+                    ls="-" if r["clicked"] else ":", label=f"seed {r['seed']}")
+        ax.axhline(threshold, color="grey", lw=0.8)
+        ax.axvline(demo_budget / 1e6, color="black", lw=0.8, ls="--")
+        n = sum(r["clicked"] for r in runs)
+        ax.set(title=f"{label}: {n} of {len(runs)} clicked", xlabel="training tokens (M)")
+    axes[0][0].set_ylabel("probe trace accuracy")
+    axes[0][-1].legend(fontsize=6, ncol=2)
+    save(fig, path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("label")
+    ap.add_argument("label", nargs="+", help="the study's name (several with --summarize)")
     ap.add_argument("--seeds", type=seeds_arg, default=list(range(10)))
     ap.add_argument("--set", action="append", default=[], help="a recipe override, as priorlab --set")
     ap.add_argument("--config", type=Path, default=None)
@@ -168,12 +193,20 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--summarize", action="store_true",
                     help="train nothing: rebuild the rows of OUT/LABEL/seed*/ from their metrics.jsonl")
+    ap.add_argument("--plot", type=Path, default=None, help="also draw every seed's probe curve to this PNG")
     args = ap.parse_args()
+    if len(args.label) > 1 and not args.summarize:
+        ap.error("several labels only with --summarize: a study trains one recipe")
     args.out.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    rows = summarize(args) if args.summarize else run(args)
-    s = summary(args.label, rows)
-    print(json.dumps(s) if args.json else s)
+    rows = {}
+    for label in args.label:
+        args.label = label
+        rows[label] = summarize(args) if args.summarize else run(args)
+        s = summary(label, rows[label])
+        print(json.dumps(s) if args.json else s)
+    if args.plot:
+        plot(rows, args.plot, args.threshold)
 
 
 if __name__ == "__main__":

@@ -196,6 +196,6 @@ def test_a_replica_that_never_clicked_is_refused_and_its_seed_left_out(tmp_path)
     out = _run_arms(arms, scale, priors, dirs, run)
     assert started == ["random-answer-heavy seed 0", "random-answer-heavy seed 2"]
     rows = [_run_row("rl", a, s, r, a) for a, s, r in out]
-    refused = _failed(rows, "refused")
+    refused = _failed(rows, refused=True)
     assert len(refused) == 1 and "seed 1" in refused[0] and "never clicked" in refused[0] and not _failed(rows)
     assert [r["wall_s"] for r in rows if r["status"] == "refused"] == [0.0]

@@ -209,11 +209,11 @@ def _run_row(kind: str, name: str, seed: int | None, r, spec: str) -> dict:
             "reused": r.status == "reused", "wall_s": _wall(r), "status": r.status}
 
 
-def _failed(rows: list[dict], status: str | None = None) -> list[str]:
-    """``"KIND NAME: STATUS: error"`` for every job among ``rows`` that did not finish (that was
-    not started because its prior never clicked, with ``status="refused"``)."""
+def _failed(rows: list[dict], refused: bool = False) -> list[str]:
+    """``"KIND NAME: STATUS: error"`` for every job among ``rows`` that did not finish (with
+    ``refused``: every job not started because its prior never clicked)."""
     return [f"{r['kind']} {r['name']}: {r['summary']}" for r in rows
-            if r["summary"] and (r.get("status") == "refused") == (status == "refused")]
+            if r["summary"] and (r.get("status") == "refused") == refused]
 
 
 def _missing(claim: Claim, ev: Evidence) -> list[str]:
@@ -225,7 +225,7 @@ def _missing(claim: Claim, ev: Evidence) -> list[str]:
 
 def not_run(claim: Claim, ev: Evidence, runs: list[dict], missing: list[str]) -> ClaimResult:
     """A claim whose runs are missing: no measurement, no verdict, the reason (which runs, why)."""
-    failed, refused = _failed(runs), _failed(runs, "refused")
+    failed, refused = _failed(runs), _failed(runs, refused=True)
     why = "; ".join(failed + refused) or "no job was started for them"
     fix = ("rerun the re-test to complete them" if failed or not refused else
            "a prior that never clicked is refused on every rerun: see docs/pretraining.md for recipes that click")
@@ -293,7 +293,7 @@ def retest(ids: list[str] | None, scale_name: str, out: Path, executor: str = "l
             result = judge_claim(c, ev, runs)
             if failed := _failed(runs):
                 result.notes.append("runs that did not finish: " + "; ".join(failed))
-        if refused := _failed(runs, "refused"):
+        if refused := _failed(runs, refused=True):
             result.notes.append("seeds not run: " + "; ".join(refused))
         result.save(ev.out / "result.json")
         results.append(result)
