@@ -158,7 +158,7 @@ def summary(label: str, rows: list[dict]) -> dict:
 
 def plot(rows: dict[str, list[dict]], path: Path, threshold: float, demo_budget: int = 6_000_000) -> None:
     """One panel per label: every seed's probe trace accuracy against training tokens (solid: it
-    clicked), the click threshold and the demo's budget."""
+    clicked; one colour per seed in every panel), the click threshold and the demo's budget."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from priorlab.plots import plt, save
 
@@ -167,7 +167,7 @@ def plot(rows: dict[str, list[dict]], path: Path, threshold: float, demo_budget:
         for r in runs:
             tok = r["last_tokens"] / r["last_step"] if r["last_step"] else 0
             ax.plot([s * tok / 1e6 for s, _ in r["probes"]], [a for _, a in r["probes"]], lw=1.2,
-                    ls="-" if r["clicked"] else ":", label=f"seed {r['seed']}")
+                    ls="-" if r["clicked"] else ":", color=f"C{r['seed'] % 10}", label=f"seed {r['seed']}")
         ax.axhline(threshold, color="grey", lw=0.8)
         ax.axvline(demo_budget / 1e6, color="black", lw=0.8, ls="--")
         n = sum(r["clicked"] for r in runs)

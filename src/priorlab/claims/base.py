@@ -63,8 +63,9 @@ class Horizon:
 #: answer-heavy and edge mixes, docs/claims.md); continuing the demo prior always starts past it.
 CONTINUE = ("pretrain.tokens=2000000", "pretrain.lr=0.0005", "pretrain.warmup_steps=20")
 #: A composition trained from scratch (:attr:`PriorSpec.replicated`) gets 1.5x the demo's tokens:
-#: with 20% depth-1 problems, 6 of 10 demo-mix seeds clicked at 6M, all late; at 9M 9 of 10, and
-#: answer-heavy 4 of 5 (docs/pretraining.md, "A longer budget").
+#: with 20% depth-1 problems, 6 of 10 demo-mix seeds clicked at 6M, all late; at 9M 9 of 10,
+#: code-accurate 12 of 12 and answer-heavy only 7 of 11 over two CPUs (docs/pretraining.md, "A longer
+#: budget", "The composition recipe over 10 seeds"): a replica that does not click is refused.
 SCRATCH_BUDGET = ("pretrain.tokens=9000000",)
 
 #: A prior stage made by another run kind (RLP) evaluates itself briefly: the claims measure it after RL.
