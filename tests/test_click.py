@@ -30,7 +30,8 @@ def test_a_plateau_never_clicks():
 def test_pretraining_logs_probes_and_rl_refuses_a_prior_that_never_clicked(tmp_path):
     """The tiny prior stays on the plateau: probes are logged, clicked is false in pretrain.json and
     the model's priorlab.json, ``priorlab pretrain`` warns, and RL refuses it unless the run allows
-    it explicitly."""
+    it explicitly. Probing does not touch the training run: the losses are those of a run that
+    never probes (so runs probed at different intervals are the same prior)."""
     import json
 
     import pytest
@@ -50,6 +51,12 @@ def test_pretraining_logs_probes_and_rl_refuses_a_prior_that_never_clicked(tmp_p
     model = tmp_path / "p" / "model"
     probes = [r for r in read_jsonl(tmp_path / "p" / "metrics.jsonl") if r.get("kind") == "probe"]
     assert [r["step"] for r in probes] == [8, 16] and all(0 <= r["trace_acc"] <= 1 for r in probes)
+    res = CliRunner().invoke(app, ["pretrain", "--out", str(tmp_path / "q"), "--quiet",
+                                   *[a for s in TINY for a in ("--set", s)]])
+    assert res.exit_code == 0, res.output
+    losses = [[(r["step"], r["loss"]) for r in read_jsonl(tmp_path / d / "metrics.jsonl") if "loss" in r]
+              for d in ("p", "q")]
+    assert losses[0] and losses[0] == losses[1]
     info = json.loads((tmp_path / "p" / "pretrain.json").read_text())
     assert info["clicked"] is False and info["click_step"] is None
     assert json.loads((model / "priorlab.json").read_text())["clicked"] is False
