@@ -172,8 +172,8 @@ def plot(rows: dict[str, list[dict]], path: Path, threshold: float, demo_budget:
         ax.axvline(demo_budget / 1e6, color="black", lw=0.8, ls="--")
         n = sum(r["clicked"] for r in runs)
         ax.set(title=f"{label}: {n} of {len(runs)} clicked", xlabel="training tokens (M)")
+        ax.legend(fontsize=6, ncol=2, loc="upper left")
     axes[0][0].set_ylabel("probe trace accuracy")
-    axes[0][-1].legend(fontsize=6, ncol=2)
     save(fig, path)
 
 
