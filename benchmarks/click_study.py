@@ -156,7 +156,8 @@ def summary(label: str, rows: list[dict]) -> dict:
             "median_wall_s": statistics.median(r["wall_s"] for r in rows) if rows else None}
 
 
-def plot(rows: dict[str, list[dict]], path: Path, threshold: float, demo_budget: int = 6_000_000) -> None:
+def plot(rows: dict[str, list[dict]], path: Path, threshold: float, tokens_per_step: int,
+         demo_budget: int = 6_000_000) -> None:
     """One panel per label: every seed's probe trace accuracy against training tokens (solid: it
     clicked; one colour per seed in every panel), the click threshold and the demo's budget."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -165,8 +166,7 @@ def plot(rows: dict[str, list[dict]], path: Path, threshold: float, demo_budget:
     fig, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 3.4), sharey=True, squeeze=False)
     for ax, (label, runs) in zip(axes[0], rows.items()):
         for r in runs:
-            tok = r["last_tokens"] / r["last_step"] if r["last_step"] else 0
-            ax.plot([s * tok / 1e6 for s, _ in r["probes"]], [a for _, a in r["probes"]], lw=1.2,
+            ax.plot([s * tokens_per_step / 1e6 for s, _ in r["probes"]], [a for _, a in r["probes"]], lw=1.2,
                     ls="-" if r["clicked"] else ":", color=f"C{r['seed'] % 10}", label=f"seed {r['seed']}")
         ax.axhline(threshold, color="grey", lw=0.8)
         ax.axvline(demo_budget / 1e6, color="black", lw=0.8, ls="--")
@@ -201,12 +201,12 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     rows = {}
     for label in args.label:
-        args.label = label
-        rows[label] = summarize(args) if args.summarize else run(args)
+        study = argparse.Namespace(**(vars(args) | {"label": label}))
+        rows[label] = summarize(study) if args.summarize else run(study)
         s = summary(label, rows[label])
         print(json.dumps(s) if args.json else s)
     if args.plot:
-        plot(rows, args.plot, args.threshold)
+        plot(rows, args.plot, args.threshold, args.batch * args.seq_len)
 
 
 if __name__ == "__main__":
