@@ -139,3 +139,33 @@ def test_shared_prompt_cache_samples_what_a_repeated_cache_samples(tiny_prior, w
     monkeypatch.undo()
     bf16 = sample(model, tok, prompts, 5, **kw | {"bf16": True})  # CPU autocast: bf16 values beside fp32 keys
     assert len(bf16) == 15 and all(np.isfinite(lp).all() for lp in bf16.logprobs)
+
+
+def test_lean_decode_step_samples_what_the_models_forward_samples(tiny_prior, world, monkeypatch):
+    """The sampler's decode step without transformers' modules (priorlab.lean) gives the tokens
+    of the model's own forward and its log-probs within float rounding, in fp32 and bf16 autocast."""
+    import priorlab.sampling as S
+
+    model, tok, prompts = _setup(tiny_prior, world)
+    assert S.lean_decoder(model) is not None
+    for bf16 in (False, True):
+        kw = dict(max_new_tokens=16, seed=3, bf16=bf16, max_rows=4, temperature=1.5)
+        lean = sample(model, tok, prompts, 5, **kw)
+        with monkeypatch.context() as m:
+            m.setattr(S, "lean_decoder", lambda *a: None)
+            forward = sample(model, tok, prompts, 5, **kw)
+        assert lean.ids == forward.ids and any(lean.finished) and not all(lean.finished)
+        for a, b in zip(lean.logprobs, forward.logprobs):
+            np.testing.assert_allclose(a, b, atol=1e-5 if not bf16 else 1e-3)
+
+
+def test_lean_decoder_declines_models_it_does_not_reproduce():
+    """A Llama with biases or grouped key/value heads decodes through its own forward."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from priorlab.lean import lean_decoder
+
+    base = dict(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4)
+    assert lean_decoder(LlamaForCausalLM(LlamaConfig(**base))) is not None
+    assert lean_decoder(LlamaForCausalLM(LlamaConfig(**base, attention_bias=True))) is None
+    assert lean_decoder(LlamaForCausalLM(LlamaConfig(**base, num_key_value_heads=2))) is None

@@ -3,7 +3,8 @@
 Each chunk prefills its unique prompts once and keeps their KV cache once for all n samples
 (:class:`_PromptLayer`; repeated n times for models it cannot serve), then decodes one token
 per step for the rows still running; rows that emitted ``<eos>`` are dropped from the batch
-(and from the cache), so cost follows the tokens actually generated. Works on CPU and CUDA;
+(and from the cache), so cost follows the tokens actually generated; a plain Llama decodes through
+:mod:`priorlab.lean` (its forward's arithmetic without transformers' modules). Works on CPU and CUDA;
 bf16 autocast by default on CUDA only (on CPU it re-casts weights each step and is slower).
 """
 
@@ -17,6 +18,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from priorlab import runtime
+from priorlab.lean import lean_decoder
 from priorlab.progress import progress_bar
 
 
@@ -202,9 +204,10 @@ def _prefill(model, input_ids, attn, reps, extra, bf16):
 
 
 @torch.no_grad()
-def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eos, bf16):
+def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eos, bf16, lean):
     """Decode one chunk. Returns tokens, log-probs, entropies [R, T] (tokens -1 past the end)
-    and finished [R]; ``uniforms`` [R, T] fixes every random draw; ``eos`` [S] stop ids.
+    and finished [R]; ``uniforms`` [R, T] fixes every random draw; ``eos`` [S] stop ids; ``lean``:
+    the model's :class:`~priorlab.lean.LeanDecoder`, or None to decode through its forward.
 
     Finished rows are compacted out of the batch once they are an eighth of it (copying the
     cache on every single finish would cost more than decoding a few idle rows).
@@ -235,9 +238,11 @@ def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eo
             cache.batch_select_indices(keep)
             attn, alive, tok, pos = attn[keep], alive[keep], tok[keep], pos[keep]
         with runtime.autocast(dev, bf16):
-            out = model(input_ids=tok[:, None], attention_mask=attn[..., :L0 + t + 1], position_ids=pos + t,
-                        cache=cache, use_cache=True)
-        logits = out.logits[:, -1]
+            if lean is not None:
+                logits = lean(tok, (pos + t)[:, 0], cache)
+            else:
+                logits = model(input_ids=tok[:, None], attention_mask=attn[..., :L0 + t + 1], position_ids=pos + t,
+                               cache=cache, use_cache=True).logits[:, -1]
     return toks.cpu().numpy(), lps.cpu().numpy(), ents.cpu().numpy(), finished.cpu().numpy()
 
 
@@ -272,6 +277,7 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int 
     chunks = [(i, j, min(n, j + per_prompt)) for i in range(len(prompts)) for j in range(0, n, per_prompt)]
     group = max(1, max_rows // per_prompt)  # prompts per forward
     eos = torch.tensor(stop_ids(model, tokenizer), device=dev)
+    lean = lean_decoder(model, torch.bfloat16 if bf16 else None) if _shares_prompts(model) else None
     max_new_tokens = fit_context(model, tokenizer, prompts, max_new_tokens)
     rows: dict[tuple[int, int], tuple] = {}
     with progress_bar(show) as bar:
@@ -284,7 +290,7 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int 
             toks, lps, ents, fin = _sample_chunk(
                 model, enc["input_ids"].to(dev), enc["attention_mask"].to(dev), reps,
                 row_uniforms(seed, [(i if streams is None else streams[i], j) for i, j in keys], max_new_tokens),
-                temperature, top_p, eos, bf16)
+                temperature, top_p, eos, bf16, lean)
             for r, key in enumerate(keys):
                 length = int((toks[r] >= 0).sum())
                 rows[key] = (toks[r, :length].tolist(), lps[r, :length], ents[r, :length], fin[r])
