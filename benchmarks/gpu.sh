@@ -10,22 +10,24 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-benchmarks/out}
 mkdir -p "$out"
-python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 3)" \
+py=$(command -v python || command -v python3)   # a CUDA image may only have python3
+export PYTHONUNBUFFERED=1
+tmp=$(mktemp -d)   # the untrained model stays out of $out: only the logs and gpu.json come back
+"$py" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 3)" \
   || { echo "gpu.sh: no CUDA device here; nothing was measured" >&2; exit 3; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$out/gpu_device.txt" 2>&1
 
-
-timeout 150 python -m pytest -q -m cuda tests/test_cuda.py > "$out/gpu_tests.log" 2>&1
+timeout 120 "$py" -m pytest -q -m cuda tests/test_cuda.py > "$out/gpu_tests.log" 2>&1
 tests_rc=$?
-timeout 200 python benchmarks/bench_pretrain.py --device cuda --precision bf16 --steps 30 --peak-seconds 2 --json \
+timeout 180 "$py" benchmarks/bench_pretrain.py --device cuda --precision bf16 --steps 30 --peak-seconds 2 --json \
   --set model.d_model=768 --set model.n_layers=12 --set model.n_heads=12 --set model.d_ff=3072 \
   --set pretrain.batch_size=32 --set pretrain.seq_len=512 > "$out/gpu_pretrain.log" 2>&1
-python -c "from pathlib import Path; import sys; sys.path.insert(0, 'benchmarks'); from bench_rl_step import make_model; make_model(Path('$out/untrained'))" \
+"$py" -c "from pathlib import Path; import sys; sys.path.insert(0, 'benchmarks'); from bench_rl_step import make_model; make_model(Path('$tmp/untrained'))" \
   > "$out/gpu_model.log" 2>&1
-timeout 120 python benchmarks/bench_sampler.py "$out/untrained" --rows 256 --json > "$out/gpu_sampler.log" 2>&1
-timeout 120 python benchmarks/bench_rl_step.py --which priorlab --steps 5 --json > "$out/gpu_rl_step.log" 2>&1
+timeout 90 "$py" benchmarks/bench_sampler.py "$tmp/untrained" --rows 256 --json > "$out/gpu_sampler.log" 2>&1
+timeout 90 "$py" benchmarks/bench_rl_step.py --which priorlab --steps 5 --json > "$out/gpu_rl_step.log" 2>&1
 
-python - "$out" "$tests_rc" <<'PY'
+"$py" - "$out" "$tests_rc" <<'PY'
 import json, pathlib, sys
 out, rc = pathlib.Path(sys.argv[1]), int(sys.argv[2])
 def last(name):
