@@ -1,5 +1,6 @@
-"""Corpus recipe knobs for priors as a factor: operation-fact drills (corpus.facts) and per-format
-document accuracy (corpus.format_accuracy); the probe's per-format criterion."""
+"""Corpus recipe knobs for priors as a factor: operation-fact drills (corpus.facts), per-format
+document accuracy (corpus.format_accuracy), a depth curriculum (corpus.curriculum); the probe's
+per-format criterion."""
 
 import random
 from collections import Counter
@@ -8,7 +9,9 @@ import pytest
 
 from priorlab.click import probe_problems
 from priorlab.config import ConfigError, load_config
-from priorlab.corpus import FACTS, document_texts
+from priorlab.corpus import FACTS, build_corpus, document_texts
+from priorlab.pretrain import batch_indices
+from priorlab.tokenizer import build_tokenizer
 
 MIX = ["corpus.formats={steps: 0.5, code: 0.5}", "corpus.depths={3: 1.0}"]
 
@@ -61,6 +64,8 @@ def test_a_slip_is_carried_into_later_steps_and_the_answer(world):
     (["corpus.format_accuracy={stepz: 0.9}"], "corpus.format_accuracy: unknown format 'stepz'. Did you mean 'steps'"),
     (["corpus.format_accuracy={steps: 1.5}"], r"corpus.format_accuracy.steps: 1.5 is not a probability"),
     (["corpus.facts=1.0"], "corpus.facts"),
+    (["corpus.curriculum.share=1.0"], "corpus.curriculum.share"),
+    (["corpus.curriculum.shar=0.2"], "corpus.curriculum.shar.*share"),
 ])
 def test_bad_recipe_fields_name_the_field(sets, match):
     with pytest.raises(ConfigError, match=match):
@@ -71,3 +76,29 @@ def test_the_probe_ignores_warm_up_depths(world):
     with_warmup = load_config(None, ["corpus.depths={1: 1.0, 2: 1.0, 3: 1.0}"]).corpus
     plain = load_config(None, ["corpus.depths={2: 1.0, 3: 1.0}"]).corpus
     assert [p.uid for p in probe_problems(world, with_warmup)] == [p.uid for p in probe_problems(world, plain)]
+
+
+def _doc_lengths(corpus, rows) -> list[int]:
+    return [int((corpus.doc[r] == d).sum()) for r in rows for d in range(1, int(corpus.doc[r].max()) + 1)]
+
+
+def test_a_curriculum_packs_its_first_phase_into_the_first_rows(world):
+    """Depth-1 documents first, then depths 3-4: every document of the first rows is shorter than
+    every document after them, and the first phase holds its share of the rows."""
+    sets = ["corpus.depths={3: 1.0, 4: 1.0}", "corpus.curriculum.share=0.25", "corpus.curriculum.depths={1: 1.0}"]
+    cfg = load_config(None, sets).corpus
+    tok = build_tokenizer(world.vocabulary())
+    corpus = build_corpus(world, cfg, tok.get_vocab(), 40 * 256, 256)
+    first = corpus.first_rows
+    assert first == corpus.stats["curriculum_rows"] and abs(first - 0.25 * len(corpus.tokens)) <= 2
+    assert max(_doc_lengths(corpus, range(first))) < min(_doc_lengths(corpus, range(first, len(corpus.tokens))))
+    assert "1" in corpus.stats["depth_share"]
+    plain = build_corpus(world, load_config(None, sets[:1]).corpus, tok.get_vocab(), 40 * 256, 256)
+    assert plain.first_rows == 0 and plain.stats["depth_share"].keys() == {"3", "4"}
+
+
+def test_the_first_phase_is_served_first_and_every_row_once():
+    n, first, bs = 50, 12, 4
+    order = [i for step in range(n // bs + 1) for i in batch_indices(step, bs, n, seed=3, first=first)]
+    assert set(order[:first]) == set(range(first)) and sorted(order[:n]) == list(range(n))
+    assert list(batch_indices(0, n, n, seed=3, first=0)) == list(batch_indices(0, n, n, seed=3))

@@ -103,6 +103,16 @@ class RefineDocsConfig(Strict):
         return self
 
 
+class CurriculumConfig(Strict):
+    """A first phase of pretraining on another depth mix: ``share`` of the corpus's rows hold
+    documents drawn with ``depths`` (the formats, contexts and the rest as the corpus's) and are
+    served first, in their own seeded order; the remaining rows follow. ``share`` 0: no phase."""
+
+    share: float = Field(0.0, ge=0.0, lt=1.0, description="share of the corpus's rows served first")
+    depths: dict[int, float] = Field(default_factory=lambda: {1: 1.0, 2: 1.0},
+                                     description="depth weights of the first phase's documents")
+
+
 class CorpusConfig(Strict):
     seed: int = 0
     formats: dict[str, float] = Field(default_factory=lambda: {"steps": 0.7, "answer": 0.3})
@@ -131,6 +141,7 @@ class CorpusConfig(Strict):
                           "drawn wrong value, carried into later steps and the answer, as an author's slip "
                           "would be); formats not listed are always right; None: every document is right")
     refine: RefineDocsConfig = Field(default_factory=RefineDocsConfig)
+    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
 
     @model_validator(mode="after")
     def _noise_needs_op_acc(self) -> "CorpusConfig":

@@ -23,6 +23,7 @@ from priorlab.worlds.critique import critique, refine_input
 from priorlab.worlds.formats import CRITIQUE_TOKENS
 
 OPEN_ROWS = 8  # rows kept open for first-fit packing
+FIRST_INDEX = 10**9  # problem indices of a curriculum's first phase start here (no overlap with the rest)
 FACTS = "facts"  # the tag of an operation-fact drill document (corpus.facts), not a solution format
 
 
@@ -30,13 +31,15 @@ FACTS = "facts"  # the tag of an operation-fact drill document (corpus.facts), n
 class Corpus:
     """Packed rows. ``tokens``/``doc``: int32 [R, L]; ``sol``: bool [R, L] (solution tokens).
 
-    ``doc`` is 0 on padding and a per-row document number (1, 2, ...) elsewhere.
+    ``doc`` is 0 on padding and a per-row document number (1, 2, ...) elsewhere. The first
+    ``first_rows`` rows are a curriculum's first phase, served before the others.
     """
 
     tokens: np.ndarray
     doc: np.ndarray
     sol: np.ndarray
     stats: dict = field(default_factory=dict)
+    first_rows: int = 0
 
 
 def _weighted(rng: random.Random, weights: dict):
@@ -44,20 +47,22 @@ def _weighted(rng: random.Random, weights: dict):
     return rng.choices(keys, weights=[weights[k] for k in keys])[0]
 
 
-def document_texts(world: World, cfg, n_tokens: int) -> tuple[list[tuple[str, dict]], list[dict]]:
+def document_texts(world: World, cfg, n_tokens: int, first: bool = False) -> tuple[list[tuple[str, dict]], list[dict]]:
     """Documents (text, tags) totalling at least ``n_tokens`` words, plus the contaminated items.
 
     Pretraining documents come from the world's ``pretrain`` split; contamination copies eval
     items (indices 0..n_items-1 per depth and context) ``repeats`` times. Shuffled with
-    ``cfg.seed``.
+    ``cfg.seed``. ``first``: the curriculum's first phase (``cfg.curriculum``): its depth mix, its
+    own seeded streams and problem indices, no contamination.
     """
-    rng = random.Random(f"corpus/{cfg.seed}")
-    noise_rng = random.Random(f"corpus-confidence-noise/{cfg.seed}")  # leaves ``rng``'s draws alone
-    refine_rng = random.Random(f"corpus-refine/{cfg.seed}")  # so does the refinement share
+    tag, depths, index0 = ("curriculum-", cfg.curriculum.depths, FIRST_INDEX) if first else ("", cfg.depths, 0)
+    rng = random.Random(f"{tag}corpus/{cfg.seed}")
+    noise_rng = random.Random(f"{tag}corpus-confidence-noise/{cfg.seed}")  # leaves ``rng``'s draws alone
+    refine_rng = random.Random(f"{tag}corpus-refine/{cfg.seed}")  # so does the refinement share
     docs: list[tuple[str, dict]] = []
     contaminated: list[dict] = []
     cont = cfg.contamination
-    for depth in (cont.depths or sorted(cfg.depths)) if cont.n_items else []:
+    for depth in (cont.depths or sorted(cfg.depths)) if cont.n_items and not first else []:
         for ctx in (c for c, w in cfg.contexts.items() if w > 0):
             for i in range(cont.n_items):
                 p = world.problem(cont.split, i, int(depth), ctx)
@@ -67,8 +72,9 @@ def document_texts(world: World, cfg, n_tokens: int) -> tuple[list[tuple[str, di
                 tags = {"format": cont.format, "depth": p.depth, "context": ctx, "contaminated": True}
                 docs += [(text, tags)] * cont.repeats
     total = sum(len(t.split()) for t, _ in docs)
-    facts_rng, errors_rng = random.Random(f"corpus-facts/{cfg.seed}"), random.Random(f"corpus-errors/{cfg.seed}")
-    facts_total, i = 0, 0
+    facts_rng = random.Random(f"{tag}corpus-facts/{cfg.seed}")
+    errors_rng = random.Random(f"{tag}corpus-errors/{cfg.seed}")
+    facts_total, i = 0, index0
     while total < n_tokens:
         if facts_total < cfg.facts * total:
             prompt, value = world.fact(facts_rng)
@@ -77,7 +83,7 @@ def document_texts(world: World, cfg, n_tokens: int) -> tuple[list[tuple[str, di
             n = text.count(" ") + 1
             facts_total, total = facts_total + n, total + n
             continue
-        depth, ctx, fmt = _weighted(rng, cfg.depths), _weighted(rng, cfg.contexts), _weighted(rng, cfg.formats)
+        depth, ctx, fmt = _weighted(rng, depths), _weighted(rng, cfg.contexts), _weighted(rng, cfg.formats)
         conf = stated_confidence(cfg, rng, fmt, int(depth), noise_rng)
         problem = world.problem("pretrain", i, int(depth), ctx)
         if cfg.refine.share and refine_rng.random() < cfg.refine.share:
@@ -125,13 +131,38 @@ def refine_doc(world: World, problem, rng: random.Random, critiques: dict[str, f
 
 
 def build_corpus(world: World, cfg, vocab: dict[str, int], n_tokens: int, seq_len: int) -> Corpus:
-    """Pack documents worth ``n_tokens`` (rounded up to whole rows) into ``seq_len`` rows."""
+    """Pack documents worth ``n_tokens`` (rounded up to whole rows) into ``seq_len`` rows; with a
+    curriculum (``cfg.curriculum.share`` > 0) its first phase is packed apart, into the first rows."""
     n_rows = -(-n_tokens // seq_len)
-    docs, contaminated = document_texts(world, cfg, int(n_rows * seq_len * 0.97))
+    n_first = round(n_rows * cfg.curriculum.share)
+    used_docs: Counter = Counter()
+    rows = []
+    if n_first:
+        rows = _pack(document_texts(world, cfg, int(n_first * seq_len * 0.97), first=True)[0], vocab, seq_len,
+                     used_docs)
+    docs, contaminated = document_texts(world, cfg, int((n_rows - n_first) * seq_len * 0.97))
+    n_first = len(rows)
+    rows += _pack(docs, vocab, seq_len, used_docs)
     sol_id = vocab[SOL]
+    tokens = np.zeros((len(rows), seq_len), np.int32)
+    doc = np.zeros_like(tokens)
+    sol = np.zeros(tokens.shape, bool)
+    for r, row in enumerate(rows):
+        pos = 0
+        for d, ids in enumerate(row, start=1):
+            tokens[r, pos:pos + len(ids)] = ids
+            doc[r, pos:pos + len(ids)] = d
+            s = len(ids) - 1 - ids[::-1].index(sol_id)  # the solution follows the last <sol>
+            sol[r, pos + s + 1:pos + len(ids)] = True
+            pos += len(ids)
+    stats = _composition(used_docs, tokens, doc, sol, contaminated, cfg) | {"curriculum_rows": n_first}
+    return Corpus(tokens, doc, sol, stats, first_rows=n_first)
+
+
+def _pack(docs: list[tuple[str, dict]], vocab: dict[str, int], seq_len: int, used_docs: Counter) -> list:
+    """First-fit packing of documents into rows (each a list of id lists), counting them in ``used_docs``."""
     rows: list[list[list[int]]] = []  # each row: list of documents (id lists)
     open_rows: list[list[list[int]]] = []
-    used_docs: Counter = Counter()
     for text, tags in docs:
         ids = [vocab[w] for w in text.split()]
         if len(ids) > seq_len:
@@ -145,20 +176,7 @@ def build_corpus(world: World, cfg, vocab: dict[str, int], n_tokens: int, seq_le
             open_rows.append(row)
         row.append(ids)
         used_docs[(tags["format"], tags["depth"], tags["context"], tags["contaminated"])] += 1
-    rows += open_rows
-    tokens = np.zeros((len(rows), seq_len), np.int32)
-    doc = np.zeros_like(tokens)
-    sol = np.zeros(tokens.shape, bool)
-    for r, row in enumerate(rows):
-        pos = 0
-        for d, ids in enumerate(row, start=1):
-            tokens[r, pos:pos + len(ids)] = ids
-            doc[r, pos:pos + len(ids)] = d
-            s = len(ids) - 1 - ids[::-1].index(sol_id)  # the solution follows the last <sol>
-            sol[r, pos + s + 1:pos + len(ids)] = True
-            pos += len(ids)
-    stats = _composition(used_docs, tokens, doc, sol, contaminated, cfg)
-    return Corpus(tokens, doc, sol, stats)
+    return rows + open_rows
 
 
 def _composition(used: Counter, tokens, doc, sol, contaminated, cfg) -> dict:

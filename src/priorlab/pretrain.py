@@ -51,12 +51,15 @@ def solution_loss(model, tokens, doc, sol) -> torch.Tensor:
     return F.cross_entropy(logits[:, :-1][target_ok].float(), tokens[:, 1:][target_ok])
 
 
-def batch_indices(step: int, batch_size: int, n_rows: int, seed: int) -> np.ndarray:
-    """Row indices of ``step``: a seeded permutation per pass over the corpus."""
+def batch_indices(step: int, batch_size: int, n_rows: int, seed: int, first: int = 0) -> np.ndarray:
+    """Row indices of ``step``: a seeded permutation per pass over the corpus. ``first``: in the
+    first pass, rows 0..first-1 (a curriculum's first phase) come first, each part in its own order."""
     g = step * batch_size + np.arange(batch_size)
     out = np.empty(batch_size, np.int64)
     for epoch in np.unique(g // n_rows):
-        perm = np.random.default_rng([seed, int(epoch)]).permutation(n_rows)
+        rng = np.random.default_rng([seed, int(epoch)])
+        perm = (np.concatenate([rng.permutation(first), first + rng.permutation(n_rows - first)])
+                if first and epoch == 0 else rng.permutation(n_rows))
         sel = g // n_rows == epoch
         out[sel] = perm[g[sel] % n_rows]
     return out
@@ -165,7 +168,8 @@ def _build(cfg, out: Path) -> _Run:
 def _train_step(r: _Run, step: int) -> tuple[float, float]:
     """One optimizer step on the batch of ``step``; returns (loss, grad norm)."""
     pc = r.cfg.pretrain
-    idx = torch.from_numpy(batch_indices(step, pc.batch_size, len(r.corpus.tokens), pc.seed)).to(r.dev)
+    idx = torch.from_numpy(batch_indices(step, pc.batch_size, len(r.corpus.tokens), pc.seed,
+                                         r.corpus.first_rows)).to(r.dev)
     with runtime.autocast(r.dev, r.bf16):
         loss = solution_loss(r.model, r.rows["tokens"][idx], r.rows["doc"][idx], r.rows["sol"][idx])
     if not torch.isfinite(loss):
