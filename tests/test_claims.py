@@ -39,6 +39,20 @@ def test_medium_scale_runs_each_claims_horizon_with_5_seeds_and_n_256():
     assert steps == {"450"}  # Yue et al.'s step 450
 
 
+def test_medium_rl_arms_make_their_horizons_epochs_over_the_pool(tmp_path):
+    """At `medium` an RL arm's pool is sized for its claim's declared epochs (data.epochs), not a
+    fixed 128 prompts per cell: 450 steps over a fixed pool made 28 epochs where C4 declares 30."""
+    from priorlab.claims.retest import arm_config
+
+    medium = SCALES["medium"]
+    for c in chosen(None):
+        for a in (a for a in c.arms(medium) if a.kind == "rl"):
+            cfg = arm_config(a, 0, tmp_path)
+            pool = cfg.data.n_prompts * len(cfg.data.depths) * len(cfg.data.contexts or [None])
+            epochs = cfg.steps * cfg.rollout.prompts_per_step / pool
+            assert abs(epochs - c.horizon.epochs) <= 0.05 * c.horizon.epochs, (c.id, a.name, epochs)
+
+
 def test_c2_has_the_papers_same_minibatch_no_clip_arm():
     arms = {a.name: a for a in CLAIMS.get("C2")().arms(SCALES["small"])}
     noclip = arms["random-noclip"].sets

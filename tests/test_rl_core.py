@@ -133,3 +133,15 @@ def test_group_size_one_is_refused_for_exactly_the_estimators_it_zeroes():
                 load_config(None, sets, model=RLConfig)
         else:
             assert load_config(None, sets, model=RLConfig).rollout.group_size == 1
+
+
+def test_data_epochs_sizes_the_pool_for_that_many_passes():
+    from priorlab.config import load_config
+    from priorlab.rl.config import RLConfig
+
+    base = ["steps=100", "rollout.prompts_per_step=16", "data.depths=[4, 5]"]
+    assert load_config(None, base, model=RLConfig).data.n_prompts == 256  # unset: the pool as given
+    cfg = load_config(None, base + ["data.epochs=2", "data.n_prompts=999"], model=RLConfig)
+    assert cfg.data.n_prompts == 400  # 100 x 16 draws over 2 depths x 1 context, twice: it replaces n_prompts
+    three = load_config(None, base + ["data.epochs=3", "data.contexts=[letters, digits]"], model=RLConfig)
+    assert three.data.n_prompts == 134  # ceil(1600 / (3 x 4))

@@ -98,7 +98,7 @@ SCALES: dict[str, Scale] = {
         stage_sets=("steps=60", "rollout.prompts_per_step=8", *STAGE_EVAL)),
     # The papers' horizons (each claim's Claim.horizon), 5 seeds, n = 256 (cost: docs/claims.md).
     "medium": Scale("medium", (0, 1, 2, 3, 4), ("eval.n_problems=16", "eval.n_samples=16"), (
-        "data.n_prompts=128", "probe.every=25", "checkpoint_every=50", "kl_every=0"),
+        "probe.every=25", "checkpoint_every=50", "kl_every=0"),  # the pool: each claim's horizon (data.epochs)
         n_large=256, n_problems=32, continue_sets=CONTINUE, scratch_sets=SCRATCH_BUDGET, prior_threads=2,
         horizons=True,
         stage_sets=("steps=300", *STAGE_EVAL)),

@@ -60,9 +60,10 @@ GRPO_HORIZON = Horizon(450, 30.0, "Yue et al. Table 2: GRPO steps 150 and 450")
 def arm(scale: Scale, name: str, prior: PriorSpec | Arm, *sets: str, preset: str = "grpo", about: str = "",
         depths=BAND, horizon: Horizon | None = None) -> Arm:
     """An RL arm on ``prior`` (a prior, or an arm whose models it continues) with the scale's shared
-    overrides, then ``sets``; at a scale with ``horizons`` the RL runs ``horizon.steps`` steps (the
-    claim's, or :data:`GRPO_HORIZON`)."""
-    steps = (f"steps={(horizon or GRPO_HORIZON).steps}",) if scale.horizons else ()
+    overrides, then ``sets``; at a scale with ``horizons`` the RL runs ``horizon.steps`` steps over a
+    pool sized for ``horizon.epochs`` passes (``data.epochs``; the claim's horizon, or :data:`GRPO_HORIZON`)."""
+    h = horizon or GRPO_HORIZON
+    steps = (f"steps={h.steps}", f"data.epochs={h.epochs:g}") if scale.horizons else ()
     return Arm(name, prior.name, tuple(scale.rl_sets) + steps + final_sets(scale, depths) + tuple(sets), preset,
                about)
 

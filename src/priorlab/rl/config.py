@@ -7,6 +7,7 @@ is checked against its registry up front, so a typo fails before any work with "
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +25,11 @@ class RLDataConfig(Strict):
     depths: list[int] = Field(default_factory=lambda: [4, 5], min_length=1, description="the RL depth band")
     contexts: list[str] | None = Field(None, description="default: the prior's pretraining contexts")
     n_prompts: int = Field(256, ge=1, description="pool size per (depth, context) before filtering")
+    epochs: float | None = Field(
+        None, gt=0, description="size the pool for this many passes over it in the run: replaces n_prompts by "
+                                "ceil(steps x rollout.prompts_per_step / (epochs x depths x contexts)), contexts "
+                                "counted as len(data.contexts), or 1 where they default to the prior's; before a "
+                                "pass_rate filter (a filtered pool is passed over more often)")
     pass_rate: tuple[float, float] | None = Field(
         None, description="keep prompts whose prior pass rate lies in [lo, hi] (edge of competence)")
     probe_samples: int = Field(16, ge=1, description="samples per pool prompt to measure the prior's pass rate")
@@ -169,6 +175,9 @@ class RLConfig(Strict):
         if self.critique.enabled and self.critique.refinements > self.rollout.group_size:
             raise ValueError(f"critique.refinements={self.critique.refinements}: one refinement per failed sample, "
                              f"and a group holds rollout.group_size={self.rollout.group_size}; lower it")
+        if self.data.epochs is not None:
+            cells = len(self.data.depths) * len(self.data.contexts or [None])
+            self.data.n_prompts = math.ceil(self.steps * self.rollout.prompts_per_step / (self.data.epochs * cells))
         batch = self.rollout.prompts_per_step * self.rollout.group_size
         if self.algo.mini_batches > batch:
             raise ValueError(f"algo.mini_batches={self.algo.mini_batches} exceeds the rollout batch of {batch} "
