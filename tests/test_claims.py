@@ -51,6 +51,10 @@ def test_medium_rl_arms_make_their_horizons_epochs_over_the_pool(tmp_path):
             pool = cfg.data.n_prompts * len(cfg.data.depths) * len(cfg.data.contexts or [None])
             epochs = cfg.steps * cfg.rollout.prompts_per_step / pool
             assert abs(epochs - c.horizon.epochs) <= 0.05 * c.horizon.epochs, (c.id, a.name, epochs)
+    from priorlab.claims.retest import horizon_note
+
+    assert "this scale runs 450 steps, 30 epochs" in horizon_note(CLAIMS.get("C4")(), medium)
+    assert "this scale runs 30 steps, 1.88 epochs" in horizon_note(CLAIMS.get("C4")(), SCALES["small"])  # a departure, said
 
 
 def test_c2_has_the_papers_same_minibatch_no_clip_arm():

@@ -264,9 +264,20 @@ def judge_claim(claim: Claim, ev: Evidence, runs: list[dict]) -> ClaimResult:
         id=claim.id, title=claim.title, statement=claim.statement, source=dict(claim.source),
         statistic=claim.statistic, scale=ev.scale.name, runs=runs, figures=[str(f) for f in figures], table=rows,
         paper_effect=claim.paper_effect, next_steps=list(claim.next_steps), wall_s=time.perf_counter() - t0,
-        notes=list(claim.notes) + [f"RL horizon the paper's effect needs: {claim.horizon.steps} steps, "
-                                   f"{claim.horizon.epochs:g} epochs of the prompt pool ({claim.horizon.source})"],
-        **judged)
+        notes=list(claim.notes) + [horizon_note(claim, ev.scale)], **judged)
+
+
+def horizon_note(claim: Claim, scale: Scale) -> str:
+    """The RL horizon the claim's paper needs, beside what this scale's first RL arm runs."""
+    need = (f"RL horizon the paper's effect needs: {claim.horizon.steps} steps, {claim.horizon.epochs:g} epochs "
+            f"of the prompt pool ({claim.horizon.source})")
+    arm = next((a for a in claim.arms(scale) if a.kind == "rl"), None)
+    if arm is None:
+        return need
+    cfg = arm_config(arm, 0, Path("prior"))
+    pool = cfg.data.n_prompts * len(cfg.data.depths) * len(cfg.data.contexts or [None])
+    return (f"{need}; this scale runs {cfg.steps} steps, {cfg.steps * cfg.rollout.prompts_per_step / pool:.3g} "
+            f"epochs of a {pool}-prompt pool (arm {arm.name})")
 
 
 def retest(ids: list[str] | None, scale_name: str, out: Path, executor: str = "local", workers: int | None = None,
