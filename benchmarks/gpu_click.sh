@@ -18,8 +18,8 @@ mkdir -p "$out"
 while read -r line; do
   [[ -z "$line" || "$line" == \#* ]] && continue
   eval "args=($line)"
-  timeout -s INT "${LIMIT:-420}" "$py" benchmarks/click_study.py "${args[@]}" --seeds "${SEEDS:-0-9}" \
-    --out "$runs" --parallel "${PARALLEL:-4}" > "$out/${args[0]}.log" 2>&1 &
+  timeout -s INT "${LIMIT:-420}" "$py" benchmarks/click_study.py --seeds "${SEEDS:-0-9}" "${args[@]}" \
+    --out "$runs" --parallel "${PARALLEL:-4}" > "$out/${args[0]}.log" 2>&1 &   # a line's own --seeds wins
 done < "$specs"
 wait
 (cd "$runs" && find . \( -name metrics.jsonl -o -name config.yaml -o -name corpus.json -o -name "*.jsonl" \) \
