@@ -275,7 +275,7 @@ def horizon_note(claim: Claim, scale: Scale) -> str:
     if arm is None:
         return need
     cfg = arm_config(arm, 0, Path("prior"))
-    pool = cfg.data.n_prompts * len(cfg.data.depths) * len(cfg.data.contexts or [None])
+    pool = cfg.data.n_prompts * cfg.data.cells
     return (f"{need}; this scale runs {cfg.steps} steps, {cfg.steps * cfg.rollout.prompts_per_step / pool:.3g} "
             f"epochs of a {pool}-prompt pool (arm {arm.name})")
 

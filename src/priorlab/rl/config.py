@@ -38,6 +38,11 @@ class RLDataConfig(Strict):
         "majority", description="wrong labels for the incorrect_label reward: the prior's majority wrong "
                                 "answer, or the true answer shifted by a seeded offset")
 
+    @property
+    def cells(self) -> int:
+        """(depth, context) cells of the pool, contexts counted as 1 where they default to the prior's."""
+        return len(self.depths) * len(self.contexts or [None])
+
     @model_validator(mode="after")
     def _check(self) -> "RLDataConfig":
         if self.pass_rate is not None and not 0 <= self.pass_rate[0] <= self.pass_rate[1] <= 1:
@@ -176,8 +181,8 @@ class RLConfig(Strict):
             raise ValueError(f"critique.refinements={self.critique.refinements}: one refinement per failed sample, "
                              f"and a group holds rollout.group_size={self.rollout.group_size}; lower it")
         if self.data.epochs is not None:
-            cells = len(self.data.depths) * len(self.data.contexts or [None])
-            self.data.n_prompts = math.ceil(self.steps * self.rollout.prompts_per_step / (self.data.epochs * cells))
+            self.data.n_prompts = math.ceil(self.steps * self.rollout.prompts_per_step
+                                            / (self.data.epochs * self.data.cells))
         batch = self.rollout.prompts_per_step * self.rollout.group_size
         if self.algo.mini_batches > batch:
             raise ValueError(f"algo.mini_batches={self.algo.mini_batches} exceeds the rollout batch of {batch} "
