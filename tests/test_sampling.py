@@ -159,6 +159,23 @@ def test_lean_decode_step_samples_what_the_models_forward_samples(tiny_prior, wo
             np.testing.assert_allclose(a, b, atol=1e-5 if not bf16 else 1e-3)
 
 
+def test_checking_for_finished_rows_less_often_samples_the_same(tiny_prior, world, monkeypatch):
+    """The host reads finished rows only every few steps on CUDA (sampling.CHECK_EVERY): rows that
+    finish in between decode unrecorded tokens, so every completion is what a check per step gives."""
+    import priorlab.sampling as S
+
+    model, tok, prompts = _setup(tiny_prior, world)
+    kw = dict(max_new_tokens=16, seed=5, bf16=False, max_rows=8, temperature=1.5)
+    every = sample(model, tok, prompts, 6, **kw)
+    monkeypatch.setitem(S.CHECK_EVERY, "cpu", 5)
+    sparse = sample(model, tok, prompts, 6, **kw)
+    assert sparse.ids == every.ids and list(sparse.finished) == list(every.finished)
+    assert any(every.finished) and not all(every.finished)
+    for a, b, c, d in zip(sparse.logprobs, every.logprobs, sparse.entropies, every.entropies):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+        np.testing.assert_allclose(c, d, atol=1e-5)
+
+
 def test_lean_decoder_declines_models_it_does_not_reproduce():
     """A Llama with biases or grouped key/value heads decodes through its own forward."""
     from transformers import LlamaConfig, LlamaForCausalLM

@@ -22,6 +22,11 @@ from priorlab.lean import lean_decoder
 from priorlab.progress import progress_bar
 
 
+#: Decode steps between the sampler's reads of finished rows back to the host, per device type:
+#: on CUDA each read waits for the queued kernels (docs/performance.md, "The GPU path").
+CHECK_EVERY = {"cuda": 8}
+
+
 @dataclass
 class Samples:
     """Completions of ``n`` samples per prompt, prompt-major (row = prompt * n + j).
@@ -204,13 +209,17 @@ def _prefill(model, input_ids, attn, reps, extra, bf16):
 
 
 @torch.no_grad()
-def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eos, bf16, lean):
+def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eos, bf16, lean, check_every=1):
     """Decode one chunk. Returns tokens, log-probs, entropies [R, T] (tokens -1 past the end)
     and finished [R]; ``uniforms`` [R, T] fixes every random draw; ``eos`` [S] stop ids; ``lean``:
     the model's :class:`~priorlab.lean.LeanDecoder`, or None to decode through its forward.
 
     Finished rows are compacted out of the batch once they are an eighth of it (copying the
-    cache on every single finish would cost more than decoding a few idle rows).
+    cache on every single finish would cost more than decoding a few idle rows). Recording a step
+    reads nothing back to the host; only the check for finished rows does, every ``check_every``
+    steps (1 on CPU, where a read costs nothing; more on CUDA, where each read stalls the launch
+    queue). Rows finished between checks decode a few more tokens that are not recorded, so the
+    result does not depend on ``check_every``.
     """
     dev = input_ids.device
     R, T = uniforms.shape
@@ -228,15 +237,19 @@ def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eo
     for t in range(T):
         tok, lp, ent = _next_token(logits, uniforms[alive, t], temperature, top_p)
         live = ~finished[alive]
-        toks[alive[live], t], lps[alive[live], t], ents[alive[live], t] = tok[live], lp[live], ent[live]
-        finished[alive[live & torch.isin(tok, eos)]] = True
-        running = ~finished[alive]
-        if not running.any() or t == T - 1:
+        toks[alive, t] = torch.where(live, tok, -1)
+        lps[alive, t], ents[alive, t] = torch.where(live, lp, 0.0), torch.where(live, ent, 0.0)
+        finished[alive] = ~live | torch.isin(tok, eos)
+        if t == T - 1:
             break
-        if (~running).sum() * 8 >= len(alive):
-            keep = running.nonzero().squeeze(1)
-            cache.batch_select_indices(keep)
-            attn, alive, tok, pos = attn[keep], alive[keep], tok[keep], pos[keep]
+        if (t + 1) % check_every == 0:
+            running = ~finished[alive]
+            if not running.any():
+                break
+            if (~running).sum() * 8 >= len(alive):
+                keep = running.nonzero().squeeze(1)
+                cache.batch_select_indices(keep)
+                attn, alive, tok, pos = attn[keep], alive[keep], tok[keep], pos[keep]
         with runtime.autocast(dev, bf16):
             if lean is not None:
                 logits = lean(tok, (pos + t)[:, 0], cache)
@@ -290,7 +303,7 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int 
             toks, lps, ents, fin = _sample_chunk(
                 model, enc["input_ids"].to(dev), enc["attention_mask"].to(dev), reps,
                 row_uniforms(seed, [(i if streams is None else streams[i], j) for i, j in keys], max_new_tokens),
-                temperature, top_p, eos, bf16, lean)
+                temperature, top_p, eos, bf16, lean, check_every=CHECK_EVERY.get(dev.type, 1))
             for r, key in enumerate(keys):
                 length = int((toks[r] >= 0).sum())
                 rows[key] = (toks[r, :length].tolist(), lps[r, :length], ents[r, :length], fin[r])
