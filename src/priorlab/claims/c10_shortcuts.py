@@ -30,6 +30,8 @@ class HardSamples(Claim):
     notes = ("Paired statistic: each Δ is after − before of one run on the same problems and sampling seeds; the "
              "shortcut parts are per-seed rates (no problem level).",
              "Paper effect: not retrieved (claims.md §8), so a claim without a verdict is 'underpowered'.",
+             "The primary part is relative (hard against medium); the paper's 'degrades accuracy on easy items' "
+             "is the absolute part, Δeasy of the hard arm alone.",
              "Hard and medium pools are drawn from the same depths (4–5) by the prior's own pass rate over 16 "
              "samples, so difficulty is the only difference.", "Detectors: shortcuts.shortcut_rows; "
              "'step skipping' = right answer without a verified trace.")
@@ -68,8 +70,10 @@ class HardSamples(Claim):
                             bounds=(-1, 1))
 
         head = gap("d_easy", "problem")
+        hard = contrast(rows, "d_easy", {"kind": "problem", "arm": "hard"}, bounds=(-1, 1))
         return verdict([
-            part("easy items regress", "Δeasy hard − medium", head, sign=-1),
+            part("easy items fare worse after hard RL than after medium RL", "Δeasy hard − medium", head, sign=-1),
+            part("easy items regress after hard RL", "Δeasy hard (after − before)", hard, sign=-1),
             part("more step skipping", "Δskip hard − medium", gap("d_skip")),
             part("more answer repetition", "Δrepeat hard − medium", gap("d_repeat")),
         ], head)
