@@ -112,8 +112,9 @@ def c9(g, e):
                    for p in ("contaminated", "demo") for sp in ("eval", "eval-contaminated") for _ in range(PROBLEMS)]
 
 
-def c10(g, e):
-    rows = _arms(g, {"hard": -e, "medium": 0.0}, "d_easy", {"kind": "problem"})
+def c10(g, e, medium: float = 0.0):
+    """``medium``: the medium arm's Δeasy (default 0); the hard arm's is ``e`` below it."""
+    rows = _arms(g, {"hard": medium - e, "medium": medium}, "d_easy", {"kind": "problem"})
     return rows + [{"kind": "seed", "arm": a, "seed": s, "d_skip": g.scalar(0.0), "d_repeat": g.scalar(0.0)}
                    for a in ("hard", "medium") for s in range(SEEDS)]
 
