@@ -66,6 +66,7 @@ def test_a_slip_is_carried_into_later_steps_and_the_answer(world):
     (["corpus.facts=1.0"], "corpus.facts"),
     (["corpus.curriculum.share=1.0"], "corpus.curriculum.share"),
     (["corpus.curriculum.shar=0.2"], "corpus.curriculum.shar.*share"),
+    (["corpus.curriculum.formats={stepz: 1.0}"], "corpus.curriculum.formats: unknown name 'stepz'. Did you mean 'steps'"),
 ])
 def test_bad_recipe_fields_name_the_field(sets, match):
     with pytest.raises(ConfigError, match=match):
@@ -95,6 +96,19 @@ def test_a_curriculum_packs_its_first_phase_into_the_first_rows(world):
     assert "1" in corpus.stats["depth_share"]
     plain = build_corpus(world, load_config(None, sets[:1]).corpus, tok.get_vocab(), 40 * 256, 256)
     assert plain.first_rows == 0 and plain.stats["depth_share"].keys() == {"3", "4"}
+
+
+def test_a_format_warm_up_holds_only_its_formats_and_leaves_the_rest_alone(world):
+    """corpus.curriculum.formats: the first phase's documents are all step-by-step; the rest are
+    the corpus's own mix, document for document the same as without the field."""
+    sets = ["corpus.formats={steps: 0.3, answer: 0.7}", "corpus.curriculum.share=0.25"]
+    warm = load_config(None, [*sets, "corpus.curriculum.formats={steps: 1.0}"]).corpus
+    plain = load_config(None, sets).corpus
+    first_warm, _ = document_texts(world, warm, 3000, first=True)
+    first_plain, _ = document_texts(world, plain, 3000, first=True)
+    assert {t["format"] for _, t in first_warm} == {"steps"}
+    assert {t["format"] for _, t in first_plain} == {"steps", "answer"}
+    assert document_texts(world, warm, 3000) == document_texts(world, plain, 3000)
 
 
 def test_the_first_phase_is_served_first_and_every_row_once():

@@ -52,10 +52,11 @@ def document_texts(world: World, cfg, n_tokens: int, first: bool = False) -> tup
 
     Pretraining documents come from the world's ``pretrain`` split; contamination copies eval
     items (indices 0..n_items-1 per depth and context) ``repeats`` times. Shuffled with
-    ``cfg.seed``. ``first``: the curriculum's first phase (``cfg.curriculum``): its depth mix, its
-    own seeded streams and problem indices, no contamination.
+    ``cfg.seed``. ``first``: the curriculum's first phase (``cfg.curriculum``): its depth and format mix,
+    its own seeded streams and problem indices, no contamination.
     """
     tag, depths, index0 = ("curriculum-", cfg.curriculum.depths, FIRST_INDEX) if first else ("", cfg.depths, 0)
+    formats = (cfg.curriculum.formats or cfg.formats) if first else cfg.formats
     rng = random.Random(f"{tag}corpus/{cfg.seed}")
     noise_rng = random.Random(f"{tag}corpus-confidence-noise/{cfg.seed}")  # leaves ``rng``'s draws alone
     refine_rng = random.Random(f"{tag}corpus-refine/{cfg.seed}")  # so does the refinement share
@@ -83,7 +84,7 @@ def document_texts(world: World, cfg, n_tokens: int, first: bool = False) -> tup
             n = text.count(" ") + 1
             facts_total, total = facts_total + n, total + n
             continue
-        depth, ctx, fmt = _weighted(rng, depths), _weighted(rng, cfg.contexts), _weighted(rng, cfg.formats)
+        depth, ctx, fmt = _weighted(rng, depths), _weighted(rng, cfg.contexts), _weighted(rng, formats)
         conf = stated_confidence(cfg, rng, fmt, int(depth), noise_rng)
         problem = world.problem("pretrain", i, int(depth), ctx)
         if cfg.refine.share and refine_rng.random() < cfg.refine.share:
