@@ -67,6 +67,10 @@ def test_a_slip_is_carried_into_later_steps_and_the_answer(world):
     (["corpus.curriculum.share=1.0"], "corpus.curriculum.share"),
     (["corpus.curriculum.shar=0.2"], "corpus.curriculum.shar.*share"),
     (["corpus.curriculum.formats={stepz: 1.0}"], "corpus.curriculum.formats: unknown name 'stepz'. Did you mean 'steps'"),
+    (["corpus.confidence_prob=1.0", "corpus.confidence_op_acc={steps: 0.8, answer: 0.2}", "corpus.curriculum.share=0.3",
+      "corpus.curriculum.formats={code: 1.0}"], "corpus.confidence_op_acc: no entry for corpus format 'code'"),
+    (["corpus.confidence_prob=1.0", "corpus.confidence_op_acc={answer: 0.2}", "corpus.curriculum.share=0.3",
+      "corpus.curriculum.formats={steps: 0.0, answer: 1.0}"], "corpus.confidence_op_acc: no entry for corpus format 'steps'"),
 ])
 def test_bad_recipe_fields_name_the_field(sets, match):
     with pytest.raises(ConfigError, match=match):

@@ -104,17 +104,14 @@ class RefineDocsConfig(Strict):
 
 
 class CurriculumConfig(Strict):
-    """A first phase of pretraining on another depth (and optionally format) mix: ``share`` of the
-    corpus's rows hold documents drawn with ``depths`` and ``formats`` (contexts, accuracy and the
-    rest as the corpus's) and are served first, in their own seeded order; the remaining rows
-    follow. ``share`` 0: no phase."""
+    """A first phase of pretraining: ``share`` of the corpus's rows hold documents drawn with ``depths``
+    and ``formats`` (the rest as the corpus's), served first in their own seeded order; ``share`` 0: none."""
 
     share: float = Field(0.0, ge=0.0, lt=1.0, description="share of the corpus's rows served first")
     depths: dict[int, float] = Field(default_factory=lambda: {1: 1.0, 2: 1.0},
                                      description="depth weights of the first phase's documents")
-    formats: dict[str, float] | None = Field(
-        None, description="format weights of the first phase's documents, e.g. {steps: 1.0} for a trace-only "
-                          "warm-up; None: the corpus's formats")
+    formats: dict[str, float] | None = Field(None, description="format weights of the first phase's documents "
+                                             "({steps: 1.0}: a trace-only warm-up); None: the corpus's")
 
 
 class CorpusConfig(Strict):
@@ -248,8 +245,8 @@ class PriorConfig(Strict):
             _check_weights(c.contexts, "corpus.contexts", world.contexts)
             _check_weights(c.depths, "corpus.depths")
             if c.confidence_op_acc is not None:
-                used = {**c.formats, **((c.curriculum.formats or {}) if c.curriculum.share else {})}
-                _check_op_acc(c.confidence_op_acc, [f for f, w in used.items() if w > 0], FORMATS.names())
+                used = [*c.formats.items(), *((c.curriculum.formats or {}).items() if c.curriculum.share else ())]
+                _check_op_acc(c.confidence_op_acc, sorted({f for f, w in used if w > 0}), FORMATS.names())
             for fmt, p in (c.format_accuracy or {}).items():
                 if fmt not in FORMATS:
                     raise ValueError(f"corpus.format_accuracy: unknown format {fmt!r}."
