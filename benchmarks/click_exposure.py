@@ -1,0 +1,99 @@
+"""How many documents, and how many worked traces, had a prior seen when it clicked?
+
+Reads a click study (``benchmarks/click_study.py``: ``OUT/LABEL.jsonl`` and each seed's run
+directory) and converts each seed's click step — or, for a seed that never clicked, its last
+step — into documents seen and *trace* documents seen (a document that shows its working: every
+format but ``answer``). Rows are served in a seeded order, a curriculum's first phase first
+(``pretrain.batch_indices``), so a run that has trained on ``t`` tokens has seen ``t / seq_len``
+rows, each holding the mean number of documents of its phase. Without a curriculum that mean comes from the
+run's ``corpus.json``; with one the corpus is rebuilt from the run's ``config.yaml`` to count the
+documents of each phase (seconds per seed). Run on demand, not a test (docs/pretraining.md,
+"What the click needs"):
+
+    python benchmarks/click_exposure.py demo-6m answer-heavy-6m --out runs/click [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from priorlab.config import load_config
+from priorlab.corpus import build_corpus, corpus_vocabulary
+from priorlab.tokenizer import build_tokenizer
+
+
+def study_rows(out: Path, label: str) -> dict[int, dict]:
+    """The last row per seed that ran to a click or to its budget (interrupted seeds left out)."""
+    rows = {}
+    for line in (out / f"{label}.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        done = r["clicked"] or (r.get("last_tokens") or 0) >= 0.99 * r["budget"]
+        if isinstance(r.get("seed"), int) and done and not r.get("interrupted"):
+            rows[r["seed"]] = r
+    return rows
+
+
+def phases(run: Path) -> list[tuple[int, float, float]]:
+    """(rows, documents per row, trace share) of each phase, in the order rows are served."""
+    stats = json.loads((run / "corpus.json").read_text())
+    answer = stats["format_share"].get("answer", 0.0) * stats["n_documents"]  # answer-only documents
+    first = stats.get("curriculum_rows", 0)
+    if not first:
+        return [(stats["n_rows"], stats["n_documents"] / stats["n_rows"], 1 - answer / stats["n_documents"])]
+    cfg = load_config(run / "config.yaml")
+    world = cfg.world.build()
+    vocab = build_tokenizer(world.vocabulary() + corpus_vocabulary(cfg.corpus)).get_vocab()
+    per_row = build_corpus(world, cfg.corpus, vocab, cfg.pretrain.tokens, cfg.pretrain.seq_len).doc.max(1)
+    docs1, docs2 = int(per_row[:first].sum()), int(per_row[first:].sum())
+    mix1 = cfg.corpus.curriculum.formats or cfg.corpus.formats
+    answer1 = mix1.get("answer", 0.0) / sum(mix1.values()) * docs1  # expected answer-only docs of phase 1
+    return [(first, docs1 / first, 1 - answer1 / docs1),
+            (len(per_row) - first, docs2 / (len(per_row) - first), 1 - (answer - answer1) / docs2)]
+
+
+def exposure(run: Path, tokens: int) -> tuple[float, float]:
+    """(documents, trace documents) seen by the run in ``run`` once it has trained on ``tokens``
+    (whole rows: optimizer steps x batch size x row length)."""
+    left, docs, traces = tokens // json.loads((run / "corpus.json").read_text())["seq_len"], 0.0, 0.0
+    for rows, per_row, trace in phases(run):
+        take = min(left, rows)
+        docs, traces, left = docs + take * per_row, traces + take * per_row * trace, left - take
+    return docs, traces
+
+
+def label_summary(out: Path, label: str) -> dict:
+    seeds = {}
+    for seed, r in sorted(study_rows(out, label).items()):
+        step, tokens = (r["click_step"], r["click_tokens"]) if r["clicked"] else (r["last_step"], r["last_tokens"])
+        docs, traces = exposure(out / label / f"seed{seed}", tokens)
+        seeds[seed] = {"clicked": r["clicked"], "step": step, "documents": round(docs), "trace_documents": round(traces)}
+    at = [s["trace_documents"] for s in seeds.values() if s["clicked"]]
+    never = [s["trace_documents"] for s in seeds.values() if not s["clicked"]]
+    return {"label": label, "seeds": len(seeds), "clicked": len(at),
+            "trace_documents_at_click": [min(at), statistics.median(at), max(at)] if at else None,
+            "trace_documents_unclicked": [min(never), max(never)] if never else None, "per_seed": seeds}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("label", nargs="+")
+    ap.add_argument("--out", type=Path, default=Path("runs/click"))
+    ap.add_argument("--json", action="store_true", help="one JSON object per label")
+    args = ap.parse_args()
+    for label in args.label:
+        s = label_summary(args.out, label)
+        if args.json:
+            print(json.dumps(s))
+            continue
+        k = lambda x: f"{x / 1000:.0f}k"  # noqa: E731
+        at = "—" if not s["trace_documents_at_click"] else " / ".join(map(k, s["trace_documents_at_click"]))
+        never = "—" if not s["trace_documents_unclicked"] else " – ".join(map(k, s["trace_documents_unclicked"]))
+        print(f"{label}: {s['clicked']} of {s['seeds']} clicked; trace documents at the click (min / median / max) "
+              f"{at}; seen by the seeds that did not click {never}")
+
+
+if __name__ == "__main__":
+    main()
