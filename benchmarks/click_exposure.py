@@ -2,8 +2,9 @@
 
 Reads a click study (``benchmarks/click_study.py``: ``OUT/LABEL.jsonl`` and each seed's run
 directory) and converts each seed's click step — or, for a seed that never clicked, its last
-step — into documents seen and *trace* documents seen (a document that shows its working: every
-format but ``answer``). Rows are served in a seeded order, a curriculum's first phase first
+step — into documents seen, *trace* documents seen (a document that shows its working: every
+format but ``answer``) and trace *operations* seen (a depth-d problem's trace works d operations;
+the mean depth is the one the corpus asked for, which it draws independently of the format). Rows are served in a seeded order, a curriculum's first phase first
 (``pretrain.batch_indices``), so a run that has trained on ``t`` tokens has seen ``t / seq_len``
 rows, each holding the mean number of documents of its phase. Without a curriculum that mean comes from the
 run's ``corpus.json``; with one the corpus is rebuilt from the run's ``config.yaml`` to count the
@@ -36,13 +37,19 @@ def study_rows(out: Path, label: str) -> dict[int, dict]:
     return rows
 
 
-def phases(run: Path) -> list[tuple[int, float, float]]:
-    """(rows, documents per row, trace share) of each phase, in the order rows are served."""
+def mean_depth(weights: dict) -> float:
+    return sum(int(d) * w for d, w in weights.items()) / sum(weights.values())
+
+
+def phases(run: Path) -> list[tuple[int, float, float, float]]:
+    """(rows, documents per row, trace share, mean depth) of each phase, in the order rows are served."""
     stats = json.loads((run / "corpus.json").read_text())
+    asked = stats["requested"]
     answer = stats["format_share"].get("answer", 0.0) * stats["n_documents"]  # answer-only documents
     first = stats.get("curriculum_rows", 0)
     if not first:
-        return [(stats["n_rows"], stats["n_documents"] / stats["n_rows"], 1 - answer / stats["n_documents"])]
+        return [(stats["n_rows"], stats["n_documents"] / stats["n_rows"], 1 - answer / stats["n_documents"],
+                 mean_depth(asked["depths"]))]
     cfg = load_config(run / "config.yaml")
     world = cfg.world.build()
     vocab = build_tokenizer(world.vocabulary() + corpus_vocabulary(cfg.corpus)).get_vocab()
@@ -50,31 +57,37 @@ def phases(run: Path) -> list[tuple[int, float, float]]:
     docs1, docs2 = int(per_row[:first].sum()), int(per_row[first:].sum())
     mix1 = cfg.corpus.curriculum.formats or cfg.corpus.formats
     answer1 = mix1.get("answer", 0.0) / sum(mix1.values()) * docs1  # expected answer-only docs of phase 1
-    return [(first, docs1 / first, 1 - answer1 / docs1),
-            (len(per_row) - first, docs2 / (len(per_row) - first), 1 - (answer - answer1) / docs2)]
+    return [(first, docs1 / first, 1 - answer1 / docs1, mean_depth(asked["curriculum"]["depths"])),
+            (len(per_row) - first, docs2 / (len(per_row) - first), 1 - (answer - answer1) / docs2,
+             mean_depth(asked["depths"]))]
 
 
-def exposure(run: Path, tokens: int) -> tuple[float, float]:
-    """(documents, trace documents) seen by the run in ``run`` once it has trained on ``tokens``
-    (whole rows: optimizer steps x batch size x row length)."""
-    left, docs, traces = tokens // json.loads((run / "corpus.json").read_text())["seq_len"], 0.0, 0.0
-    for rows, per_row, trace in phases(run):
+def exposure(run: Path, tokens: int) -> tuple[float, float, float]:
+    """(documents, trace documents, trace operations) seen by the run in ``run`` once it has trained
+    on ``tokens`` (whole rows: optimizer steps x batch size x row length)."""
+    left = tokens // json.loads((run / "corpus.json").read_text())["seq_len"]
+    docs = traces = ops = 0.0
+    for rows, per_row, trace, depth in phases(run):
         take = min(left, rows)
-        docs, traces, left = docs + take * per_row, traces + take * per_row * trace, left - take
-    return docs, traces
+        docs, traces, ops, left = (docs + take * per_row, traces + take * per_row * trace,
+                                   ops + take * per_row * trace * depth, left - take)
+    return docs, traces, ops
 
 
 def label_summary(out: Path, label: str) -> dict:
     seeds = {}
     for seed, r in sorted(study_rows(out, label).items()):
         step, tokens = (r["click_step"], r["click_tokens"]) if r["clicked"] else (r["last_step"], r["last_tokens"])
-        docs, traces = exposure(out / label / f"seed{seed}", tokens)
-        seeds[seed] = {"clicked": r["clicked"], "step": step, "documents": round(docs), "trace_documents": round(traces)}
-    at = [s["trace_documents"] for s in seeds.values() if s["clicked"]]
-    never = [s["trace_documents"] for s in seeds.values() if not s["clicked"]]
-    return {"label": label, "seeds": len(seeds), "clicked": len(at),
-            "trace_documents_at_click": [min(at), statistics.median(at), max(at)] if at else None,
-            "trace_documents_unclicked": [min(never), max(never)] if never else None, "per_seed": seeds}
+        docs, traces, ops = exposure(out / label / f"seed{seed}", tokens)
+        seeds[seed] = {"clicked": r["clicked"], "step": step, "documents": round(docs),
+                       "trace_documents": round(traces), "trace_operations": round(ops)}
+    summary = {"label": label, "seeds": len(seeds), "clicked": sum(s["clicked"] for s in seeds.values())}
+    for key in ("trace_documents", "trace_operations"):
+        at = [s[key] for s in seeds.values() if s["clicked"]]
+        never = [s[key] for s in seeds.values() if not s["clicked"]]
+        summary[f"{key}_at_click"] = [min(at), statistics.median(at), max(at)] if at else None
+        summary[f"{key}_unclicked"] = [min(never), max(never)] if never else None
+    return summary | {"per_seed": seeds}
 
 
 def main() -> None:
@@ -89,11 +102,13 @@ def main() -> None:
             print(json.dumps(s))
             continue
         k = lambda x: f"{x / 1000:.0f}k"  # noqa: E731
-        at = "—" if not s["trace_documents_at_click"] else " / ".join(map(k, s["trace_documents_at_click"]))
-        never = "—" if not s["trace_documents_unclicked"] else " – ".join(map(k, s["trace_documents_unclicked"]))
-        print(f"{label}: {s['clicked']} of {s['seeds']} clicked; trace documents at the click (min / median / max) "
-              f"{at}; seen by the seeds that did not click {never}")
-
+        parts = [f"{label}: {s['clicked']} of {s['seeds']} clicked"]
+        for key in ("trace_documents", "trace_operations"):
+            at, never = s[f"{key}_at_click"], s[f"{key}_unclicked"]
+            parts.append(f"{key.replace('_', ' ')} at the click (min / median / max) "
+                         f"{' / '.join(map(k, at)) if at else '—'}, by the seeds that did not click "
+                         f"{' – '.join(map(k, never)) if never else '—'}")
+        print("; ".join(parts))
 
 if __name__ == "__main__":
     main()
