@@ -11,7 +11,9 @@ run's ``corpus.json``; with one the corpus is rebuilt from the run's ``config.ya
 documents of each phase (seconds per seed). Run on demand, not a test (docs/pretraining.md,
 "What the click needs"):
 
-    python benchmarks/click_exposure.py demo-6m answer-heavy-6m --out runs/click [--json]
+    python benchmarks/click_exposure.py demo-6m answer-heavy-6m --out runs/click [--json] [--plot PNG]
+
+A label with a directory (``runs/click-gpu/demo-d1-6m-gpu``) reads that study from there.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
 from priorlab.config import load_config
@@ -90,25 +93,52 @@ def label_summary(out: Path, label: str) -> dict:
     return summary | {"per_seed": seeds}
 
 
+def plot(summaries: list[dict], path: Path) -> None:
+    """One row per study: each seed's trace operations at its click (filled), or seen by its last
+    step when it never clicked (open: it needed more than that)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from priorlab.plots import plt, save
+
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(summaries) + 1.2))
+    for y, s in enumerate(summaries):
+        for seed in s["per_seed"].values():
+            ops = seed["trace_operations"] / 1000
+            ax.plot(ops, y, "o", ms=5, color="C0" if seed["clicked"] else "C3",
+                    mfc="C0" if seed["clicked"] else "none", alpha=0.8)
+    ax.set_yticks(range(len(summaries)), [f"{s['label']} ({s['clicked']}/{s['seeds']})" for s in summaries],
+                  fontsize=7)
+    ax.invert_yaxis()
+    ax.set(xlabel="trace operations seen (thousands): at the click (filled), by the end of an unclicked run (open)")
+    ax.xaxis.label.set_size(8)
+    save(fig, path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("label", nargs="+")
+    ap.add_argument("label", nargs="+", help="a study's label (in --out), or DIR/LABEL")
     ap.add_argument("--out", type=Path, default=Path("runs/click"))
     ap.add_argument("--json", action="store_true", help="one JSON object per label")
+    ap.add_argument("--plot", type=Path, default=None, help="draw every seed's trace operations to this PNG")
     args = ap.parse_args()
+    summaries = []
     for label in args.label:
-        s = label_summary(args.out, label)
+        where = Path(label).parent if "/" in label else args.out
+        s = label_summary(where, Path(label).name)
+        summaries.append(s)
         if args.json:
             print(json.dumps(s))
             continue
         k = lambda x: f"{x / 1000:.0f}k"  # noqa: E731
-        parts = [f"{label}: {s['clicked']} of {s['seeds']} clicked"]
+        parts = [f"{s['label']}: {s['clicked']} of {s['seeds']} clicked"]
         for key in ("trace_documents", "trace_operations"):
             at, never = s[f"{key}_at_click"], s[f"{key}_unclicked"]
             parts.append(f"{key.replace('_', ' ')} at the click (min / median / max) "
                          f"{' / '.join(map(k, at)) if at else '—'}, by the seeds that did not click "
                          f"{' – '.join(map(k, never)) if never else '—'}")
         print("; ".join(parts))
+    if args.plot:
+        plot(summaries, args.plot)
+
 
 if __name__ == "__main__":
     main()
