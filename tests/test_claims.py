@@ -75,6 +75,24 @@ def test_c3_pays_every_format_on_priors_with_three_formats():
         assert all(f in mix for f in ("steps", "code", "answer")), mix
 
 
+def test_c8_prior_states_neighbouring_confidences_within_a_format():
+    """The Brier reward must be able to move the stated confidence within a format: with a value fixed
+    by (format, depth), both rewards can change calibration only by changing the format."""
+    import random
+    from pathlib import Path
+
+    from priorlab.claims.retest import prior_config
+    from priorlab.corpus import stated_confidence
+
+    scale = SCALES["small"]
+    spec = next(p for p in CLAIMS.get("C8")().priors(scale) if p.name == "confident")
+    cfg = prior_config(spec, scale, Path("demo")).corpus
+    rng, noise = random.Random(0), random.Random(1)
+    for depth in (2, 4):
+        stated = {stated_confidence(cfg, rng, "steps", depth, noise) for _ in range(200)}
+        assert len(stated) >= 5, (depth, sorted(stated))
+
+
 def test_c6_compares_with_grpo_as_the_papers_baseline():
     assert "grpo-correct" in {a.name for a in CLAIMS.get("C6")().arms(SCALES["small"])}
 
