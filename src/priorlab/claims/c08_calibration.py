@@ -48,7 +48,7 @@ class Calibration(Claim):
              "division the Brier arm collapsed onto bare answers stating 0% (accuracy 0.001; docs/calibration.md).",
              "The prior's stated confidence carries noise (σ = 0.1) so that a reward can move it within a format; "
              "before 2026-12-05 it was fixed by format and depth, and at medium both arms ended at the same "
-             "stated confidence (0.35 in every seed) with ECE up 0.04-0.08 in both (docs/claims.md).")
+             "stated confidence (0.35 in every seed) with ECE up 0.03-0.08 in both (docs/claims.md).")
     next_steps = ("Add the log-loss reward to show why a bounded scoring rule matters.",
                   "Evaluate on deeper (out-of-distribution) depths as the paper's OOD sets.")
 
