@@ -83,14 +83,15 @@ def test_c8_prior_states_neighbouring_confidences_within_a_format():
 
     from priorlab.claims.retest import prior_config
     from priorlab.corpus import stated_confidence
+    from priorlab.worlds.formats import confidence_token
 
     scale = SCALES["small"]
     spec = next(p for p in CLAIMS.get("C8")().priors(scale) if p.name == "confident")
     cfg = prior_config(spec, scale, Path("demo")).corpus
     rng, noise = random.Random(0), random.Random(1)
-    for depth in (2, 4):
-        stated = {stated_confidence(cfg, rng, "steps", depth, noise) for _ in range(200)}
-        assert len(stated) >= 5, (depth, sorted(stated))
+    for depth in (2, 4):  # as written in the documents: the nearest 10%
+        stated = {confidence_token(stated_confidence(cfg, rng, "steps", depth, noise)) for _ in range(200)}
+        assert len(stated) >= 3, (depth, sorted(stated))
 
 
 def test_c6_compares_with_grpo_as_the_papers_baseline():
