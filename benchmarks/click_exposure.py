@@ -24,18 +24,19 @@ import statistics
 import sys
 from pathlib import Path
 
+from click_study import stopped_early  # benchmarks/: this script's own folder
+
 from priorlab.config import load_config
 from priorlab.corpus import build_corpus, corpus_vocabulary
 from priorlab.tokenizer import build_tokenizer
 
 
 def study_rows(out: Path, label: str) -> dict[int, dict]:
-    """The last row per seed that ran to a click or to its budget (interrupted seeds left out)."""
+    """The last row per seed that ran to a click or to its budget (seeds stopped before either left out)."""
     rows = {}
     for line in (out / f"{label}.jsonl").read_text().splitlines():
         r = json.loads(line)
-        done = r["clicked"] or (r.get("last_tokens") or 0) >= 0.99 * r["budget"]
-        if isinstance(r.get("seed"), int) and done and not r.get("interrupted"):
+        if isinstance(r.get("seed"), int) and not stopped_early(r):
             rows[r["seed"]] = r
     return rows
 
@@ -44,9 +45,9 @@ def mean_depth(weights: dict) -> float:
     return sum(int(d) * w for d, w in weights.items()) / sum(weights.values())
 
 
-def phases(run: Path) -> list[tuple[int, float, float, float]]:
-    """(rows, documents per row, trace share, mean depth) of each phase, in the order rows are served."""
-    stats = json.loads((run / "corpus.json").read_text())
+def phases(run: Path, stats: dict) -> list[tuple[int, float, float, float]]:
+    """(rows, documents per row, trace share, mean depth) of each phase, in the order rows are served;
+    ``stats``: the run's ``corpus.json``."""
     asked = stats["requested"]
     answer = stats["format_share"].get("answer", 0.0) * stats["n_documents"]  # answer-only documents
     first = stats.get("curriculum_rows", 0)
@@ -68,9 +69,9 @@ def phases(run: Path) -> list[tuple[int, float, float, float]]:
 def exposure(run: Path, tokens: int) -> tuple[float, float, float]:
     """(documents, trace documents, trace operations) seen by the run in ``run`` once it has trained
     on ``tokens`` (whole rows: optimizer steps x batch size x row length)."""
-    left = tokens // json.loads((run / "corpus.json").read_text())["seq_len"]
-    docs = traces = ops = 0.0
-    for rows, per_row, trace, depth in phases(run):
+    stats = json.loads((run / "corpus.json").read_text())
+    left, docs, traces, ops = tokens // stats["seq_len"], 0.0, 0.0, 0.0
+    for rows, per_row, trace, depth in phases(run, stats):
         take = min(left, rows)
         docs, traces, ops, left = (docs + take * per_row, traces + take * per_row * trace,
                                    ops + take * per_row * trace * depth, left - take)

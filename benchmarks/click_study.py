@@ -144,10 +144,15 @@ def summarize(args) -> list[dict]:
     return rows
 
 
+def stopped_early(row: dict) -> bool:
+    """A seed stopped before its click or its budget (interrupted, or stopped by hand)."""
+    return not row["clicked"] and (row["last_tokens"] or 0) < 0.99 * row["budget"]
+
+
 def summary(label: str, rows: list[dict]) -> dict:
     """Click counts over the seeds that ran to a click or to their budget; a seed stopped before
     either (interrupted, or stopped by hand) is counted apart, never as unclicked."""
-    interrupted = [r for r in rows if not r["clicked"] and (r["last_tokens"] or 0) < 0.99 * r["budget"]]
+    interrupted = [r for r in rows if stopped_early(r)]
     rows = [r for r in rows if r not in interrupted]
     steps = [r["click_step"] for r in rows if r["clicked"]]
     return {"label": label, "seeds": len(rows), "interrupted": len(interrupted), "clicked": len(steps),
