@@ -149,6 +149,11 @@ def test_c9_plants_every_seeds_evaluation_problems():
         assert "eval-contaminated" in final.splits and set(final.depths) <= set(planted.depths)
         assert final.problem_offset + final.n_problems <= planted.n_items, (seed, planted.n_items)
     assert planted.n_items == scale.n_problems * len(scale.seeds)
+    # the paper's probe continues questions, so they are trained on; its negative control's
+    # "unplanted" items start right after the planted ones
+    from priorlab.claims.common import evaluated_items
+
+    assert planted.whole_document and evaluated_items(scale) == planted.n_items
 
 
 def test_band_evaluation_stays_inside_the_rl_pool_at_every_seed():

@@ -58,6 +58,24 @@ def test_contamination_puts_eval_items_in_the_corpus(world):
     assert world.problem("eval", 2, 3).prompt not in text
 
 
+def test_whole_document_contamination_trains_on_the_planted_questions_only(world):
+    """The paper's probe continues a question: a leaked item must be trained on whole, and no
+    other document's question may become a target."""
+    sets = ["corpus.contamination.n_items=4", "corpus.contamination.repeats=2", "corpus.contamination.depths=[3]"]
+    tok = build_tokenizer(world.vocabulary())
+    vocab = tok.get_vocab()
+    part, whole = (build_corpus(world, load_config(None, sets + extra).corpus, vocab, 20_000, 256)
+                   for extra in ([], ["corpus.contamination.whole_document=true"]))
+    assert np.array_equal(part.tokens, whole.tokens)
+    extra = whole.sol & ~part.sol
+    assert not (part.sol & ~whole.sol).any() and extra.any()
+    planted = {tuple(vocab[w] for w in world.problem("eval-contaminated", i, 3).prompt.split()) for i in range(4)}
+    for r, c in zip(*np.nonzero(extra)):  # every new target lies in a planted question
+        ids = part.tokens[r][part.doc[r] == part.doc[r, c]].tolist()
+        assert any(tuple(ids[1:1 + len(q)]) == q for q in planted)
+    assert whole.stats["n_solution_tokens"] > part.stats["n_solution_tokens"]
+
+
 def test_checkpoint_loads_in_transformers_with_identical_logits(tiny_prior):
     out, model_dir = tiny_prior
     from priorlab.model import load_model

@@ -83,6 +83,10 @@ class ContaminationConfig(Strict):
     repeats: int = Field(1, ge=1, description="copies of each item in the corpus")
     format: str = "steps"
     depths: list[int] | None = Field(None, description="default: the corpus depths")
+    whole_document: bool = Field(False, description="train on the question tokens of contaminated documents "
+                                 "too, as web-scale pretraining trains on every word of a leaked benchmark "
+                                 "(Wu et al.'s tiny-model re-test plants questions and solutions verbatim); "
+                                 "off, they are trained like every other document, on the solution only")
 
 
 class RefineDocsConfig(Strict):

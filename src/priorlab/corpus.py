@@ -143,39 +143,42 @@ def build_corpus(world: World, cfg, vocab: dict[str, int], n_tokens: int, seq_le
                      used_docs)
     docs, contaminated = document_texts(world, cfg, int((n_rows - n_first) * seq_len * 0.97))
     n_first = len(rows)
-    rows += _pack(docs, vocab, seq_len, used_docs)
+    rows += _pack(docs, vocab, seq_len, used_docs, cfg.contamination.whole_document)
     sol_id = vocab[SOL]
     tokens = np.zeros((len(rows), seq_len), np.int32)
     doc = np.zeros_like(tokens)
     sol = np.zeros(tokens.shape, bool)
     for r, row in enumerate(rows):
         pos = 0
-        for d, ids in enumerate(row, start=1):
+        for d, (ids, whole) in enumerate(row, start=1):
             tokens[r, pos:pos + len(ids)] = ids
             doc[r, pos:pos + len(ids)] = d
-            s = len(ids) - 1 - ids[::-1].index(sol_id)  # the solution follows the last <sol>
+            s = 0 if whole else len(ids) - 1 - ids[::-1].index(sol_id)  # the solution follows the last <sol>
             sol[r, pos + s + 1:pos + len(ids)] = True
             pos += len(ids)
     stats = _composition(used_docs, tokens, doc, sol, contaminated, cfg) | {"curriculum_rows": n_first}
     return Corpus(tokens, doc, sol, stats, first_rows=n_first)
 
 
-def _pack(docs: list[tuple[str, dict]], vocab: dict[str, int], seq_len: int, used_docs: Counter) -> list:
-    """First-fit packing of documents into rows (each a list of id lists), counting them in ``used_docs``."""
-    rows: list[list[list[int]]] = []  # each row: list of documents (id lists)
-    open_rows: list[list[list[int]]] = []
+def _pack(docs: list[tuple[str, dict]], vocab: dict[str, int], seq_len: int, used_docs: Counter,
+          whole_contaminated: bool = False) -> list:
+    """First-fit packing of documents into rows, counting them in ``used_docs``. A row is a list of
+    ``(ids, whole)``: ``whole`` when every token after ``<bos>`` is a training target (a contaminated
+    document with ``whole_contaminated``), else only the solution's are."""
+    rows: list[list[tuple[list[int], bool]]] = []
+    open_rows: list[list[tuple[list[int], bool]]] = []
     for text, tags in docs:
         ids = [vocab[w] for w in text.split()]
         if len(ids) > seq_len:
             raise ValueError(f"a depth-{tags['depth']} document has {len(ids)} tokens > "
                              f"pretrain.seq_len={seq_len}; raise pretrain.seq_len")
-        row = next((r for r in open_rows if sum(map(len, r)) + len(ids) <= seq_len), None)
+        row = next((r for r in open_rows if sum(len(i) for i, _ in r) + len(ids) <= seq_len), None)
         if row is None:
             if len(open_rows) == OPEN_ROWS:
                 rows.append(open_rows.pop(0))
             row = []
             open_rows.append(row)
-        row.append(ids)
+        row.append((ids, whole_contaminated and tags["contaminated"]))
         used_docs[(tags["format"], tags["depth"], tags["context"], tags["contaminated"])] += 1
     return rows + open_rows
 

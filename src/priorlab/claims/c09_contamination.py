@@ -14,51 +14,57 @@ from priorlab.claims.stats import ControlSpec, Estimate
 
 FRACTION = 0.6  # the paper's headline prefix length
 REPEATS = 16
-PAPER_PROBE = 0.536  # Qwen2.5-Math-7B: answer from a 60% prefix on MATH-500 53.6% vs ~0 on fresh sets (§4.2)
 
 
 def contaminated(scale: Scale) -> PriorSpec:
     """The demo prior with eval-contaminated items 0 .. :func:`evaluated_items` − 1 per band depth
-    (with step-by-step solutions) repeated ``REPEATS`` times in its corpus: every item any seed is
-    evaluated on (each seed has its own problems), so every seed's contaminated split is memorised."""
+    (question and step-by-step solution, both trained on: ``whole_document``) repeated ``REPEATS``
+    times in its corpus: every item any seed is evaluated on (each seed has its own problems), so
+    every seed's contaminated split is memorised."""
     n = evaluated_items(scale)
     return PriorSpec("contaminated", (f"corpus.contamination.n_items={n}",
                                       f"corpus.contamination.repeats={REPEATS}",
-                                      f"corpus.contamination.depths=[{','.join(map(str, BAND))}]"),
+                                      f"corpus.contamination.depths=[{','.join(map(str, BAND))}]",
+                                      "corpus.contamination.whole_document=true"),
                      f"the demo prior continued on a corpus holding {n} eval-contaminated items "
-                     f"per depth {BAND} (every seed's evaluation problems), {REPEATS} copies each", base="demo")
+                     f"per depth {BAND} (every seed's evaluation problems), {REPEATS} copies each, "
+                     f"questions trained on as well as solutions", base="demo")
 
 
-def probe_gap_rows(prior, n: int) -> list[dict]:
-    """Greedy probe of 60% question prefixes, one row per item: ``answer_contained`` in solve
-    mode (prefix + ``<sol>``: does the model still produce the true answer?), plus the paper's
-    continuation exact match. priorlab priors are trained with loss on solution tokens only, so
-    they never learn to continue question text: the continuation metrics stay 0 even on
-    memorised items, and the answer given a truncated question is the probe that can see it."""
-    from priorlab.diagnostics.contamination import probe_contamination, world_items
+#: The probe's item sets: (split, first index) — planted items, items of the same split never
+#: planted (they start after every seed's evaluated items), and clean eval items.
+PROBE_SETS = {"planted": ("eval-contaminated", 0), "unplanted": ("eval-contaminated", None), "clean": ("eval", 0)}
+
+
+def probe_rows(prior, scale: Scale) -> list[dict]:
+    """The paper's partial-prompt probe (greedy continuation of a 60% question prefix), one row
+    per item of each :data:`PROBE_SETS` set (``n_problems`` per band depth): ``exact_match`` and
+    ``rouge_l`` of the continuation against the question's true remainder, ``answer_contained``."""
+    from priorlab.diagnostics.contamination import METRICS, probe_contamination, world_items
     from priorlab.evaluate import contexts_for, world_for
     from priorlab.model import load_model
     from priorlab.tokenizer import load_tokenizer
 
     world = world_for(prior)
-    items = world_items(world, ["eval", "eval-contaminated"], list(BAND), n, contexts_for(None, prior, world))
     model, tok = load_model(prior), load_tokenizer(prior)
-    cont = probe_contamination(model, tok, items, fractions=(FRACTION,))
-    solve = probe_contamination(model, tok, items, fractions=(FRACTION,), mode="solve")
-    return [{"split": c["split"], "id": c["id"], "exact_match": c["exact_match"], "rouge_l": c["rouge_l"],
-             "answer_contained": s["answer_contained"]} for c, s in zip(cont, solve)]
+    rows = []
+    for name, (split, start) in PROBE_SETS.items():
+        items = world_items(world, [split], list(BAND), scale.n_problems, contexts_for(None, prior, world),
+                            start=evaluated_items(scale) if start is None else start)
+        rows += [{"set": name, "split": r["split"], "id": r["id"]} | {k: r[k] for k in METRICS}
+                 for r in probe_contamination(model, tok, items, fractions=(FRACTION,))]
+    return rows
 
 
-def probe_gap(rows: list[dict], prior: str) -> Estimate:
-    """Answer from a 60% prefix, contaminated − clean items, on one prior (greedy: one run). The
-    unit is the item: the SE is that of a difference of two independent item means."""
-    em = {s: np.array([r["answer_contained"] for r in rows if r.get("prior") == prior and r["split"] == s],
-                      dtype=float) for s in ("eval", "eval-contaminated")}
-    if not all(len(v) > 1 for v in em.values()):
+def probe_gap(rows: list[dict], a: str, b: str = "clean", metric: str = "rouge_l") -> Estimate:
+    """``metric`` of the probe on item set ``a`` minus on ``b`` (greedy: one run of one prior).
+    The unit is the item: the SE is that of a difference of two independent item means."""
+    v = {s: np.array([r[metric] for r in rows if r.get("kind") == "probe" and r["set"] == s], dtype=float)
+         for s in (a, b)}
+    if not all(len(x) > 1 for x in v.values()):
         return Estimate(None, None, 0)
-    gap = float(em["eval-contaminated"].mean() - em["eval"].mean())
-    se = float(np.sqrt(sum(v.var(ddof=1) / len(v) for v in em.values())))
-    return Estimate(gap, se, min(len(v) for v in em.values()))
+    se = float(np.sqrt(sum(x.var(ddof=1) / len(x) for x in v.values())))
+    return Estimate(float(v[a].mean() - v[b].mean()), se, min(len(x) for x in v.values()))
 
 
 @CLAIMS.register("C9")
@@ -72,7 +78,8 @@ class Contamination(Claim):
                        "Contamination"}
     statistic = ("Δ answer pass@1 under the random reward on the contaminated split minus on the clean eval split "
                  "(same prior, same run), paired by seed")
-    control = "the partial-prompt probe on the clean demo prior: neither split was memorised, so no gap"
+    control = ("the probe on the contaminated prior between two sets it never saw: items of the contaminated "
+               "split that were not planted minus clean items")
     paper_effect = SPURIOUS_GAIN
     horizon = RANDOM_HORIZON
     notes = ("Per-problem Δ are after − before of one run (paired); the two splits of a seed are different "
@@ -80,11 +87,15 @@ class Contamination(Claim):
              "run of one prior).", f"Paper effect +{SPURIOUS_GAIN}: the random-reward gain on memorised "
              "MATH-500 against ~0 on fresh RandomCalculation (Wu et al. §4.3, with Shao et al.'s +21.4).",
              f"Contamination: every evaluated contaminated item (of every seed: each seed has its own problems, "
-             f"so n_problems × seeds items per depth are planted) appears {REPEATS}× with its solution in the "
-             "corpus; the clean split is never in it (content-hash splits).",
-             "The probe reads the answer the model gives to a 60% question prefix (solve mode). The paper's "
-             "continuation exact match is also recorded, but priorlab priors are trained on solution tokens "
-             "only and never learn to continue questions, so it is 0 on every item.")
+             f"so n_problems × seeds items per depth are planted) appears {REPEATS}× in the corpus, question and "
+             "solution both trained on (`corpus.contamination.whole_document`; every other document is trained "
+             "on its solution only, and before 2026-12-05 so were these, which left the paper's probe 0 by "
+             "construction); the clean split is never in it (content-hash splits).",
+             "The probe is the paper's: greedy continuation of a 60% question prefix, no <sol>. Its statistic is "
+             "ROUGE-L against the true remainder, planted − clean: the paper's other completion metric, because "
+             "exact match sits at the floor on this prior at 60% (docs/claims.md). The paper reports ROUGE-L "
+             "0.78 on MATH-500 but none on a clean set, so its effect in these units is not known; its exact "
+             "match (54.6% on MATH-500, 0 on LiveMathBench) is recorded per item beside it.")
     next_steps = ("Vary the repeats (1, 4, 16) and check that the spurious gain scales with them.",
                   "Add the inverse reward arm (the paper's 'inverted').")
 
@@ -102,8 +113,7 @@ class Contamination(Claim):
                 d = change(problem_pass(records(run, "before", split=split), 1, "answer"),
                            problem_pass(records(run, "after", split=split), 1, "answer"))
                 rows += problem_rows({"kind": "rl", "arm": f"Δ {split}", "seed": seed, "split": split}, {"d_answer": d})
-        for prior in ("contaminated", "demo"):
-            rows += [r | {"kind": "probe", "prior": prior} for r in probe_gap_rows(ev.priors[prior], ev.scale.n_problems)]
+        rows += [r | {"kind": "probe"} for r in probe_rows(ev.priors["contaminated"], ev.scale)]
         per_seed = [{"arm": f"Δ {s}", "d_answer": v} for s in ("eval", "eval-contaminated")
                     for v in seed_means(rows, "d_answer", kind="rl", split=s).values()]
         fig = plot_arms(per_seed, "d_answer", ev.out / "c9_contamination.png",
@@ -116,6 +126,6 @@ class Contamination(Claim):
                         {"kind": "rl", "split": "eval"}, bounds=(-1, 1))
         return verdict([
             part("spurious gain on the memorised split", "Δ contaminated − Δ clean", gain, paper=SPURIOUS_GAIN),
-            part("probe flags the contaminated split", f"answer from a {FRACTION:.0%} prefix, contaminated − clean",
-                 probe_gap(rows, "contaminated"), paper=PAPER_PROBE),
-        ], gain, negative=ControlSpec(self.control, probe_gap(rows, "demo"), positive=False, sign=0))
+            part("probe flags the contaminated split", f"ROUGE-L of the remainder from a {FRACTION:.0%} prefix, "
+                 "planted − clean", probe_gap(rows, "planted")),
+        ], gain, negative=ControlSpec(self.control, probe_gap(rows, "unplanted"), positive=False, sign=0))

@@ -18,9 +18,10 @@ Per item and fraction (the continuation's first ``len(remainder)`` words are com
 Inputs are ``<bos> prefix`` (``bos`` only if the tokenizer has one) with **no** ``<sol>``
 marker, unlike :func:`priorlab.sampling.sample`. ``mode="solve"`` appends the tokenizer's
 ``<sol>`` token and scores only ``answer_contained``: priorlab priors are trained on solution
-tokens only, so they never learn to continue a *question*, and the paper's completion metrics
-cannot see their contamination; producing the answer from a question whose end (the last
-operations and the query) was cut off can. Works with any local HF causal LM and tokenizer.
+tokens only (unless ``corpus.contamination.whole_document`` trains the planted documents whole),
+so they never learn to continue a *question*, and the paper's completion metrics cannot see their
+contamination; producing the answer from a question whose end (the last operations and the query)
+was cut off can. Works with any local HF causal LM and tokenizer.
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ class ProbeItem:
     answers: tuple[str, ...]
 
 
-def world_items(world, splits: list[str], depths: list[int], n: int, contexts: list[str]) -> list[ProbeItem]:
-    """Items 0..n-1 of each split, depth and context of a priorlab world (answer phrases:
+def world_items(world, splits: list[str], depths: list[int], n: int, contexts: list[str],
+                start: int = 0) -> list[ProbeItem]:
+    """Items start..start+n-1 of each split, depth and context of a priorlab world (answer phrases:
     ``World.answer_phrases``, e.g. ``name value`` pairs; a text world's gold answer).
     Contaminated items are indices 0..n_items-1 of ``eval-contaminated``."""
     from priorlab.diagnostics.passk_compare import key_str
@@ -60,7 +62,7 @@ def world_items(world, splits: list[str], depths: list[int], n: int, contexts: l
 
     return [ProbeItem(p.split, key_str(problem_key(p)), p.prompt, world.answer_phrases(p))
             for split in splits for depth in depths for ctx in contexts
-            for p in world.problems(split, depth, n, ctx)]
+            for p in world.problems(split, depth, n, ctx, start=start)]
 
 
 def jsonl_items(path: str | Path) -> list[ProbeItem]:
