@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from priorlab.errors import ConfigError  # noqa: F401  (re-exported: priorlab.config.ConfigError)
+from priorlab.overrides import apply_sets, first_error
 from priorlab.registry import did_you_mean
 
 
@@ -66,7 +67,7 @@ class WorldConfig(BaseModel):
         try:
             knobs(**(self.model_extra or {}))
         except ValidationError as e:
-            raise ValueError("world." + _first_error(e, knobs)) from None
+            raise ValueError("world." + first_error(e, knobs)) from None
         return self
 
     def build(self):
@@ -291,61 +292,6 @@ def check_depths(world, field: str, depths) -> None:
                          + (" or raise world.max_depth" if world.pretrainable else ""))
 
 
-def _first_error(e: ValidationError, model: type[BaseModel] | None = None) -> str:
-    """``dotted.field: message`` for the first error, with "did you mean" on unknown fields."""
-    err = e.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    msg = err["msg"].removeprefix("Value error, ").rstrip(".")
-    if err["type"] == "extra_forbidden":
-        known = _fields_at(model, err["loc"][:-1]) if model else []
-        msg = f"unknown field {err['loc'][-1]!r}.{did_you_mean(str(err['loc'][-1]), known)}".rstrip(".")
-        if known:
-            msg += f" Fields here: {', '.join(known)}"
-    return f"{loc}: {msg}" if loc and not msg.startswith(loc) else msg
-
-
-def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:
-    """Field names of the sub-model reached by ``path`` ([] if it is not a model)."""
-    for p in path:
-        info = model.model_fields.get(str(p))
-        ann = getattr(info, "annotation", None)
-        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-            return []
-        model = ann
-    return list(model.model_fields)
-
-
-def parse_set(expr: str) -> tuple[list[str], Any]:
-    """``'a.b=c'`` -> (['a', 'b'], yaml-parsed c)."""
-    if "=" not in expr:
-        raise ConfigError(f"--set {expr!r}: expected KEY=VALUE, e.g. --set pretrain.tokens=200000")
-    key, value = expr.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(value)
-
-
-def _apply_set(data: dict, path: list[str], value: Any) -> None:
-    node = data
-    for p in path[:-1]:
-        if not isinstance(node.get(p), dict):
-            node[p] = {}
-        node = node[p]
-    node[path[-1]] = value
-
-
-def _apply_sets(data: dict, sets: list[str]) -> None:
-    """Apply ``--set`` strings in order, ``world.name`` first: switching to another world drops
-    the old world's own knobs (e.g. the demo's ``modulus``; ``seed`` stays) and ``eval.depths``
-    (back to the new world's default unless set too)."""
-    parsed = sorted(map(parse_set, sets), key=lambda kv: kv[0] != ["world", "name"])
-    for key, value in parsed:
-        world = data.get("world")
-        if key == ["world", "name"] and isinstance(world, dict) and world.get("name") != value:
-            data["world"] = {"seed": world.get("seed", 0)}
-            if isinstance(data.get("eval"), dict):
-                data["eval"].pop("depths", None)
-        _apply_set(data, key, value)
-
-
 def default_config_path(name: str = "demo") -> Path:
     return Path(str(resources.files("priorlab") / "configs" / f"{name}.yaml"))
 
@@ -391,11 +337,11 @@ def load_config(path: str | Path | None = None, sets: list[str] = (), model=Prio
         cfg = model.model_validate(data)
         if sets:
             merged = cfg.model_dump()
-            _apply_sets(merged, sets)
+            apply_sets(merged, sets)
             where += " + --set " + " ".join(sets)
             cfg = model.model_validate(merged)
     except ValidationError as e:
-        raise ConfigError(f"config error ({where}): {_first_error(e, model)}. "
+        raise ConfigError(f"config error ({where}): {first_error(e, model)}. "
                           f"Fix it in the YAML file or with --set FIELD=VALUE.") from None
     return cfg
 

@@ -65,7 +65,8 @@ def checkpoint_meta(path: str | Path) -> dict:
 def world_for(path: str | Path, world_cfg=None) -> World:
     """The world a checkpoint was trained on (or ``world_cfg`` for foreign checkpoints). The
     checkpoint's own world must be a valid config whose every word its tokenizer knows."""
-    from priorlab.config import WorldConfig, _first_error
+    from priorlab.config import WorldConfig
+    from priorlab.overrides import first_error
 
     meta = checkpoint_meta(path)
     if world_cfg is None and "world" not in meta:
@@ -78,7 +79,7 @@ def world_for(path: str | Path, world_cfg=None) -> World:
     try:
         world = WorldConfig(**meta["world"]).build()
     except ValidationError as e:
-        raise CheckpointError(f"{where}: world.{_first_error(e, WorldConfig).removeprefix('world.')}") from None
+        raise CheckpointError(f"{where}: world.{first_error(e, WorldConfig).removeprefix('world.')}") from None
     if world.pretrainable:
         check_vocabulary(path, world.vocabulary())
     return world

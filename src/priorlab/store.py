@@ -37,7 +37,8 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from priorlab import __version__
-from priorlab.config import ConfigError, _first_error
+from priorlab.config import ConfigError
+from priorlab.overrides import first_error
 from priorlab.checkpoint import latest_checkpoint, storage_error
 from priorlab.errors import InputDataError
 from priorlab.kinds import KINDS, get_field, get_kind, set_field
@@ -73,7 +74,7 @@ def as_config(kind: str, config) -> BaseModel:
     try:
         return model.model_validate(config)
     except ValidationError as e:
-        raise ConfigError(f"{kind} config: {_first_error(e, model)}") from None
+        raise ConfigError(f"{kind} config: {first_error(e, model)}") from None
 
 
 def with_threads(kind: str, cfg, threads: int | None):

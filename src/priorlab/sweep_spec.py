@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from priorlab.config import ConfigError, Strict, _first_error, load_config, read_yaml
+from priorlab.config import ConfigError, Strict, load_config, read_yaml
+from priorlab.overrides import first_error
 from priorlab.kinds import KINDS, get_kind
 from priorlab.registry import did_you_mean
 
@@ -48,7 +49,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(f"{p}: {_first_error(e, SweepSpec)}") from None
+        raise ConfigError(f"{p}: {first_error(e, SweepSpec)}") from None
     if spec.kind not in KINDS:
         raise ConfigError(f"{p}: kind: unknown run kind {spec.kind!r}.{did_you_mean(spec.kind, KINDS.names())} "
                           f"Registered: {', '.join(KINDS.names())}.")

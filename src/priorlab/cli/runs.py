@@ -78,7 +78,8 @@ def sweep_cmd(file: Path = typer.Argument(..., help="sweep YAML (kind, config, s
     """Run a grid x zip x seeds sweep in the store; finished runs are reused, unfinished ones resume."""
     from pydantic import ValidationError
 
-    from priorlab.config import ConfigError, _first_error
+    from priorlab.config import ConfigError
+    from priorlab.overrides import first_error
     from priorlab.store import run_id, run_status, store_root
     from priorlab.sweep import run_jobs
     from priorlab.sweep_spec import expand, load_spec
@@ -89,7 +90,7 @@ def sweep_cmd(file: Path = typer.Argument(..., help="sweep YAML (kind, config, s
     try:
         spec = spec.model_validate(spec.model_dump() | over)
     except ValidationError as e:
-        raise ConfigError(f"--{_first_error(e, type(spec))}") from None
+        raise ConfigError(f"--{first_error(e, type(spec))}") from None
     jobs = expand(file, spec)
     root = store_root(spec.store)
     if dry_run:
