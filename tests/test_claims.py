@@ -106,7 +106,7 @@ def test_every_claim_states_its_paper_effect_or_why_not():
 
 def test_retest_tiny_runs_shares_and_reuses_runs_and_writes_the_report(tmp_path):
     """End to end at the tiny scale: C4 and C7 share one prior and one arm (3 seeds), C7 adds its
-    masked positive-control arm; a second
+    masked positive-control arm, C9 a continued prior and its arm; a second
     call reuses every run and gives the same effect; the report and verdicts.json follow the contract."""
     import json
 
@@ -114,11 +114,11 @@ def test_retest_tiny_runs_shares_and_reuses_runs_and_writes_the_report(tmp_path)
     from priorlab.claims.retest import retest
 
     store, out = tmp_path / "store", tmp_path / "retest"
-    results = retest(["C4", "C7"], "tiny", out, workers=2, store=store, show=False)
-    assert [r.id for r in results] == ["C4", "C7"] and all(r.verdict in VERDICTS for r in results)
+    results = retest(["C4", "C7", "C9"], "tiny", out, workers=2, store=store, show=False)
+    assert [r.id for r in results] == ["C4", "C7", "C9"] and all(r.verdict in VERDICTS for r in results)
     assert all("measurement failed" not in r.reason for r in results), [r.reason for r in results]
     verdicts = json.loads((out / "verdicts.json").read_text())
-    assert [set(v) >= set(VERDICT_KEYS) for v in verdicts] == [True, True]
+    assert [set(v) >= set(VERDICT_KEYS) for v in verdicts] == [True, True, True]
     assert all(list(p) == list(PART_KEYS) for v in verdicts for p in v["parts"]) and verdicts[0]["parts"]
     assert all(v["negative_control"] is not None and isinstance(v["negative_control"]["detected"], bool)
                for v in verdicts)
@@ -127,8 +127,11 @@ def test_retest_tiny_runs_shares_and_reuses_runs_and_writes_the_report(tmp_path)
     assert verdicts[1]["positive_control"]["description"].startswith("run-level")
     masked = [r for r in results[1].table if r.get("arm") == "grpo-correct-masked"]
     assert len(masked) == 3 and all(r["unchanged_fp32"] >= 0.5 for r in masked)
-    # one prior and one arm x 3 seeds shared by both claims, C7's masked control arm x 3 seeds
-    assert len(list(store.iterdir())) == 1 + 3 + 3
+    # C9's probe read the contaminated prior on planted, never-planted and clean items
+    probe = [r for r in results[2].table if r.get("kind") == "probe"]
+    assert {r["set"] for r in probe} == {"planted", "unplanted", "clean"} and all(0 <= r["rouge_l"] <= 1 for r in probe)
+    # one prior and one arm x 3 seeds shared by C4 and C7, C7's masked control arm x 3 seeds, C9's prior and arm x 3
+    assert len(list(store.iterdir())) == 1 + 3 + 3 + 1 + 3
     again = retest(["C4"], "tiny", out, workers=2, store=store, show=False)
     assert all(r["reused"] for r in again[0].runs)
     assert again[0].effect == results[0].effect

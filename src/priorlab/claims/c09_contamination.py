@@ -119,7 +119,10 @@ class Contamination(Claim):
         fig = plot_arms(per_seed, "d_answer", ev.out / "c9_contamination.png",
                         "random reward on the contaminated prior: Δ answer pass@1", "Δ answer pass@1",
                         ["Δ eval", "Δ eval-contaminated"])
-        return rows, [fig]
+        probe = plot_arms([r for r in rows if r["kind"] == "probe"], "rouge_l", ev.out / "c9_probe.png",
+                          f"probe of the contaminated prior: ROUGE-L from a {FRACTION:.0%} prefix, a dot per item",
+                          "ROUGE-L", list(PROBE_SETS), key="set")
+        return rows, [fig, probe]
 
     def judge(self, rows):
         gain = contrast(rows, "d_answer", {"kind": "rl", "split": "eval-contaminated"},

@@ -93,7 +93,7 @@ def random_reward(scale: Scale, prior: PriorSpec = DEMO, *sets: str, name: str =
 
 def plot_arms(rows: list[dict], value: str, path: Path, title: str, ylabel: str, order: list[str] | None = None,
               key: str = "arm") -> Path:
-    """One column per arm: each seed a dot, the mean with its 95% t-interval over seeds."""
+    """One column per arm (or per ``key``): each seed (or row) a dot, the mean with its 95% t-interval over them."""
     names = order or sorted({r[key] for r in rows})
     fig, ax = plt.subplots(figsize=(max(5.5, 1.6 + 1.3 * len(names)), 3.8))
     for i, name in enumerate(names):
