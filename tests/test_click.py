@@ -63,3 +63,39 @@ def test_pretraining_logs_probes_and_rl_refuses_a_prior_that_never_clicked(tmp_p
     with pytest.raises(ConfigError, match="never left the loss plateau.*allow_unclicked_prior"):
         check_prior(load_config(None, [f"prior={model}"], model=RLConfig))
     check_prior(load_config(None, [f"prior={model}", "allow_unclicked_prior=true"], model=RLConfig))
+
+
+def test_a_stage_that_wrecks_its_prior_loses_the_click_and_rl_refuses_the_result(monkeypatch, world, tiny_prior, tmp_path):
+    """recheck on constructed probe rows: traces below the threshold lose the click; a policy
+    writing almost no traces is not judged; a prior that never clicked gains nothing. RL then
+    refuses a model that lost its click, naming the stage."""
+    import json
+    import shutil
+
+    import pytest
+
+    from priorlab import click
+    from priorlab.config import load_config
+    from priorlab.errors import ConfigError
+    from priorlab.rl.config import RLConfig, check_prior
+
+    meta = {"clicked": True, "click_step": 100, "click_threshold": 0.5, "pretrain_depths": [2, 3, 4],
+            "corpus_contexts": ["letters"]}
+
+    def probed(acc, share):
+        monkeypatch.setattr(click, "probe", lambda *a, **k: {"kind": "probe", "trace_acc": acc,
+                                                             "probe_trace_share": share, "probe_verified": acc})
+        return click.recheck(None, None, world, meta, "rlp")
+
+    assert probed(0.9, 1.0) == {"final_trace_acc": 0.9, "final_trace_share": 1.0}
+    lost = probed(0.05, 0.5)
+    assert lost["clicked"] is False and lost["click_step"] is None and lost["click_lost"] == {"stage": "rlp", "trace_acc": 0.05}
+    assert "clicked" not in probed(0.0, 0.02)  # 2 trace completions of 128: not judged
+    assert click.recheck(None, None, world, meta | {"clicked": False}, "rl") == {}
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_prior[1], model)
+    info = json.loads((model / "priorlab.json").read_text()) | lost | {"click_threshold": 0.5}
+    (model / "priorlab.json").write_text(json.dumps(info))
+    with pytest.raises(ConfigError, match="lost its click in its rlp stage.*allow_unclicked_prior"):
+        check_prior(load_config(None, [f"prior={model}"], model=RLConfig))

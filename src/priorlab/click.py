@@ -21,6 +21,11 @@ The criterion, stated once here and in docs/pretraining.md:
 - The prior **clicked** when ``trace_acc >= pretrain.click_threshold`` at the last probe;
   ``click_step`` is the first probe step from which it held at every later probe (``None``
   when it never clicked). A transient spike does not count.
+- A model made from a clicked prior by another stage (RL, SFT, an RLP stage) is probed the same
+  way at its end (:func:`recheck`): it **lost its click** when at least ``MIN_FORMAT_SAMPLES`` of
+  its probe completions are traces and their ``trace_acc`` is below the prior's threshold; it is
+  then ``clicked: false`` like a prior that never clicked, with ``click_lost`` saying where. (A
+  policy that writes almost no traces, e.g. collapsed onto bare answers, is not judged by it.)
 """
 
 from __future__ import annotations
@@ -39,10 +44,30 @@ def probe_problems(world, corpus_cfg) -> list:
     """The fixed probe set: ``PROBE_PROBLEMS`` eval problems at the two shallowest corpus depths
     that are also evaluation depths of the world (a corpus with depth-1 warm-up problems is
     probed at the same depths as one without)."""
-    corpus = sorted(int(d) for d, w in corpus_cfg.depths.items() if w > 0)
+    return _probe_set(world, [int(d) for d, w in corpus_cfg.depths.items() if w > 0],
+                      next((c for c, w in corpus_cfg.contexts.items() if w > 0), None))
+
+
+def _probe_set(world, corpus_depths: list[int], ctx: str | None) -> list:
+    corpus = sorted(corpus_depths)
     depths = ([d for d in corpus if d in world.eval_depths] or corpus)[:2]
-    ctx = next((c for c, w in corpus_cfg.contexts.items() if w > 0), None)
     return [p for d in depths for p in world.problems("eval", d, PROBE_PROBLEMS, ctx)]
+
+
+def recheck(model, tok, world, meta: dict, stage: str) -> dict:
+    """What a model made by ``stage`` from a prior with metadata ``meta`` (its ``priorlab.json``)
+    adds to its own: ``final_trace_acc`` and ``final_trace_share`` of the click probe on it, and,
+    when it lost its click (module doc), ``clicked: false``, ``click_step: None`` and
+    ``click_lost: {stage, trace_acc}``. Nothing for a prior that had not clicked or was not probed."""
+    if meta.get("clicked") is not True:
+        return {}
+    problems = _probe_set(world, meta.get("pretrain_depths") or world.depths, (meta.get("corpus_contexts") or [None])[0])
+    row = probe(model, tok, world, problems, seed=0)
+    out = {"final_trace_acc": round(row["trace_acc"], 4), "final_trace_share": round(row["probe_trace_share"], 4)}
+    n_trace = round(row["probe_trace_share"] * PROBE_SAMPLES * len(problems))
+    if n_trace >= MIN_FORMAT_SAMPLES and row["trace_acc"] < meta.get("click_threshold", 0.5):
+        out |= {"clicked": False, "click_step": None, "click_lost": {"stage": stage, "trace_acc": out["final_trace_acc"]}}
+    return out
 
 
 @torch.no_grad()

@@ -164,15 +164,14 @@ def _run_arms(arms: dict[str, Arm], scale: Scale, priors: dict[str, PriorSpec], 
 
 
 def _refused(cfg, start: Path) -> str | None:
-    """Why seed ``cfg`` of an arm is not started: its prior never clicked and the arm does not
-    allow that (``allow_unclicked_prior``). A refusal is a property of that prior, not a failure:
+    """Why seed ``cfg`` of an arm is not started: its prior never clicked (or lost its click in
+    the stage that made it) and the arm does not allow that (``allow_unclicked_prior``). A refusal is a property of that prior, not a failure:
     rerunning would refuse again, so the claim is judged on the other seeds and says which."""
-    from priorlab.rl.config import unclicked
+    from priorlab.rl.config import unclicked, unclicked_reason
 
     if getattr(cfg, "allow_unclicked_prior", True) or (info := unclicked(start)) is None:
         return None
-    return (f"its prior {start} never clicked (trace accuracy below {info.get('click_threshold')} at every "
-            f"probe), so this seed is left out of the claim's interval")
+    return f"its prior {start} {unclicked_reason(info)}, so this seed is left out of the claim's interval"
 
 
 def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | None, store, show: bool,
@@ -228,7 +227,7 @@ def not_run(claim: Claim, ev: Evidence, runs: list[dict], missing: list[str]) ->
     failed, refused = _failed(runs), _failed(runs, refused=True)
     why = "; ".join(failed + refused) or "no job was started for them"
     fix = ("rerun the re-test to complete them" if failed or not refused else
-           "a prior that never clicked is refused on every rerun: see docs/pretraining.md for recipes that click")
+           "a prior that never clicked (or lost its click) is refused on every rerun: see docs/pretraining.md")
     return ClaimResult(
         id=claim.id, title=claim.title, statement=claim.statement, source=dict(claim.source),
         statistic=claim.statistic, verdict="not run", reason=f"no finished run of {', '.join(missing)} ({why}); "

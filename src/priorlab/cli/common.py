@@ -161,7 +161,12 @@ def print_summary(summary: dict, out: Path) -> None:
 def warn_unclicked(info: dict) -> None:
     """Say so when a pretraining summary (or a prior's ``priorlab.json``) records that the prior
     never left the loss plateau: RL, sweeps and ``retest`` refuse such a prior."""
-    if info.get("clicked") is False:
+    if info.get("clicked") is False and info.get("click_lost"):
+        from priorlab.rl.config import unclicked_reason
+
+        err_console.print(f"[yellow]warning:[/] this model {unclicked_reason(info)}, so RL, sweeps and retest will "
+                          f"refuse it as a prior; pass allow_unclicked_prior=true to the consumer to study it.")
+    elif info.get("clicked") is False:
         err_console.print(
             f"[yellow]warning:[/] this prior did not click (its probe's trace accuracy never held at the "
             f"threshold, pretrain.click_threshold; metrics.jsonl has every probe), so RL, sweeps and retest "

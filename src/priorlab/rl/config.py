@@ -214,10 +214,10 @@ def check_prior(cfg: RLConfig) -> None:
         raise ConfigError(f"prior: {cfg.prior!r} is not a model directory (config.json + safetensors); "
                           f"pass --prior RUN/model")
     if not cfg.allow_unclicked_prior and (info := unclicked(cfg.prior)) is not None:
-        raise ConfigError(f"prior: {cfg.prior} never left the loss plateau (clicked: false, trace accuracy below "
-                          f"{info.get('click_threshold')} at every probe; see its metrics.jsonl). Pretrain longer "
-                          f"(--set pretrain.tokens=...) or with another recipe, or pass "
-                          f"--set allow_unclicked_prior=true to study a plateaued prior")
+        raise ConfigError(f"prior: {cfg.prior} {unclicked_reason(info)}; see its run's metrics.jsonl. "
+                          + ("Train it again with fewer steps or a lower learning rate, or start from its prior"
+                             if info.get("click_lost") else "Pretrain longer (--set pretrain.tokens=...) or with "
+                             "another recipe") + ", or pass --set allow_unclicked_prior=true to study such a prior")
     _check_world(cfg)
 
 
@@ -232,6 +232,15 @@ def unclicked(prior: str | Path) -> dict | None:
     except ValueError:
         raise InputDataError(f"prior: {meta} is not valid JSON; re-save the prior or pass another") from None
     return info if isinstance(info, dict) and info.get("clicked") is False else None
+
+
+def unclicked_reason(info: dict) -> str:
+    """Why a prior whose ``priorlab.json`` is ``info`` (``clicked: false``) is refused, in words."""
+    if lost := info.get("click_lost"):
+        return (f"lost its click in its {lost.get('stage')} stage (clicked: false; trace accuracy "
+                f"{lost.get('trace_acc')} < {info.get('click_threshold')} on the click probe at its end)")
+    return (f"never clicked: it never left the loss plateau (clicked: false, trace accuracy below "
+            f"{info.get('click_threshold')} at every probe)")
 
 
 def check_critique(cfg: RLConfig) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from priorlab import runtime
+from priorlab import click, runtime
 from priorlab.checkpoint import latest_checkpoint, loading, restore, save_checkpoint, storage_errors, trainer_state
 from priorlab.config import ConfigError, EvalConfig
 from priorlab.evaluate import checkpoint_meta, contexts_for, evaluate, evaluate_cached, sample_and_verify, world_for
@@ -217,11 +217,13 @@ def run_steps(cfg, run: Started, title: str, step_fn, describe, show: bool, hook
                 p.checkpoint(step + 1)
 
 
-def finish_run(cfg, run: Started, show: bool) -> tuple[list[dict], list[dict]]:
-    """Save the trained model as ``model/`` and evaluate it (``after``); return the after rows and
-    the metrics rows."""
+def finish_run(cfg, run: Started, show: bool, stage: str) -> tuple[list[dict], list[dict]]:
+    """Save the trained model as ``model/`` (its ``priorlab.json`` saying whether it kept the prior's
+    click: :func:`priorlab.click.recheck`) and evaluate it (``after``); return the after rows and
+    the metrics rows. ``stage``: the run kind, named where a model lost its click."""
     p = run.parts
-    save_checkpoint(run.out / "model", p.model, p.tok, p.meta | {"step": cfg.steps})
+    kept = click.recheck(p.model, p.tok, world_for(run.prior), p.meta, stage)
+    save_checkpoint(run.out / "model", p.model, p.tok, p.meta | {"step": cfg.steps} | kept)
     after = evaluate_checkpoint(run.out / "model", cfg, run.out / "after", show, reuse=False)
     return after, read_jsonl(run.out / "metrics.jsonl")
 
@@ -247,7 +249,7 @@ def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict
 
     run_steps(cfg, run, f"RL {cfg.algo.advantage}/{cfg.algo.loss} {n_params(p.model) / 1e6:.2f}M params", rl_step,
               lambda row: f"RL reward {row['reward_mean'] or 0:.2f} verified {row['verified']:.2f}", show, probe)
-    after, rows = finish_run(cfg, run, show)
+    after, rows = finish_run(cfg, run, show, "rl")
     M.plot_training(rows, out / "training.png")
     summary = {"prior": str(run.prior), "checkpoint": str((out / "model").resolve()), "steps": cfg.steps,
                "pool_size": len(p.pool), "max_new_tokens": p.max_new, "before": run.before, "after": after,

@@ -120,7 +120,7 @@ def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict
     run_steps(cfg, run, f"SFT ({cfg.data.source}) {n_params(p.model) / 1e6:.2f}M params, {len(p.data)} examples",
               sft_step, lambda row: f"SFT loss {row['loss']:.3f}", show)
     p.model.eval()
-    after, rows = finish_run(cfg, run, show)
+    after, rows = finish_run(cfg, run, show, "sft")
     summary = {"prior": str(run.prior), "teacher": cfg.teacher and str(Path(cfg.teacher).resolve()),
                "checkpoint": str((out / "model").resolve()), "steps": cfg.steps} | p.data.stats | {
         "tokens_seen": p.tokens_seen, "before": run.before, "after": after,
