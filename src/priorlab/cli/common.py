@@ -133,6 +133,9 @@ def print_before_after(summary: dict, out: Path) -> None:
     console.print(table)
     console.print(f"results: {out}/summary.json, metrics.jsonl, training.png, before/, after/ "
                   f"(checkpoint {summary['checkpoint']})")
+    meta = Path(summary["checkpoint"]) / "priorlab.json"
+    if meta.is_file() and (info := json.loads(meta.read_text())).get("click_lost"):
+        warn_unclicked(info)
 
 
 def print_summary(summary: dict, out: Path) -> None:
@@ -159,8 +162,9 @@ def print_summary(summary: dict, out: Path) -> None:
 
 
 def warn_unclicked(info: dict) -> None:
-    """Say so when a pretraining summary (or a prior's ``priorlab.json``) records that the prior
-    never left the loss plateau: RL, sweeps and ``retest`` refuse such a prior."""
+    """Say so when a pretraining summary (or a model's ``priorlab.json``) records that the prior
+    never left the loss plateau, or that a later stage lost its click: RL, sweeps and ``retest``
+    refuse such a prior."""
     if info.get("clicked") is False and info.get("click_lost"):
         from priorlab.rl.config import unclicked_reason
 
