@@ -45,7 +45,10 @@ class Squeeze(Claim):
              "miscomputed nodes. The paper's demonstrations differ in reasoning paths, clustered by text similarity.",
              "Paper effect not retrieved in these units: the abstract reports graph statistics (RL steepens the "
              "decay of visitation, degree and betweenness distributions ≈2.5×, SFT flattens them to ≈1/3), not "
-             "distinct trajectory counts; without it an undetected effect is 'underpowered'.")
+             "distinct trajectory counts; without it an undetected effect is 'underpowered'.",
+             "Measured at medium (docs/claims.md, 'C14 at medium'): distinct correct trajectories never exceeded 1 "
+             "per problem for any model, so on the demo prior the primary equals pass@n; it speaks about "
+             "solvability, not diversity, until the world allows several correct paths.")
     next_steps = ("Add the SFT → GRPO arm (the paper's two-stage recipe).",
                   "A world variant with several valid orders (a DAG that is not a chain) for order diversity.")
 
