@@ -170,3 +170,30 @@ def test_retest_marks_claims_without_runs_not_run_and_raises(tmp_path, monkeypat
     assert (res.verdict, res.seeds, res.effect) == ("not run", 0, None)
     assert "pid 7 on box" in res.reason and "prior" in res.reason
     assert json.loads((tmp_path / "out" / "verdicts.json").read_text())[0]["verdict"] == "not run"
+
+
+def test_sigterm_stops_the_job_processes_instead_of_orphaning_them(tmp_path):
+    """A scheduler's SIGTERM to a sweep used to kill only the sweep: its job processes (own
+    sessions) ran on, holding cores and run locks. Now they are interrupted and resumable."""
+    import signal
+    import time
+
+    store = tmp_path / "store"
+    job = tiny_job("pretrain.tokens=4000000", name="long")
+    run_dir = store / S.run_id("pretrain", job.config)
+    script = ("import sys; from priorlab.config import load_config; from priorlab.sweep import Job, run_jobs; "
+              "from tests.conftest import TINY; "
+              f"run_jobs([Job('pretrain', load_config(None, TINY + ['pretrain.tokens=4000000']), threads=1)], "
+              f"store={str(store)!r}, show=False, strict=False)")
+    sweep = subprocess.Popen([sys.executable, "-c", script], cwd=os.getcwd())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and S.run_status(run_dir) != "running":
+        time.sleep(0.5)
+    assert S.run_status(run_dir) == "running"
+    child = S.read_record(run_dir)["pid"]
+    sweep.send_signal(signal.SIGTERM)
+    sweep.wait(timeout=60)
+    time.sleep(1)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)  # the job process is gone, not orphaned
+    assert S.run_status(run_dir) in ("interrupted", "crashed")  # both resume

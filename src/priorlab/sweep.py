@@ -23,11 +23,13 @@ Executors: ``local`` = a pool of ``workers`` processes (default: free cores // t
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +109,25 @@ def interrupt(procs, grace_s: float = 30.0) -> None:
             p.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             p.kill()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """While running jobs, SIGTERM (a scheduler's stop, ``timeout``, ``kill``) stops them as Ctrl-C
+    does: job processes run in their own sessions, so without this they would outlive this process
+    and keep their cores and run locks. Only in the main thread (signal handlers live there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def attempt(payload: dict, log_path: str, threads: int) -> dict:
@@ -241,7 +262,7 @@ def run_jobs(jobs: list[Job], executor: str = "local", workers: int | None = Non
             address, workers * max(st.job.threads for st in todo))
     record = SweepRecord(sweep_dir, executor, workers, root)
     try:
-        with LiveView(show) as view:
+        with sigterm_as_interrupt(), LiveView(show) as view:
             _drive(ex, states, retries, root, wait, lambda: (view(states), record.write(states)))
     except BaseException as e:  # Ctrl-C, or the executor failed: stop the jobs, keep the record true
         why = "the sweep was interrupted" if isinstance(e, KeyboardInterrupt) else f"the sweep stopped ({e})"
