@@ -15,7 +15,8 @@ from priorlab.catalog import query
 from priorlab.config import ConfigError, load_config
 from priorlab.errors import IncompleteError
 from priorlab.rl.config import RLConfig
-from priorlab.sweep import Job, JobResult, attempt, run_jobs
+from priorlab.executors import attempt
+from priorlab.sweep import Job, JobResult, run_jobs
 from priorlab.sweep_spec import expand
 from tests.conftest import TINY
 

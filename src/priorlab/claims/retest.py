@@ -165,8 +165,9 @@ def _run_arms(arms: dict[str, Arm], scale: Scale, priors: dict[str, PriorSpec], 
 
 def _refused(cfg, start: Path) -> str | None:
     """Why seed ``cfg`` of an arm is not started: its prior never clicked (or lost its click in
-    the stage that made it) and the arm does not allow that (``allow_unclicked_prior``). A refusal is a property of that prior, not a failure:
-    rerunning would refuse again, so the claim is judged on the other seeds and says which."""
+    the stage that made it) and the arm does not allow that (``allow_unclicked_prior``). A refusal
+    is a property of that prior, not a failure: rerunning would refuse again, so the claim is
+    judged on the other seeds and says which."""
     from priorlab.rl.config import unclicked, unclicked_reason
 
     if getattr(cfg, "allow_unclicked_prior", True) or (info := unclicked(start)) is None:
