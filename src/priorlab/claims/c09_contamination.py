@@ -46,14 +46,14 @@ def probe_rows(prior, scale: Scale) -> list[dict]:
     from priorlab.tokenizer import load_tokenizer
 
     world = world_for(prior)
-    model, tok = load_model(prior), load_tokenizer(prior)
-    rows = []
-    for name, (split, start) in PROBE_SETS.items():
-        items = world_items(world, [split], list(BAND), scale.n_problems, contexts_for(None, prior, world),
-                            start=evaluated_items(scale) if start is None else start)
-        rows += [{"set": name, "split": r["split"], "id": r["id"]} | {k: r[k] for k in METRICS}
-                 for r in probe_contamination(model, tok, items, fractions=(FRACTION,))]
-    return rows
+    contexts = contexts_for(None, prior, world)
+    sets = {name: world_items(world, [split], list(BAND), scale.n_problems, contexts,
+                              start=evaluated_items(scale) if start is None else start)
+            for name, (split, start) in PROBE_SETS.items()}
+    names = [name for name, items in sets.items() for _ in items]
+    every = [it for items in sets.values() for it in items]  # one batched generation; a row per item, in order
+    probed = probe_contamination(load_model(prior), load_tokenizer(prior), every, fractions=(FRACTION,))
+    return [{"set": n, "split": r["split"], "id": r["id"]} | {k: r[k] for k in METRICS} for n, r in zip(names, probed)]
 
 
 def probe_gap(rows: list[dict], a: str, b: str = "clean", metric: str = "rouge_l") -> Estimate:
