@@ -61,12 +61,14 @@ def recheck(model, tok, world, meta: dict, stage: str) -> dict:
     ``click_lost: {stage, trace_acc}``. Nothing for a prior that had not clicked or was not probed."""
     if meta.get("clicked") is not True:
         return {}
-    problems = _probe_set(world, meta.get("pretrain_depths") or world.depths, (meta.get("corpus_contexts") or [None])[0])
+    ctx = (meta.get("corpus_contexts") or [None])[0]
+    problems = _probe_set(world, meta.get("pretrain_depths") or world.depths, ctx)
     row = probe(model, tok, world, problems, seed=0)
     out = {"final_trace_acc": round(row["trace_acc"], 4), "final_trace_share": round(row["probe_trace_share"], 4)}
     n_trace = round(row["probe_trace_share"] * PROBE_SAMPLES * len(problems))
     if n_trace >= MIN_FORMAT_SAMPLES and row["trace_acc"] < meta.get("click_threshold", 0.5):
-        out |= {"clicked": False, "click_step": None, "click_lost": {"stage": stage, "trace_acc": out["final_trace_acc"]}}
+        lost = {"stage": stage, "trace_acc": out["final_trace_acc"]}
+        out |= {"clicked": False, "click_step": None, "click_lost": lost}
     return out
 
 
