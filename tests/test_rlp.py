@@ -126,7 +126,8 @@ def test_ema_update_is_the_convex_combination():
 
 
 def test_thought_tokens_are_appended_and_the_prior_ids_kept(tiny_prior, full):
-    from priorlab.tokenizer import END_THINK, THINK, load_tokenizer
+    from priorlab.tokenizer import load_tokenizer
+    from priorlab.worlds.formats import END_THINK, THINK
 
     out, summary = full
     old, new = load_tokenizer(tiny_prior[1]).get_vocab(), load_tokenizer(out / "model").get_vocab()

@@ -20,11 +20,12 @@ import numpy as np
 from priorlab.tokenizer import BOS, EOS, SOL
 from priorlab.worlds import World
 from priorlab.worlds.critique import critique, refine_input
-from priorlab.worlds.formats import CRITIQUE_TOKENS
+from priorlab.worlds.formats import ANS, CRITIQUE_TOKENS, END_THINK, THINK, THOUGHT_TOKENS
 
 OPEN_ROWS = 8  # rows kept open for first-fit packing
 FIRST_INDEX = 10**9  # problem indices of a curriculum's first phase start here (no overlap with the rest)
 FACTS = "facts"  # the tag of an operation-fact drill document (corpus.facts), not a solution format
+THOUGHT = "thought"  # the tag of an answer-format document that carries a thought (corpus.thoughts)
 
 
 @dataclass
@@ -60,6 +61,7 @@ def document_texts(world: World, cfg, n_tokens: int, first: bool = False) -> tup
     rng = random.Random(f"{tag}corpus/{cfg.seed}")
     noise_rng = random.Random(f"{tag}corpus-confidence-noise/{cfg.seed}")  # leaves ``rng``'s draws alone
     refine_rng = random.Random(f"{tag}corpus-refine/{cfg.seed}")  # so does the refinement share
+    thought_rng = random.Random(f"{tag}corpus-thoughts/{cfg.seed}")  # and the thought share
     docs: list[tuple[str, dict]] = []
     contaminated: list[dict] = []
     cont = cfg.contamination
@@ -93,6 +95,8 @@ def document_texts(world: World, cfg, n_tokens: int, first: bool = False) -> tup
             if fmt in (cfg.format_accuracy or {}):
                 problem = world.with_errors(problem, cfg.format_accuracy[fmt], errors_rng)
             text = _doc(world, problem, fmt, conf)
+            if fmt == "answer" and cfg.thoughts and thought_rng.random() < cfg.thoughts:
+                fmt, text = THOUGHT, thought_doc(world, problem, thought_rng, conf)
         docs.append((text, {"format": fmt, "depth": int(depth), "context": ctx, "contaminated": False}))
         total += text.count(" ") + 1
         i += 1
@@ -114,12 +118,24 @@ def stated_confidence(cfg, rng: random.Random, fmt: str, depth: int, noise_rng: 
 
 def corpus_vocabulary(cfg) -> list[str]:
     """Tokens a corpus adds to its world's vocabulary: the critique markers of refinement
-    documents (appended after the world's, so every other token keeps its id)."""
-    return list(CRITIQUE_TOKENS) if cfg.refine.share else []
+    documents, the thought markers of thought documents (appended after the world's, so every
+    other token keeps its id)."""
+    return (list(CRITIQUE_TOKENS) if cfg.refine.share else []) + (list(THOUGHT_TOKENS) if cfg.thoughts else [])
 
 
 def _doc(world: World, problem, fmt: str, conf: float | None) -> str:
     return f"{BOS} {problem.prompt} {SOL} {world.render_solution(problem, fmt, conf)} {EOS}"
+
+
+def thought_doc(world: World, problem, rng: random.Random, conf: float | None) -> str:
+    """An answer-format document whose solution carries a thought: ``<think>``, the steps-format
+    trace (without its answer line), ``</think>``, inserted before a uniformly drawn token of the
+    answer (or before ``<eos>``), as RLP inserts its thoughts at any position of a document."""
+    answer = world.render_solution(problem, "answer", conf).split()
+    trace = world.render_solution(problem, "steps").split()
+    at = rng.randrange(len(answer) + 1)
+    solution = answer[:at] + [THINK, *trace[:trace.index(ANS)], END_THINK] + answer[at:]
+    return f"{BOS} {problem.prompt} {SOL} {' '.join(solution)} {EOS}"
 
 
 def refine_doc(world: World, problem, rng: random.Random, critiques: dict[str, float]) -> str:

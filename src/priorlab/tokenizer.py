@@ -17,9 +17,6 @@ from priorlab.errors import CheckpointError
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>", "<sol>"]
 PAD, BOS, EOS, UNK, SOL = SPECIALS
-#: The thought delimiters of RL during pretraining (``priorlab rlp``): appended to a prior's
-#: vocabulary by :func:`with_words` when a run first needs them, so existing ids do not move.
-THINK, END_THINK = "<think>", "</think>"
 
 
 def build_tokenizer(vocabulary: list[str]) -> PreTrainedTokenizerFast:

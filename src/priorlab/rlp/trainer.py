@@ -37,13 +37,14 @@ from priorlab.rlp.objective import (
 from priorlab.runs import write_json
 from priorlab.sampling import sample, stop_ids
 from priorlab.sft.data import Examples, corpus_examples, pad_batch
-from priorlab.tokenizer import END_THINK, THINK, load_tokenizer, with_words
+from priorlab.tokenizer import load_tokenizer, with_words
+from priorlab.worlds.formats import END_THINK, THINK
 
 
 def add_thought_tokens(model, tok):
     """``tok`` with ``<think>`` / ``</think>`` appended (:func:`priorlab.tokenizer.with_words`) and
     ``model`` resized to it in place, each new input and output row the mean of the old rows
-    (deterministic: no draw)."""
+    (deterministic: no draw). A prior trained on thought documents (``corpus.thoughts``) has them."""
     new = with_words(tok, [THINK, END_THINK])
     old = model.get_input_embeddings().weight.shape[0]
     if len(new) > old:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from priorlab.registry import did_you_mean
 from priorlab.worlds.base import SPLIT_BUCKETS, Problem, Verdict, World, WORLDS, content_bucket
 from priorlab.worlds.formats import (
-    ANS, CONF, CONF_TOKENS, FORMATS, SEP, Step, as_int, is_name, parse_line, vocabulary,
+    ANS, CONF, CONF_TOKENS, FORMATS, SEP, Step, as_int, drop_thoughts, is_name, parse_line, vocabulary,
 )
 
 CONTEXTS: dict[str, tuple[str, ...]] = {
@@ -230,7 +230,8 @@ class ArithDag(World):
     def verify(self, problem: Problem, completion: str, truncated: bool = False) -> Verdict:
         """Strict verdict for ``completion`` (text after the prompt). Never raises.
 
-        Reads at most 64k characters / 4096 tokens; text after ``<eos>`` is ignored.
+        Reads at most 64k characters / 4096 tokens; text after ``<eos>`` and thoughts
+        (``<think> … </think>``, :func:`~priorlab.worlds.formats.drop_thoughts`) are ignored.
         ``truncated`` marks a completion that stopped at the token limit.
         """
         v = Verdict(n_gold=len(problem.gold["nodes"]))
@@ -241,7 +242,7 @@ class ArithDag(World):
             toks = toks[: toks.index("<eos>")]
         elif len(completion) > MAX_COMPLETION_CHARS or len(toks) > MAX_COMPLETION_TOKENS:
             truncated = True
-        toks = toks[:MAX_COMPLETION_TOKENS]
+        toks = drop_thoughts(toks[:MAX_COMPLETION_TOKENS])
         v.truncated = truncated
         body, tail = (toks[: toks.index(ANS)], toks[toks.index(ANS) + 1:]) if ANS in toks else (toks, None)
         kinds = self._check_steps(problem, body, v)

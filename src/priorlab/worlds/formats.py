@@ -23,6 +23,12 @@ CONF_TOKENS = tuple(f"{p}%" for p in range(0, 101, 10))
 #: its refinement documents (``corpus.refine``), so every other prior stays as it was.
 CRIT, RIGHT, WRONG = "<crit>", "<right>", "<wrong>"
 CRITIQUE_TOKENS = (CRIT, RIGHT, WRONG)
+#: Thought markers: ``<think> … </think>`` is scratch work, skipped by the verifier
+#: (:func:`drop_thoughts`). RL during pretraining (``priorlab rlp``) samples thoughts; a corpus
+#: teaches them with thought documents (``corpus.thoughts``). Not in :func:`vocabulary`, for the
+#: same reason as the critique markers.
+THINK, END_THINK = "<think>", "</think>"
+THOUGHT_TOKENS = (THINK, END_THINK)
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,20 @@ class AnswerFormat(SolutionFormat):
 
     def parse_step(self, toks: list[str]) -> Step | None:
         return None
+
+
+def drop_thoughts(toks: list[str]) -> list[str]:
+    """``toks`` without its thoughts: each ``<think> … </think>`` span removed (to the end when it
+    is never closed), and a stray ``</think>`` with it."""
+    if THINK not in toks and END_THINK not in toks:
+        return toks
+    out, inside = [], False
+    for t in toks:
+        if t in THOUGHT_TOKENS:
+            inside = t == THINK
+        elif not inside:
+            out.append(t)
+    return out
 
 
 def parse_line(toks: list[str]) -> tuple[str, Step | None]:

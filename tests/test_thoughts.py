@@ -1,0 +1,45 @@
+"""Thought documents (``corpus.thoughts``): answer-format documents carrying ``<think>`` the
+steps trace ``</think>`` at a drawn position; the verifier skips thoughts; the markers enter a
+prior's vocabulary only with such documents."""
+
+from priorlab.config import load_config
+from priorlab.corpus import corpus_vocabulary, document_texts
+from priorlab.worlds.formats import END_THINK, THINK, THOUGHT_TOKENS, drop_thoughts
+
+
+def test_thought_documents_carry_the_trace_inside_an_answer_and_leave_the_rest_alone(world):
+    cfg = load_config(None, ["corpus.thoughts=1.0"]).corpus
+    docs, _ = document_texts(world, cfg, 6000)
+    plain_docs, _ = document_texts(world, load_config(None, []).corpus, 6000)
+    assert {tags["format"] for _, tags in docs} == {"steps", "thought"}
+    # The same stream of problems and formats (the budget fills sooner: thought documents are longer).
+    plain = {t for t, _ in plain_docs}
+    assert {t for t, tags in docs if tags["format"] == "steps"} <= plain
+    positions = set()
+    for text in (t for t, tags in docs if tags["format"] == "thought"):
+        toks = text.split()
+        i, j = toks.index(THINK), toks.index(END_THINK)
+        assert toks.count(THINK) == toks.count(END_THINK) == 1 and i < j
+        assert " ".join(toks[:i] + toks[j + 1:]) in plain  # the answer document, thought removed
+        thought = " ".join(toks[i + 1:j])
+        assert "<ans>" not in thought and thought in text and "=" in thought
+        positions.add(i - toks.index("<sol>"))
+    assert len(positions) > 2  # the thought moves through the answer
+
+
+def test_the_verifier_skips_thoughts(world):
+    p = world.problem("eval", 0, 3)
+    steps = world.render_solution(p, "steps")
+    answer = world.render_solution(p, "answer")
+    trace = steps.split("<ans>")[0]
+    inside = world.verify(p, f"<ans> {THINK} {trace} {END_THINK} {answer.split(' ', 1)[1]}")
+    assert inside.answer_correct and inside.well_formed and inside.format == "answer" and not inside.verified
+    before = world.verify(p, f"{THINK} garbage {END_THINK} {steps}")
+    assert before.verified and before.n_invalid == 0
+    assert not world.verify(p, f"{steps.split('<ans>')[0]} {THINK} <ans> never closed").well_formed
+    assert drop_thoughts(["a", END_THINK, "b"]) == ["a", "b"] and drop_thoughts(["a"]) == ["a"]
+
+
+def test_thought_markers_come_with_thought_documents_only():
+    assert corpus_vocabulary(load_config(None, []).corpus) == []
+    assert corpus_vocabulary(load_config(None, ["corpus.thoughts=0.2"]).corpus) == list(THOUGHT_TOKENS)
