@@ -7,24 +7,29 @@ from priorlab.corpus import corpus_vocabulary, document_texts
 from priorlab.worlds.formats import END_THINK, THINK, THOUGHT_TOKENS, drop_thoughts
 
 
-def test_thought_documents_carry_the_trace_inside_an_answer_and_leave_the_rest_alone(world):
-    cfg = load_config(None, ["corpus.thoughts=1.0"]).corpus
-    docs, _ = document_texts(world, cfg, 6000)
-    plain_docs, _ = document_texts(world, load_config(None, []).corpus, 6000)
-    assert {tags["format"] for _, tags in docs} == {"steps", "thought"}
-    # The same stream of problems and formats (the budget fills sooner: thought documents are longer).
-    plain = {t for t, _ in plain_docs}
-    assert {t for t, tags in docs if tags["format"] == "steps"} <= plain
+def test_thought_documents_carry_the_trace_at_a_drawn_position_and_leave_the_rest_alone(world):
+    from priorlab.corpus import build_corpus
+    from priorlab.tokenizer import build_tokenizer
+
+    cfg = load_config(None, ["corpus.thoughts=0.5"]).corpus
+    docs, _ = document_texts(world, cfg, 8000)
+    plain_docs, _ = document_texts(world, load_config(None, []).corpus, 8000)
+    plain = {t for t, _ in plain_docs}  # same problems and formats; the budget fills sooner with thoughts
+    thought = [(t, tags) for t, tags in docs if tags["thought"]]
+    assert 0 < len(thought) < len(docs) and {tags["format"] for _, tags in thought} == {"steps", "answer"}
+    assert {t for t, tags in docs if not tags["thought"]} <= plain
     positions = set()
-    for text in (t for t, tags in docs if tags["format"] == "thought"):
+    for text, _ in thought:
         toks = text.split()
         i, j = toks.index(THINK), toks.index(END_THINK)
-        assert toks.count(THINK) == toks.count(END_THINK) == 1 and i < j
-        assert " ".join(toks[:i] + toks[j + 1:]) in plain  # the answer document, thought removed
-        thought = " ".join(toks[i + 1:j])
-        assert "<ans>" not in thought and thought in text and "=" in thought
+        assert toks.count(THINK) == toks.count(END_THINK) == 1 and toks.index("<sol>") < i < j
+        assert " ".join(toks[:i] + toks[j + 1:]) in plain  # the document, thought removed
+        assert "<ans>" not in toks[i:j] and toks[j - 1] == ";"  # the whole trace, no answer line
         positions.add(i - toks.index("<sol>"))
-    assert len(positions) > 2  # the thought moves through the answer
+    assert len(positions) > 3  # the thought moves through the solution
+    tok = build_tokenizer(world.vocabulary() + corpus_vocabulary(cfg))
+    stats = build_corpus(world, cfg, tok.get_vocab(), 4096, 256).stats
+    assert 0 < stats["thought_documents"] < stats["n_documents"]
 
 
 def test_the_verifier_skips_thoughts(world):

@@ -25,7 +25,6 @@ from priorlab.worlds.formats import ANS, CRITIQUE_TOKENS, END_THINK, THINK, THOU
 OPEN_ROWS = 8  # rows kept open for first-fit packing
 FIRST_INDEX = 10**9  # problem indices of a curriculum's first phase start here (no overlap with the rest)
 FACTS = "facts"  # the tag of an operation-fact drill document (corpus.facts), not a solution format
-THOUGHT = "thought"  # the tag of an answer-format document that carries a thought (corpus.thoughts)
 
 
 @dataclass
@@ -95,9 +94,11 @@ def document_texts(world: World, cfg, n_tokens: int, first: bool = False) -> tup
             if fmt in (cfg.format_accuracy or {}):
                 problem = world.with_errors(problem, cfg.format_accuracy[fmt], errors_rng)
             text = _doc(world, problem, fmt, conf)
-            if fmt == "answer" and cfg.thoughts and thought_rng.random() < cfg.thoughts:
-                fmt, text = THOUGHT, thought_doc(world, problem, thought_rng, conf)
-        docs.append((text, {"format": fmt, "depth": int(depth), "context": ctx, "contaminated": False}))
+        thought = cfg.thoughts > 0 and fmt != "refine" and thought_rng.random() < cfg.thoughts
+        if thought:
+            text = with_thought(world, problem, text, thought_rng)
+        docs.append((text, {"format": fmt, "depth": int(depth), "context": ctx, "contaminated": False,
+                            "thought": thought}))
         total += text.count(" ") + 1
         i += 1
     rng.shuffle(docs)
@@ -127,15 +128,14 @@ def _doc(world: World, problem, fmt: str, conf: float | None) -> str:
     return f"{BOS} {problem.prompt} {SOL} {world.render_solution(problem, fmt, conf)} {EOS}"
 
 
-def thought_doc(world: World, problem, rng: random.Random, conf: float | None) -> str:
-    """An answer-format document whose solution carries a thought: ``<think>``, the steps-format
-    trace (without its answer line), ``</think>``, inserted before a uniformly drawn token of the
-    answer (or before ``<eos>``), as RLP inserts its thoughts at any position of a document."""
-    answer = world.render_solution(problem, "answer", conf).split()
+def with_thought(world: World, problem, doc: str, rng: random.Random) -> str:
+    """``doc`` (``<bos> prompt <sol> solution <eos>``) with a thought: ``<think>``, the problem's
+    steps-format trace (without its answer line), ``</think>``, inserted before a uniformly drawn
+    token of the solution (``<eos>`` included), as RLP inserts its thoughts at any position."""
+    toks = doc.split()
     trace = world.render_solution(problem, "steps").split()
-    at = rng.randrange(len(answer) + 1)
-    solution = answer[:at] + [THINK, *trace[:trace.index(ANS)], END_THINK] + answer[at:]
-    return f"{BOS} {problem.prompt} {SOL} {' '.join(solution)} {EOS}"
+    at = toks.index(SOL) + 1 + rng.randrange(len(toks) - toks.index(SOL) - 1)
+    return " ".join(toks[:at] + [THINK, *trace[:trace.index(ANS)], END_THINK] + toks[at:])
 
 
 def refine_doc(world: World, problem, rng: random.Random, critiques: dict[str, float]) -> str:
@@ -195,7 +195,7 @@ def _pack(docs: list[tuple[str, dict]], vocab: dict[str, int], seq_len: int, use
             row = []
             open_rows.append(row)
         row.append((ids, whole_contaminated and tags["contaminated"]))
-        used_docs[(tags["format"], tags["depth"], tags["context"], tags["contaminated"])] += 1
+        used_docs[(tags["format"], tags["depth"], tags["context"], tags["contaminated"], tags.get("thought", False))] += 1
     return rows + open_rows
 
 
@@ -225,6 +225,7 @@ def _composition(used: Counter, tokens, doc, sol, contaminated, cfg) -> dict:
         "context_share": share(2),
         "fact_documents": n_facts,
         "contaminated_documents": sum(n for k, n in used.items() if k[3]),
+        "thought_documents": sum(n for k, n in used.items() if k[4]),
         "contaminated_items": contaminated,
         "sha256": hashlib.sha256(tokens.tobytes()).hexdigest(),
     }
