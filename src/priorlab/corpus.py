@@ -61,6 +61,7 @@ def document_texts(world: World, cfg, n_tokens: int, first: bool = False) -> tup
     noise_rng = random.Random(f"{tag}corpus-confidence-noise/{cfg.seed}")  # leaves ``rng``'s draws alone
     refine_rng = random.Random(f"{tag}corpus-refine/{cfg.seed}")  # so does the refinement share
     thought_rng = random.Random(f"{tag}corpus-thoughts/{cfg.seed}")  # and the thought share
+    order_rng = random.Random(f"{tag}corpus-order/{cfg.seed}")  # and the trace order
     docs: list[tuple[str, dict]] = []
     contaminated: list[dict] = []
     cont = cfg.contamination
@@ -88,6 +89,8 @@ def document_texts(world: World, cfg, n_tokens: int, first: bool = False) -> tup
         depth, ctx, fmt = _weighted(rng, depths), _weighted(rng, cfg.contexts), _weighted(rng, formats)
         conf = stated_confidence(cfg, rng, fmt, int(depth), noise_rng)
         problem = world.problem("pretrain", i, int(depth), ctx)
+        if cfg.trace_order == "drawn":
+            problem = world.in_drawn_order(problem, order_rng)
         if cfg.refine.share and refine_rng.random() < cfg.refine.share:
             fmt, text = "refine", refine_doc(world, problem, refine_rng, cfg.refine.critiques)
         else:

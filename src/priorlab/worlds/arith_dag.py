@@ -59,6 +59,9 @@ class ArithDagConfig(BaseModel):
     inline_values: bool = Field(True, description="write leaf values inline in operation lines")
     shuffle_prompt: bool = Field(False, description="shuffle the prompt lines (harder look-up)")
     n_query: int = Field(2, ge=1, le=4, description="queried nodes (sink first)")
+    branches: int = Field(1, ge=1, le=2, description="1: one chain, each operation consumes the previous (one valid "
+                          "order of computation); 2: two chains from the leaves that the last operation joins, so "
+                          "every interleaving of them is a valid order (depth >= 3; shallower problems stay chains)")
     max_depth: int = Field(12, ge=1)
 
     @model_validator(mode="after")
@@ -129,31 +132,60 @@ class ArithDag(World):
         raise RuntimeError(f"no {split} item found for depth {depth}; the split is too small")
 
     def _sample_graph(self, rng: random.Random, depth: int, context: str):
-        """Leaves, a chain of ``depth`` operations (each consumes the previous), query names."""
+        """Leaves, ``depth`` operations in prompt order, query names (the last operation and those
+        just before it). One chain (each operation consumes the previous), or with ``branches=2``
+        two chains drawn interleaved and joined by the last operation."""
         cfg, P = self.cfg, self.cfg.modulus
         n_leaves = rng.randint(cfg.min_leaves, cfg.max_leaves)
         names = rng.sample(CONTEXTS[context], n_leaves + depth)
         leaves = tuple((names[i], rng.randrange(P)) for i in range(n_leaves))
         values = dict(leaves)
+        if cfg.branches > 1 and depth >= 3:
+            left = rng.randint(1, depth - 2)
+            chains = [0] * left + [1] * (depth - 1 - left)
+            rng.shuffle(chains)
+            chains.append(None)  # the sink joins the two chains' ends
+        else:
+            chains = [0] * depth
+        ends: dict = {}  # chain -> its last operation
+        member: dict = {}  # operation -> its chain; an operation reads leaves and its own chain
         nodes: list[Step] = []
-        for i in range(depth):
+        for i, chain in enumerate(chains):
             target = names[n_leaves + i]
-            first = nodes[-1].target if nodes else rng.choice(names[:n_leaves])
-            if rng.random() < cfg.const_prob:
-                second: tuple[str | None, int] = (None, rng.randrange(P))
+            if chain is None:
+                args = [(ends[c], values[ends[c]]) for c in (0, 1)]
             else:
-                pool = [n for n in names[:n_leaves + i] if n != first]
-                pick = rng.choice(pool)
-                second = (pick, values[pick])
-            args = [(first, values[first]), second]
+                args = self._operands(rng, ends.get(chain) or rng.choice(names[:n_leaves]), values,
+                                      [n for n in names[:n_leaves + i] if member.get(n, chain) == chain])
             if rng.random() < 0.5:
                 args.reverse()
             op = rng.choice(cfg.ops)
             result = _apply(op, args[0][1], args[1][1], P)
             values[target] = result
             nodes.append(Step(target, op, (args[0], args[1]), result))
+            ends[chain], member[target] = target, chain
         query = tuple(n.target for n in reversed(nodes[-cfg.n_query:]))
         return leaves, tuple(nodes), query
+
+    def _operands(self, rng: random.Random, first: str, values: dict, pool: list[str]) -> list:
+        """``first`` and a second operand: a constant (``const_prob``) or a name drawn from ``pool``."""
+        if rng.random() < self.cfg.const_prob:
+            return [(first, values[first]), (None, rng.randrange(self.cfg.modulus))]
+        pick = rng.choice([n for n in pool if n != first])
+        return [(first, values[first]), (pick, values[pick])]
+
+    def in_drawn_order(self, problem: Problem, rng: random.Random) -> Problem:
+        """``problem`` with its gold operations in a drawn valid order: each next operation drawn
+        uniformly from those whose operands are known. A chain has one order."""
+        known = {n for n, _ in problem.gold["leaves"]}
+        left, order = list(problem.gold["nodes"]), []
+        while left:
+            ready = [s for s in left if all(n is None or n in known for n, _ in s.args)]
+            step = ready[rng.randrange(len(ready))]
+            order.append(step)
+            known.add(step.target)
+            left.remove(step)
+        return replace(problem, gold={**problem.gold, "nodes": tuple(order)})
 
     def _prompt(self, leaves, nodes, query, rng: random.Random) -> str:
         leaf_names = {name for name, _ in leaves}

@@ -123,6 +123,11 @@ class World(ABC):
         ``step`` critique names; empty for worlds whose verifier checks no trace."""
         return []
 
+    def in_drawn_order(self, problem: Problem, rng) -> Problem:
+        """``problem`` with its gold steps in a valid order drawn by ``rng`` (``corpus.trace_order``);
+        unchanged where a trace has one order."""
+        return problem
+
     def wrong_solution(self, problem: Problem, rng) -> str:
         """A plausible wrong solution of ``problem`` (``rng``: a ``random.Random``), the failed
         attempt of a refinement document (``corpus.refine``); pretrainable worlds only."""
