@@ -2,7 +2,8 @@
 
 A problem lists leaf values and operations in dependency order, then asks for the values of
 ``n_query`` nodes (the sink and the nodes just before it). Difficulty (``depth``) is the number
-of operations; each operation consumes the previous one, so every operation is needed.
+of operations; each operation consumes the previous one (``branches=2``: the previous one of its
+chain, and the last operation joins both chains), so every operation is needed.
 
 Example (depth 3, context ``letters``)::
 
