@@ -1,5 +1,5 @@
 """Several valid orders of computation: ``world.branches=2`` (two chains joined by the last
-operation) and ``corpus.trace_order=drawn`` (each document's trace in a drawn valid order)."""
+operation) and ``corpus.drawn_orders`` (a share of documents whose trace is in a drawn valid order)."""
 
 import random
 
@@ -53,14 +53,15 @@ def test_two_branches_allow_several_orders_and_every_drawn_order_verifies(depth)
     assert counts["p"]["correct"] == len(texts)  # each order is a trajectory of its own
 
 
-def test_drawn_trace_order_reorders_trace_lines_only():
+@pytest.mark.parametrize("share", [0.5, 1.0])
+def test_drawn_orders_reorder_trace_lines_only(share):
     world = make_world("arith_dag", branches=2)
     prompt_docs, _ = document_texts(world, load_config(None, []).corpus, 5000)
-    drawn_docs, _ = document_texts(world, load_config(None, ["corpus.trace_order=drawn"]).corpus, 5000)
+    drawn_docs, _ = document_texts(world, load_config(None, [f"corpus.drawn_orders={share}"]).corpus, 5000)
     assert [t.split(" <sol> ")[0] for t, _ in prompt_docs] == [t.split(" <sol> ")[0] for t, _ in drawn_docs]
     lines = lambda t: sorted(t.split(" <sol> ")[1].split(" ; "))  # noqa: E731
     assert all(lines(a) == lines(b) for (a, _), (b, _) in zip(prompt_docs, drawn_docs))
     assert sum(a != b for (a, _), (b, _) in zip(prompt_docs, drawn_docs)) > 3
     chain = make_world("arith_dag")
     assert document_texts(chain, load_config(None, []).corpus, 3000) == document_texts(
-        chain, load_config(None, ["corpus.trace_order=drawn"]).corpus, 3000)
+        chain, load_config(None, [f"corpus.drawn_orders={share}"]).corpus, 3000)

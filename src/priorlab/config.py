@@ -152,10 +152,10 @@ class CorpusConfig(Strict):
                             "before a uniformly drawn token of the solution. The verifier skips thoughts; a prior "
                             "that has read them has a channel RL during pretraining can reward (docs/rlp.md)")
     curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
-    trace_order: Literal["prompt", "drawn"] = Field(
-        "prompt", description="the order of a document's trace: the prompt's, or a valid order drawn per document "
-                              "(several exist with world.branches=2; a chain has one), so a prior learns more than "
-                              "one correct path per problem")
+    drawn_orders: float = Field(0.0, ge=0.0, le=1.0, description="share of documents whose trace lists its "
+                                "operations in a valid order drawn for that document instead of the prompt's "
+                                "(several exist with world.branches=2; a chain has one), so a prior learns more "
+                                "than one correct path per problem")
 
     @model_validator(mode="after")
     def _noise_needs_op_acc(self) -> "CorpusConfig":

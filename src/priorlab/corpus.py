@@ -89,7 +89,7 @@ def document_texts(world: World, cfg, n_tokens: int, first: bool = False) -> tup
         depth, ctx, fmt = _weighted(rng, depths), _weighted(rng, cfg.contexts), _weighted(rng, formats)
         conf = stated_confidence(cfg, rng, fmt, int(depth), noise_rng)
         problem = world.problem("pretrain", i, int(depth), ctx)
-        if cfg.trace_order == "drawn":
+        if cfg.drawn_orders and order_rng.random() < cfg.drawn_orders:
             problem = world.in_drawn_order(problem, order_rng)
         if cfg.refine.share and refine_rng.random() < cfg.refine.share:
             fmt, text = "refine", refine_doc(world, problem, refine_rng, cfg.refine.critiques)

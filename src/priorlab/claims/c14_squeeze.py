@@ -50,7 +50,7 @@ class Squeeze(Claim):
              "per problem for any model, so on the demo prior the primary equals pass@n; it speaks about "
              "solvability, not diversity, until the world allows several correct paths.")
     next_steps = ("Add the SFT → GRPO arm (the paper's two-stage recipe).",
-                  "A prior that clicks on several valid orders (world.branches=2, corpus.trace_order=drawn): a 4M-token "
+                  "A prior that clicks on several valid orders (world.branches=2, corpus.drawn_orders): a 4M-token "
                   "continuation of the demo prior did not (docs/claims.md, 'Several valid orders').")
 
     def priors(self, scale: Scale):

@@ -124,7 +124,7 @@ class World(ABC):
         return []
 
     def in_drawn_order(self, problem: Problem, rng) -> Problem:
-        """``problem`` with its gold steps in a valid order drawn by ``rng`` (``corpus.trace_order``);
+        """``problem`` with its gold steps in a valid order drawn by ``rng`` (``corpus.drawn_orders``);
         unchanged where a trace has one order."""
         return problem
 
