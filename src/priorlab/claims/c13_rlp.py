@@ -55,7 +55,10 @@ class RLPCeiling(Claim):
              "raises pass@n after RL is not established.",
              "Thoughts are at most 16 tokens (rollout.max_new_tokens) against the paper's 2048; the paper's Fig. "
              "shows 64-token thoughts lose most of the gain (11.5 vs 42.2).")
-    next_steps = ("Replicate the RLP and continued priors over prior seeds (pretrain.seed / seed) and resample them.",
+    next_steps = ("An RLP stage that keeps the prior's click: on the demo prior the medium stage (300 steps) lost it, "
+                  "and with a thought channel (corpus.thoughts) 60-step stages at lr 1e-4 to 1e-5 still degraded it "
+                  "(docs/rlp.md, 'A thought channel'); until then C13 at medium is refused.",
+                  "Replicate the RLP and continued priors over prior seeds (pretrain.seed / seed) and resample them.",
                   "Add the token-matched continued prior (match=('rlp', 'tokens')) as a second comparison.",
                   "Measure the share of think-then-answer outputs of the RLP prior (links to C3).")
 
