@@ -43,7 +43,8 @@ def test_gold_solutions_verify_in_every_format(world, fmt):
 
 
 @pytest.mark.parametrize("knobs", [{"shuffle_prompt": True}, {"inline_values": False},
-                                   {"modulus": 97, "n_query": 3}, {"ops": ["+"]}])
+                                   {"modulus": 97, "n_query": 3}, {"ops": ["+"]},
+                                   {"min_leaves": 1, "max_leaves": 1}, {"branches": 2}])
 def test_knobs_change_prompts_and_stay_verifiable(knobs):
     base, w = make_world("arith_dag"), make_world("arith_dag", **knobs)
     ps = [w.problem("rl", i, 4) for i in range(20)]

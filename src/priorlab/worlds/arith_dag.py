@@ -169,10 +169,12 @@ class ArithDag(World):
         return leaves, tuple(nodes), query
 
     def _operands(self, rng: random.Random, first: str, values: dict, pool: list[str]) -> list:
-        """``first`` and a second operand: a constant (``const_prob``) or a name drawn from ``pool``."""
-        if rng.random() < self.cfg.const_prob:
+        """``first`` and a second operand: a constant (``const_prob``, or when ``pool`` holds no
+        other name: a world with one leaf) or a name drawn from ``pool``."""
+        pool = [n for n in pool if n != first]
+        if rng.random() < self.cfg.const_prob or not pool:
             return [(first, values[first]), (None, rng.randrange(self.cfg.modulus))]
-        pick = rng.choice([n for n in pool if n != first])
+        pick = rng.choice(pool)
         return [(first, values[first]), (pick, values[pick])]
 
     def in_drawn_order(self, problem: Problem, rng: random.Random) -> Problem:
