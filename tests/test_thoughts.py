@@ -1,6 +1,6 @@
-"""Thought documents (``corpus.thoughts``): answer-format documents carrying ``<think>`` the
-steps trace ``</think>`` at a drawn position; the verifier skips thoughts; the markers enter a
-prior's vocabulary only with such documents."""
+"""Thought documents (``corpus.thoughts``): documents carrying ``<think>`` the steps trace
+``</think>`` at a drawn position of their solution; the verifier skips well-formed thoughts; the
+markers enter a prior's vocabulary only with such documents."""
 
 from priorlab.config import load_config
 from priorlab.corpus import corpus_vocabulary, document_texts
@@ -41,8 +41,10 @@ def test_the_verifier_skips_thoughts(world):
     assert inside.answer_correct and inside.well_formed and inside.format == "answer" and not inside.verified
     before = world.verify(p, f"{THINK} garbage {END_THINK} {steps}")
     assert before.verified and before.n_invalid == 0
-    assert not world.verify(p, f"{steps.split('<ans>')[0]} {THINK} <ans> never closed").well_formed
-    assert drop_thoughts(["a", END_THINK, "b"]) == ["a", "b"] and drop_thoughts(["a"]) == ["a"]
+    for bad in (f"{steps} {THINK} never closed", f"{END_THINK} {steps}", f"{THINK} {THINK} x {END_THINK} {steps}"):
+        v = world.verify(p, bad)  # a malformed marker is an invalid line, as any unknown line was before
+        assert not v.well_formed and not v.verified and v.n_invalid == 1, bad
+    assert drop_thoughts(["a", END_THINK, "b"]) == (["a", "b"], 1) and drop_thoughts(["a"]) == (["a"], 0)
 
 
 def test_thought_markers_come_with_thought_documents_only():

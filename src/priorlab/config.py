@@ -147,8 +147,8 @@ class CorpusConfig(Strict):
                           "drawn wrong value, carried into later steps and the answer, as an author's slip "
                           "would be); formats not listed are always right; None: every document is right")
     refine: RefineDocsConfig = Field(default_factory=RefineDocsConfig)
-    thoughts: float = Field(0.0, ge=0.0, le=1.0, description="share of documents (every format; not refinement "
-                            "documents) that carry a thought: <think> the steps-format trace </think> inserted "
+    thoughts: float = Field(0.0, ge=0.0, le=1.0, description="share of documents (every format; never refinement, "
+                            "contaminated or drill documents) that carry a thought: <think> the steps-format trace </think> inserted "
                             "before a uniformly drawn token of the solution. The verifier skips thoughts; a prior "
                             "that has read them has a channel RL during pretraining can reward (docs/rlp.md)")
     curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)

@@ -266,7 +266,8 @@ class ArithDag(World):
         """Strict verdict for ``completion`` (text after the prompt). Never raises.
 
         Reads at most 64k characters / 4096 tokens; text after ``<eos>`` and thoughts
-        (``<think> … </think>``, :func:`~priorlab.worlds.formats.drop_thoughts`) are ignored.
+        (``<think> … </think>``, :func:`~priorlab.worlds.formats.drop_thoughts`) are ignored; a
+        malformed thought marker counts as an invalid line.
         ``truncated`` marks a completion that stopped at the token limit.
         """
         v = Verdict(n_gold=len(problem.gold["nodes"]))
@@ -277,10 +278,11 @@ class ArithDag(World):
             toks = toks[: toks.index("<eos>")]
         elif len(completion) > MAX_COMPLETION_CHARS or len(toks) > MAX_COMPLETION_TOKENS:
             truncated = True
-        toks = drop_thoughts(toks[:MAX_COMPLETION_TOKENS])
+        toks, malformed = drop_thoughts(toks[:MAX_COMPLETION_TOKENS])
         v.truncated = truncated
         body, tail = (toks[: toks.index(ANS)], toks[toks.index(ANS) + 1:]) if ANS in toks else (toks, None)
         kinds = self._check_steps(problem, body, v)
+        v.n_invalid += malformed
         v.format = _detect_format(kinds, tail is not None)
         answer_ok = self._check_answer(problem, tail, v)
         v.well_formed = answer_ok and not truncated and v.n_invalid == 0

@@ -176,18 +176,23 @@ class AnswerFormat(SolutionFormat):
         return None
 
 
-def drop_thoughts(toks: list[str]) -> list[str]:
-    """``toks`` without its thoughts: each ``<think> … </think>`` span removed (to the end when it
-    is never closed), and a stray ``</think>`` with it."""
+def drop_thoughts(toks: list[str]) -> tuple[list[str], int]:
+    """``toks`` without its thoughts (each ``<think> … </think>`` span), and the number of
+    malformed markers: a ``</think>`` that closes nothing, a ``<think>`` inside a thought or never
+    closed (its span still dropped, to the end)."""
     if THINK not in toks and END_THINK not in toks:
-        return toks
-    out, inside = [], False
+        return toks, 0
+    out, inside, bad = [], False, 0
     for t in toks:
-        if t in THOUGHT_TOKENS:
-            inside = t == THINK
+        if t == THINK:
+            bad += inside
+            inside = True
+        elif t == END_THINK:
+            bad += not inside
+            inside = False
         elif not inside:
             out.append(t)
-    return out
+    return out, bad + inside
 
 
 def parse_line(toks: list[str]) -> tuple[str, Step | None]:
