@@ -47,6 +47,24 @@ def _weighted(rng: random.Random, weights: dict):
     return rng.choices(keys, weights=[weights[k] for k in keys])[0]
 
 
+@dataclass
+class _Streams:
+    """A corpus's seeded streams, one per kind of draw, so one knob's draws leave the others alone."""
+
+    main: random.Random
+    noise: random.Random
+    refine: random.Random
+    thought: random.Random
+    order: random.Random
+    facts: random.Random
+    errors: random.Random
+
+    @classmethod
+    def of(cls, tag: str, seed: int) -> "_Streams":
+        names = ("", "-confidence-noise", "-refine", "-thoughts", "-order", "-facts", "-errors")
+        return cls(*(random.Random(f"{tag}corpus{n}/{seed}") for n in names))
+
+
 def document_texts(world: World, cfg, n_tokens: int, first: bool = False) -> tuple[list[tuple[str, dict]], list[dict]]:
     """Documents (text, tags) totalling at least ``n_tokens`` words, plus the contaminated items.
 
@@ -57,55 +75,58 @@ def document_texts(world: World, cfg, n_tokens: int, first: bool = False) -> tup
     """
     tag, depths, index0 = ("curriculum-", cfg.curriculum.depths, FIRST_INDEX) if first else ("", cfg.depths, 0)
     formats = (cfg.curriculum.formats or cfg.formats) if first else cfg.formats
-    rng = random.Random(f"{tag}corpus/{cfg.seed}")
-    noise_rng = random.Random(f"{tag}corpus-confidence-noise/{cfg.seed}")  # leaves ``rng``'s draws alone
-    refine_rng = random.Random(f"{tag}corpus-refine/{cfg.seed}")  # so does the refinement share
-    thought_rng = random.Random(f"{tag}corpus-thoughts/{cfg.seed}")  # and the thought share
-    order_rng = random.Random(f"{tag}corpus-order/{cfg.seed}")  # and the trace order
-    docs: list[tuple[str, dict]] = []
-    contaminated: list[dict] = []
-    cont = cfg.contamination
-    for depth in (cont.depths or sorted(cfg.depths)) if cont.n_items and not first else []:
-        for ctx in (c for c, w in cfg.contexts.items() if w > 0):
-            for i in range(cont.n_items):
-                p = world.problem(cont.split, i, int(depth), ctx)
-                contaminated.append({"split": p.split, "depth": p.depth, "context": ctx, "index": i,
-                                     "uid": p.uid})
-                text = _doc(world, p, cont.format, None)
-                tags = {"format": cont.format, "depth": p.depth, "context": ctx, "contaminated": True}
-                docs += [(text, tags)] * cont.repeats
+    st = _Streams.of(tag, cfg.seed)
+    docs, contaminated = ([], []) if first else _contaminated_docs(world, cfg)
     total = sum(len(t.split()) for t, _ in docs)
-    facts_rng = random.Random(f"{tag}corpus-facts/{cfg.seed}")
-    errors_rng = random.Random(f"{tag}corpus-errors/{cfg.seed}")
     facts_total, i = 0, index0
     while total < n_tokens:
         if facts_total < cfg.facts * total:
-            prompt, value = world.fact(facts_rng)
+            prompt, value = world.fact(st.facts)
             text = f"{BOS} {prompt} {SOL} {value} {EOS}"
             docs.append((text, {"format": FACTS, "depth": 1, "context": "", "contaminated": False}))
             n = text.count(" ") + 1
             facts_total, total = facts_total + n, total + n
             continue
-        depth, ctx, fmt = _weighted(rng, depths), _weighted(rng, cfg.contexts), _weighted(rng, formats)
-        conf = stated_confidence(cfg, rng, fmt, int(depth), noise_rng)
-        problem = world.problem("pretrain", i, int(depth), ctx)
-        if cfg.drawn_orders and order_rng.random() < cfg.drawn_orders:
-            problem = world.in_drawn_order(problem, order_rng)
-        if cfg.refine.share and refine_rng.random() < cfg.refine.share:
-            fmt, text = "refine", refine_doc(world, problem, refine_rng, cfg.refine.critiques)
-        else:
-            if fmt in (cfg.format_accuracy or {}):
-                problem = world.with_errors(problem, cfg.format_accuracy[fmt], errors_rng)
-            text = _doc(world, problem, fmt, conf)
-        thought = cfg.thoughts > 0 and fmt != "refine" and thought_rng.random() < cfg.thoughts
-        if thought:
-            text = with_thought(world, problem, text, thought_rng)
+        depth, ctx, fmt = _weighted(st.main, depths), _weighted(st.main, cfg.contexts), _weighted(st.main, formats)
+        conf = stated_confidence(cfg, st.main, fmt, int(depth), st.noise)
+        fmt, text, thought = _problem_doc(world, cfg, st, world.problem("pretrain", i, int(depth), ctx), fmt, conf)
         docs.append((text, {"format": fmt, "depth": int(depth), "context": ctx, "contaminated": False,
                             "thought": thought}))
         total += text.count(" ") + 1
         i += 1
-    rng.shuffle(docs)
+    st.main.shuffle(docs)
     return docs, contaminated
+
+
+def _contaminated_docs(world: World, cfg) -> tuple[list[tuple[str, dict]], list[dict]]:
+    """The planted documents (``cfg.contamination``: ``repeats`` copies of each eval item) and the items."""
+    docs: list[tuple[str, dict]] = []
+    items: list[dict] = []
+    cont = cfg.contamination
+    for depth in (cont.depths or sorted(cfg.depths)) if cont.n_items else []:
+        for ctx in (c for c, w in cfg.contexts.items() if w > 0):
+            for i in range(cont.n_items):
+                p = world.problem(cont.split, i, int(depth), ctx)
+                items.append({"split": p.split, "depth": p.depth, "context": ctx, "index": i, "uid": p.uid})
+                tags = {"format": cont.format, "depth": p.depth, "context": ctx, "contaminated": True}
+                docs += [(_doc(world, p, cont.format, None), tags)] * cont.repeats
+    return docs, items
+
+
+def _problem_doc(world: World, cfg, st: _Streams, problem, fmt: str, conf: float | None) -> tuple[str, str, bool]:
+    """One problem document: (its format, or ``refine`` for a refinement document; text; whether it
+    carries a thought), with the trace order, refinement share, format accuracy and thought share
+    of ``cfg`` each drawn from its own stream."""
+    if cfg.drawn_orders and st.order.random() < cfg.drawn_orders:
+        problem = world.in_drawn_order(problem, st.order)
+    if cfg.refine.share and st.refine.random() < cfg.refine.share:
+        fmt, text = "refine", refine_doc(world, problem, st.refine, cfg.refine.critiques)
+    else:
+        if fmt in (cfg.format_accuracy or {}):
+            problem = world.with_errors(problem, cfg.format_accuracy[fmt], st.errors)
+        text = _doc(world, problem, fmt, conf)
+    thought = cfg.thoughts > 0 and fmt != "refine" and st.thought.random() < cfg.thoughts
+    return fmt, with_thought(world, problem, text, st.thought) if thought else text, thought
 
 
 def stated_confidence(cfg, rng: random.Random, fmt: str, depth: int, noise_rng: random.Random) -> float | None:
