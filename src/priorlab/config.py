@@ -148,9 +148,10 @@ class CorpusConfig(Strict):
                           "would be); formats not listed are always right; None: every document is right")
     refine: RefineDocsConfig = Field(default_factory=RefineDocsConfig)
     thoughts: float = Field(0.0, ge=0.0, le=1.0, description="share of documents (every format; never refinement, "
-                            "contaminated or drill documents) that carry a thought: <think> the steps-format trace </think> inserted "
-                            "before a uniformly drawn token of the solution. The verifier skips thoughts; a prior "
-                            "that has read them has a channel RL during pretraining can reward (docs/rlp.md)")
+                            "contaminated or drill documents) that carry a thought: <think> the steps-format "
+                            "trace </think> inserted before a uniformly drawn token of the solution. The verifier "
+                            "skips well-formed thoughts; a prior that has read them has a channel RL during "
+                            "pretraining can reward (docs/rlp.md)")
     curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
     drawn_orders: float = Field(0.0, ge=0.0, le=1.0, description="share of documents whose trace lists its "
                                 "operations in a valid order drawn for that document instead of the prompt's "
