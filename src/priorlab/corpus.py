@@ -219,7 +219,8 @@ def _pack(docs: list[tuple[str, dict]], vocab: dict[str, int], seq_len: int, use
             row = []
             open_rows.append(row)
         row.append((ids, whole_contaminated and tags["contaminated"]))
-        used_docs[(tags["format"], tags["depth"], tags["context"], tags["contaminated"], tags.get("thought", False))] += 1
+        key = (tags["format"], tags["depth"], tags["context"], tags["contaminated"], tags.get("thought", False))
+        used_docs[key] += 1
     return rows + open_rows
 
 
