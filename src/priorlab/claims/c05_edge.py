@@ -38,7 +38,10 @@ class EdgeOfCompetence(Claim):
              f"primary part is depth {BEYOND} alone (beyond the band); 6-7 are reported as their own part.",
              "Paired statistic: each gain is after − before of one run on the same problems and sampling seeds.",
              f"Paper effect {PAPER}: 'up to +42% pass@128' (abstract), an upper end; pass@128 vs pass@n here.")
-    next_steps = ("Sweep the rare-depth share (0, 0.1%, 1%, 10%) as the paper sweeps context exposure.",
+    next_steps = ("An exact interval when no arm solves any beyond-band problem: at medium every arm's depth-8 "
+                  "pass@256 was 0 on all 5 × 32 problems, so the mean pass@256 is below 3/160 in each arm (rule of "
+                  "three) while the bootstrap interval has zero width and gives no verdict.",
+                  "Sweep the rare-depth share (0, 0.1%, 1%, 10%) as the paper sweeps context exposure.",
                   "Compare the process reward on the edge band (claims.md §9 finding 4).")
 
     def priors(self, scale: Scale):
