@@ -38,14 +38,14 @@ from priorlab.runs import write_json
 from priorlab.sampling import sample, stop_ids
 from priorlab.sft.data import Examples, corpus_examples, pad_batch
 from priorlab.tokenizer import load_tokenizer, with_words
-from priorlab.worlds.formats import END_THINK, THINK
+from priorlab.worlds.formats import THOUGHT_TOKENS
 
 
 def add_thought_tokens(model, tok):
     """``tok`` with ``<think>`` / ``</think>`` appended (:func:`priorlab.tokenizer.with_words`) and
     ``model`` resized to it in place, each new input and output row the mean of the old rows
     (deterministic: no draw). A prior trained on thought documents (``corpus.thoughts``) has them."""
-    new = with_words(tok, [THINK, END_THINK])
+    new = with_words(tok, list(THOUGHT_TOKENS))
     old = model.get_input_embeddings().weight.shape[0]
     if len(new) > old:
         model.resize_token_embeddings(len(new), mean_resizing=False)
@@ -101,7 +101,7 @@ def build_parts(cfg, out: Path, prior: Path, show: bool, reuse: bool = False) ->
     meta = checkpoint_meta(prior) | {"prior": str(prior), "rlp": {
         "target_tokens": cfg.rlp.target_tokens, "thought_tokens": cfg.rollout.max_new_tokens,
         "group_size": cfg.rollout.group_size, "ema_decay": cfg.rlp.ema_decay, "ntp_coef": cfg.rlp.ntp_coef}}
-    think = (tok.convert_tokens_to_ids(THINK), tok.convert_tokens_to_ids(END_THINK))
+    think = tuple(tok.convert_tokens_to_ids(list(THOUGHT_TOKENS)))
     return Parts(cfg, out, model, ema, tok, opt, sched, data, rl_precision(cfg, dev), meta, think, n_params(model))
 
 
