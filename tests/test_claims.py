@@ -63,6 +63,25 @@ def test_c2_has_the_papers_same_minibatch_no_clip_arm():
     assert len(eps) == 2 and min(eps) > 1e6  # no ratio can reach the clip
 
 
+
+def test_c2_reads_each_runs_clipped_share_and_judges_without_it(tmp_path):
+    """The clipped share is the mean over train steps of clip_low + clip_high (probe rows skipped);
+    its rows (one per run, no problem) leave the judged statistic unchanged."""
+    import json
+
+    from priorlab.claims.c02_clipping import clip_share
+
+    lines = [{"step": 0, "kind": "probe", "probe_verified": 0.5},
+             {"step": 1, "kind": "train", "clip_low": 0.01, "clip_high": 0.03},
+             {"step": 2, "kind": "train", "clip_low": 0.0, "clip_high": 0.02}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert clip_share(tmp_path) == pytest.approx(0.03)
+    rows = [{"arm": a, "seed": s, "problem": f"p{i}", "d_answer": (0.1 if a == "random" else 0.0) + 0.01 * i * s}
+            for a in ("random", "random-noclip", "random-1-update", "random-rloo") for s in range(3) for i in range(4)]
+    clipped = [{"arm": "random", "seed": s, "clip_share": 0.02} for s in range(3)]
+    c2 = CLAIMS.get("C2")()
+    assert c2.judge(clipped + rows).primary.effect == pytest.approx(c2.judge(rows).primary.effect)
+
 def test_c3_pays_every_format_on_priors_with_three_formats():
     from priorlab.rl.rewards import REWARDS
 

@@ -11,11 +11,19 @@ from priorlab.claims.common import DEMO, RANDOM_HORIZON, plot_arms, random_rewar
 from priorlab.claims.judging import Measured, part, verdict
 from priorlab.claims.measure import problem_rows, seed_means
 from priorlab.claims.stats import cells
+from priorlab.diagnostics.rundir import metrics_rows
 
 #: Clipping disabled on the same mini-batches: a ratio bound no update reaches.
 NO_CLIP = ("algo.eps_low=1000000000.0", "algo.eps_high=1000000000.0")
 ARMS = ("random", "random-noclip", "random-1-update", "random-rloo")
 PAPER = 0.2  # Fig. 11: the ~+20-point random-reward gain disappears without clipping [2nd: read off the figure]
+
+
+def clip_share(run) -> float | None:
+    """Share of the update's tokens whose ratio was clipped (clip_low + clip_high), averaged over
+    the run's steps: ~0 means the clipped arm ran as the unclipped one and C2 can say nothing."""
+    train = [r for r in metrics_rows(run) if r.get("kind") == "train" and r.get("clip_low") is not None]
+    return float(np.mean([r["clip_low"] + r["clip_high"] for r in train])) if train else None
 
 
 def magnitude_gap(rows: list[dict], other: str) -> Measured:
@@ -47,9 +55,12 @@ class Clipping(Claim):
              "secondary parts (they also change the number of optimizer steps).",
              "Paired statistic: each Δ is after − before of one run on the same problems and sampling seeds.",
              f"Paper effect {PAPER}: MATH-500 accuracy / 100 read off Fig. 11 (not a table value).",
-             "Random rewards are Bernoulli(0.5) per completion, seeded by (seed, step).")
+             "Random rewards are Bernoulli(0.5) per completion, seeded by (seed, step).",
+             "c2_clip.png shows the share of update tokens each run clipped (metrics.jsonl clip_low + clip_high, "
+             "mean over steps): the clipping bias acts only through those tokens, so a share near 0 in the clipped "
+             "arm means the arms barely differ, whatever the verdict.")
     next_steps = ("Add a positive control: the verified reward with 1 update per batch must still learn.",
-                  "Log the clip fractions per step (metrics.jsonl clip_low/clip_high) against the drift.")
+                  "Sweep the clip range (eps 0.1, 0.2, 0.3) to see the drift follow the clipped share.")
 
     def priors(self, scale: Scale):
         return [DEMO]
@@ -61,14 +72,17 @@ class Clipping(Claim):
                               name="random-rloo")]
 
     def measure(self, ev: Evidence):
-        rows = []
+        rows, clipped = [], []
         for name in ARMS:
             for seed, run in sorted(ev.arms[name].items()):
                 rows += problem_rows({"arm": name, "seed": seed}, {"d_answer": problem_change(run)})
+                clipped.append({"arm": name, "seed": seed, "clip_share": clip_share(run)})
         per_seed = [{"arm": a, "d_answer": v} for a in ARMS for v in seed_means(rows, "d_answer", arm=a).values()]
         fig = plot_arms(per_seed, "d_answer", ev.out / "c2_random.png",
                         "random reward: Δ answer pass@1 by optimizer setting", "Δ answer pass@1", list(ARMS))
-        return rows, [fig]
+        clip_fig = plot_arms(clipped, "clip_share", ev.out / "c2_clip.png",
+                             "share of update tokens clipped (mean over steps), per seed", "clipped share", list(ARMS))
+        return clipped + rows, [fig, clip_fig]
 
     def judge(self, rows):
         head = magnitude_gap(rows, "random-noclip")
