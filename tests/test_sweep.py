@@ -198,3 +198,17 @@ def test_sigterm_stops_the_job_processes_instead_of_orphaning_them(tmp_path):
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)  # the job process is gone, not orphaned
     assert S.run_status(run_dir) in ("interrupted", "crashed")  # both resume
+
+
+def test_a_sweep_logged_to_a_file_prints_a_line_per_job_change(tmp_path, capsys):
+    """Not on a terminal (a log file under nohup), the live table would print only at the end:
+    one timestamped line per status change instead, the counts first, the final table last."""
+    store = tmp_path / "store"
+    run_jobs([tiny_job(name="good")], workers=1, store=store, show=True)
+    out = capsys.readouterr().out
+    assert "sweep of 1 jobs: 0 reused, 1 to run" in out
+    assert "running good (" in out and "finished good (" in out and "[1/1 done]" in out
+    assert out.index("finished good") < out.index("sweep: 1/1 done")  # the table comes last
+    run_jobs([tiny_job(name="good")], workers=1, store=store, show=True)
+    again = capsys.readouterr().out
+    assert "sweep of 1 jobs: 1 reused, 0 to run" in again and "finished good" not in again

@@ -262,26 +262,63 @@ def _table(states: list[_State], limit: int = 40):
 
 
 class LiveView:
-    """A live rich table of the jobs (refreshed by the driver), or nothing when ``show`` is off."""
+    """The jobs as they run, or nothing when ``show`` is off: on a terminal a live rich table
+    (refreshed by the driver); otherwise (a log file, hours of a re-test under ``nohup``) one
+    timestamped line per job that changes status, then the final table."""
 
     def __init__(self, show: bool):
-        self.live = None
+        self.live = self.console = None
+        self.seen: dict[Path, tuple[str, int]] = {}
+        self.last: list[_State] = []
         if show:
             from rich import get_console
             from rich.live import Live
 
-            self.live = Live(console=get_console(), refresh_per_second=2, transient=False)
+            self.console = get_console()
+            if self.console.is_terminal or self.console.is_jupyter:
+                self.live = Live(console=self.console, refresh_per_second=2, transient=False)
 
     def __enter__(self):
         if self.live:
             self.live.__enter__()
-        return lambda states: self.live and self.live.update(_table(states))
+        return self.update
+
+    def update(self, states: list[_State]) -> None:
+        if self.live:
+            self.live.update(_table(states))
+        elif self.console:
+            self.last = states
+            for line in changes(states, self.seen):
+                self.console.print(line, soft_wrap=True, markup=False, highlight=False)
 
     def __exit__(self, *exc):
         if self.live:
             self.live.__exit__(*exc)
-            if not self.live.console.is_terminal:  # rich ends the last frame with a newline on terminals only
-                self.live.console.line()
+        elif self.console and self.last:
+            self.console.print(_table(self.last))
+
+
+def changes(states: list[_State], seen: dict[Path, tuple[str, int]]) -> list[str]:
+    """Log lines for the jobs whose (status, attempt) changed since ``seen`` (updated in place):
+    on the first call one line of counts, not a line per job already reused or queued."""
+    first = not seen
+    done = sum(st.status in DONE for st in states)
+    stamp, lines = time.strftime("%H:%M:%S"), []
+    for st in states:
+        now = (st.status, st.attempts)
+        if seen.get(st.run_dir) == now:
+            continue
+        seen[st.run_dir] = now
+        if first and st.status in ("reused", "queued"):
+            continue
+        what = {"finished": f" in {st.wall_s:.0f} s", "running": f" (attempt {st.attempts})" if st.attempts > 1 else ""}
+        tail = what.get(st.status, f": {st.error}" if st.error else "")
+        lines.append(f"{stamp} {st.status} {st.job.name or st.run_dir.name} ({st.run_dir.name}){tail} "
+                     f"[{done}/{len(states)} done]")
+    if first:
+        reused = sum(st.status == "reused" for st in states)
+        lines.insert(0, f"{stamp} sweep of {len(states)} jobs: {reused} reused, {len(states) - reused} to run")
+    return lines
 
 
 def report(states: list[_State], path: Path | None) -> None:
