@@ -42,9 +42,10 @@ def c1(g, e):
          for s in range(SEEDS) for p in range(PROBLEMS)]
 
 
-def c2(g, e):
-    return _arms(g, {"random": -0.05 - e, "random-noclip": -0.05, "random-1-update": -0.05, "random-rloo": -0.05},
-                 "d_answer")
+def c2(g, e, verified: float = 0.25):
+    """``verified``: the Δ planted in the positive-control arm (the verified reward, 1 update per batch)."""
+    return _arms(g, {"random": -0.05 - e, "random-noclip": -0.05, "random-1-update": -0.05, "random-rloo": -0.05,
+                     "verified-1-update": verified}, "d_answer")
 
 
 def c3(g, e):

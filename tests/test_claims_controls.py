@@ -12,7 +12,7 @@ from priorlab.claims import CLAIMS, SCALES
 from priorlab.claims.retest import chosen, plan
 
 sys.path.insert(0, str(Path(__file__).parent))
-from claim_tables import Gen, c7, c10  # noqa: E402
+from claim_tables import Gen, c2, c7, c10  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +55,24 @@ def test_c11_distilled_arm_is_planned_at_every_scale_from_a_teacher_that_saw_dee
         assert teacher.base == "demo" and any("6: 1.0, 7: 1.0" in s for s in teacher.sets)
         finals = {a: [s for s in arms[a].sets if s.startswith("final.")] for a in (DISTILL, GRPO)}
         assert finals[DISTILL] == finals[GRPO]  # paired: same problems, same samples per problem
+
+
+def test_c2_verified_control_arm_is_planned_with_one_update_per_batch():
+    _, arms = plan(chosen(["C2"]), SCALES["tiny"])
+    control, random1 = arms["verified-1-update"], arms["random-1-update"]
+    assert "algo.mini_batches=1" in control.sets and not any(s.startswith("reward.") for s in control.sets)
+    assert [s for s in random1.sets if not s.startswith("reward.")] == list(control.sets)  # only the reward differs
+
+
+def test_c2_positive_control_needs_the_verified_arm_to_move():
+    claim = CLAIMS.get("C2")()
+    v = claim.judge(c2(Gen(3), 0.3))
+    assert v.positive_control["detected"] is True and v.verdict == "holds", v.reason
+    assert v.positive_control["description"].startswith("run-level")
+    v = claim.judge(c2(Gen(3), 0.3, verified=-0.05))  # moved no more than the random reward did
+    assert v.positive_control["detected"] is False and v.verdict == "instrument failed", v.reason
+    v = claim.judge([r for r in c2(Gen(3), 0.3) if r["arm"] != "verified-1-update"])  # the arm is missing
+    assert v.positive_control["detected"] is False and v.verdict == "instrument failed"
 
 
 def test_c12_gold_trace_arm_is_planned_and_differs_from_the_critique_arm_only_in_the_critique():

@@ -7,15 +7,17 @@ import numpy as np
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Scale
 from priorlab.claims.c01_spurious import problem_change
-from priorlab.claims.common import DEMO, RANDOM_HORIZON, plot_arms, random_reward
+from priorlab.claims.common import DEMO, RANDOM_HORIZON, arm, plot_arms, random_reward
 from priorlab.claims.judging import Measured, part, verdict
 from priorlab.claims.measure import problem_rows, seed_means
-from priorlab.claims.stats import cells
+from priorlab.claims.stats import ControlSpec, cells
 from priorlab.diagnostics.rundir import metrics_rows
 
 #: Clipping disabled on the same mini-batches: a ratio bound no update reaches.
 NO_CLIP = ("algo.eps_low=1000000000.0", "algo.eps_high=1000000000.0")
 ARMS = ("random", "random-noclip", "random-1-update", "random-rloo")
+#: The positive control: a reward with signal moves the policy with one update per batch (ratio ≡ 1).
+CONTROL = "verified-1-update"
 PAPER = 0.2  # Fig. 11: the ~+20-point random-reward gain disappears without clipping [2nd: read off the figure]
 
 
@@ -26,9 +28,10 @@ def clip_share(run) -> float | None:
     return float(np.mean([r["clip_low"] + r["clip_high"] for r in train])) if train else None
 
 
-def magnitude_gap(rows: list[dict], other: str) -> Measured:
-    """Per seed |mean Δ| clipped − |mean Δ| of ``other`` (the drift's size: its sign depends on the prior)."""
-    data = cells(rows, "d_answer", {"clip": {"arm": "random"}, "other": {"arm": other}})
+def magnitude_gap(rows: list[dict], other: str, first: str = "random") -> Measured:
+    """Per seed |mean Δ| of ``first`` (the clipped random arm) − |mean Δ| of ``other`` (the drift's
+    size: its sign depends on the prior)."""
+    data = cells(rows, "d_answer", {"clip": {"arm": first}, "other": {"arm": other}})
     clip = [v for arms in data.values() for v in arms.get("clip", {}).values()]
     drift = 1.0 if not clip or np.mean(clip) >= 0 else -1.0  # |mean| grows when values move this way
     return Measured(data, lambda m: np.abs(m["clip"]) - np.abs(m["other"]), ("clip", "other"), (-1, 1), drift)
@@ -58,9 +61,12 @@ class Clipping(Claim):
              "Random rewards are Bernoulli(0.5) per completion, seeded by (seed, step).",
              "c2_clip.png shows the share of update tokens each run clipped (metrics.jsonl clip_low + clip_high, "
              "mean over steps): the clipping bias acts only through those tokens, so a share near 0 in the clipped "
-             "arm means the arms barely differ, whatever the verdict.")
-    next_steps = ("Add a positive control: the verified reward with 1 update per batch must still learn.",
-                  "Sweep the clip range (eps 0.1, 0.2, 0.3) to see the drift follow the clipped share.")
+             "arm means the arms barely differ, whatever the verdict.",
+             f"Positive control (run-level): '{CONTROL}', the verified reward with one update per batch, against "
+             "'random-1-update': with ratio ≡ 1 a random reward should not move the policy but a reward with signal "
+             "must, so the same |Δ| statistic has to detect that gap, or the arms cannot move at this horizon and "
+             "the claim reports 'instrument failed'.")
+    next_steps = ("Sweep the clip range (eps 0.1, 0.2, 0.3) to see the drift follow the clipped share.",)
 
     def priors(self, scale: Scale):
         return [DEMO]
@@ -69,19 +75,22 @@ class Clipping(Claim):
         return [random_reward(scale), random_reward(scale, DEMO, *NO_CLIP, name="random-noclip"),
                 random_reward(scale, DEMO, "algo.mini_batches=1", name="random-1-update"),
                 random_reward(scale, DEMO, "algo.mini_batches=1", "algo.advantage=rloo", "algo.loss=reinforce",
-                              name="random-rloo")]
+                              name="random-rloo"),
+                arm(scale, CONTROL, DEMO, "algo.mini_batches=1", horizon=RANDOM_HORIZON,
+                    about="GRPO, verified reward, 1 optimizer step per batch (C2's positive control)")]
 
     def measure(self, ev: Evidence):
-        rows, clipped = [], []
-        for name in ARMS:
+        rows, clipped, order = [], [], [*ARMS, CONTROL]
+        for name in order:
             for seed, run in sorted(ev.arms[name].items()):
                 rows += problem_rows({"arm": name, "seed": seed}, {"d_answer": problem_change(run)})
                 clipped.append({"arm": name, "seed": seed, "clip_share": clip_share(run)})
-        per_seed = [{"arm": a, "d_answer": v} for a in ARMS for v in seed_means(rows, "d_answer", arm=a).values()]
+        per_seed = [{"arm": a, "d_answer": v} for a in order for v in seed_means(rows, "d_answer", arm=a).values()]
         fig = plot_arms(per_seed, "d_answer", ev.out / "c2_random.png",
-                        "random reward: Δ answer pass@1 by optimizer setting", "Δ answer pass@1", list(ARMS))
+                        "Δ answer pass@1 by optimizer setting (random reward; last: verified)", "Δ answer pass@1",
+                        order)
         clip_fig = plot_arms(clipped, "clip_share", ev.out / "c2_clip.png",
-                             "share of update tokens clipped (mean over steps), per seed", "clipped share", list(ARMS))
+                             "share of update tokens clipped (mean over steps), per seed", "clipped share", order)
         return clipped + rows, [fig, clip_fig]
 
     def judge(self, rows):
@@ -91,4 +100,7 @@ class Clipping(Claim):
             part("clip vs 1 update", "|Δ| clipped − |Δ| one update per batch",
                  magnitude_gap(rows, "random-1-update"), paper=PAPER),
             part("clip vs RLOO", "|Δ| clipped − |Δ| RLOO", magnitude_gap(rows, "random-rloo"), paper=PAPER),
-        ], head)
+        ], head, positive=ControlSpec(
+            f"run-level: '{CONTROL}' (the verified reward, 1 update per batch) moves the policy by construction; "
+            "|Δ| verified − |Δ| random, both with 1 update per batch",
+            magnitude_gap(rows, "random-1-update", first=CONTROL).estimate(), positive=True, sign=+1))
