@@ -38,9 +38,11 @@ class EdgeOfCompetence(Claim):
              f"primary part is depth {BEYOND} alone (beyond the band); 6-7 are reported as their own part.",
              "Paired statistic: each gain is after − before of one run on the same problems and sampling seeds.",
              f"Paper effect {PAPER}: 'up to +42% pass@128' (abstract), an upper end; pass@128 vs pass@n here.")
-    next_steps = ("An exact interval when no arm solves any beyond-band problem: at medium every arm's depth-8 "
-                  "pass@256 was 0 on all 5 × 32 problems, so the mean pass@256 is below 3/160 in each arm (rule of "
-                  "three) while the bootstrap interval has zero width and gives no verdict.",
+    next_steps = ("A beyond-band depth some arm can solve: at medium every arm's depth-8 pass@256 was 0 on all 5 × 32 "
+                  "problems (a zero-width interval: no verdict). An exact bound would not rescue it: over seeds, the "
+                  "unit of replication, 5 all-zero seed means only bound each arm's mean below 1 − 0.025^(1/5) = 0.52 "
+                  "(distribution-free), above the paper's 0.42; 9 seeds would bring it to 0.34. Depth 8 with more "
+                  "depth-7 exposure in the edge prior, or the gain at depth 7 held out of the edge arm's pool.",
                   "Sweep the rare-depth share (0, 0.1%, 1%, 10%) as the paper sweeps context exposure.",
                   "Compare the process reward on the edge band (claims.md §9 finding 4).")
 
