@@ -119,6 +119,24 @@ def test_c3_collapse_epoch_counts_the_updates_before_the_rollouts():
     assert collapse_epoch(rows, 16, 128) == pytest.approx(2 * 16 / 128)
 
 
+def test_two_rows_for_one_unit_and_problem_are_an_error_not_a_silent_replacement():
+    rows = [{"seed": 0, "problem": "p", "arm": a, "v": x} for a, x in (("x", 0.1), ("y", 0.9))]
+    with pytest.raises(ValueError, match="tells them apart"):
+        B.cells(rows, "v", {"a": {}})
+    assert B.cells(rows, "v", {"a": {"arm": "y"}}) == {0: {"a": {"p": 0.9}}}
+
+
+def test_c3_pools_both_compositions_as_their_own_units():
+    """C3 runs two replica priors per seed on the same problems; keyed by seed, the second
+    composition's values replaced the first's (the old effect was rare-accurate's alone)."""
+    rows = [{"kind": "problem", "arm": a, "seed": s, "unit": f"{a}@s{s}", "problem": f"eval/c/4/{p}",
+             "winner_share": share + 0.01 * p, "prior_mode_share": 0.5}
+            for a, share in (("answer-reward-3f", 1.0), ("answer-reward-rare-accurate", 0.6))
+            for s in range(3) for p in range(4)]
+    primary = CLAIMS.get("C3")().judge(rows).primary
+    assert primary.units == 6 and primary.effect == pytest.approx((1.0 + 0.6) / 2 + 0.015 - 0.9)
+
+
 def test_c5_primary_is_the_depth_beyond_the_edge_band():
     """Gains inside the edge band (its own training depths) must not make the primary part hold."""
     rng = np.random.default_rng(3)

@@ -46,10 +46,18 @@ def seed_row(name: str, seed: int, run) -> tuple[dict, list[dict], str]:
     train = [r for r in metrics_rows(run) if r.get("kind") == "train"]
     epoch = collapse_epoch(train, run_config(run).rollout.prompts_per_step,
                            json.loads((run / "summary.json").read_text())["pool_size"])
-    return ({"kind": "seed", "arm": name, "prior": ARMS[name].name, "seed": seed, "winner": winner,
+    return ({"kind": "seed", "arm": name, "prior": ARMS[name].name, "seed": seed, "unit": unit(name, seed),
+             "winner": winner,
              "initial_mode": mode, "initial_shares": s0, "most_accurate": best, "initial_answer_acc": acc0,
              "collapse_epoch": epoch, "one_minus_epoch": 1 - min(epoch, 10.0),
              "not_initial_mode": float(winner != mode), "not_most_accurate": float(winner != best)}, train, winner)
+
+
+def unit(name: str, seed: int) -> str:
+    """The unit of replication: one replica prior (composition, seed) and its RL run. The two
+    compositions' runs of one seed are two units: as "seed" they shared problem keys, and one
+    arm's values replaced the other's."""
+    return f"{name}@s{seed}"
 
 
 @CLAIMS.register("C3")
@@ -60,7 +68,8 @@ class FormatCollapse(Claim):
                  "and the winning format is not always the initially most common or the most accurate one.")
     source = {"arxiv": "2504.07912", "date": "2025-04", "authors": "Zhao et al.",
               "title": "Echo Chamber: RL Post-training Amplifies Behaviors Learned in Pretraining"}
-    statistic = f"share of the winning format in the after-RL samples minus {COLLAPSE}, per seed (both priors)"
+    statistic = (f"share of the winning format in the after-RL samples minus {COLLAPSE}, per replica prior "
+                 "(composition × seed, both compositions pooled)")
     control = "the priors before RL: their modal format's share must not already count as collapsed"
     paper_effect = PAPER
     horizon = HORIZON
@@ -74,8 +83,12 @@ class FormatCollapse(Claim):
              "Collapse time is read from the training rollouts' format shares (metrics.jsonl): the row of step k "
              "holds rollouts sampled before update k, so its epoch is (k − 1) × prompts per step / pool size.",
              f"Paper effect {PAPER}: a single format reaches ~100% of outputs [2nd: secondary summary].",
-             "'Not always the initial mode / the most accurate' are per-seed indicators: with identical seeds "
-             "their interval has zero width and they get no verdict (a sign test over 3 seeds: p = 0.25).")
+             "'Not always the initial mode / the most accurate' are per-run indicators: with identical runs "
+             "their interval has zero width and they get no verdict (a sign test over 3 runs: p = 0.25).",
+             "The unit is the replica prior (composition × seed) with its RL run: the two compositions of one seed "
+             "are independent priors. Before 2026-12-05 the unit was the seed, and where both compositions of a "
+             "seed had run, rare-accurate's values replaced three-formats' (same problem keys): the C3 results of "
+             "2026-12-02 (docs/claims.md) used 3 of their 4 runs.")
     next_steps = ("Repeat with KL 1e-3 / 1e-2: the paper says a larger KL keeps minority formats.",
                   "Vary the code share (the paper's 1x-8x repeats) to find where the winner flips.")
 
@@ -94,7 +107,7 @@ class FormatCollapse(Claim):
                 before = records(run, "before", depths=BAND)
                 mode = summary["initial_mode"]
                 rows.append(summary)
-                rows += problem_rows({"kind": "problem", "arm": name, "seed": seed}, {
+                rows += problem_rows({"kind": "problem", "arm": name, "seed": seed, "unit": unit(name, seed)}, {
                     "winner_share": problem_share(records(run, "after", depths=BAND), winner),
                     "prior_mode_share": problem_share(before, mode)})
         return rows, [self._plot(traj, ev.out / "c3_formats.png")]
@@ -118,13 +131,16 @@ class FormatCollapse(Claim):
         return save(fig, path)
 
     def judge(self, rows):
-        share = contrast(rows, "winner_share", {"kind": "problem"}, offset=COLLAPSE, bounds=(0, 1))
-        prior = contrast(rows, "prior_mode_share", {"kind": "problem"}, offset=COLLAPSE)
+        def per_unit(value: str, where: dict, **kw):
+            return contrast(rows, value, where, unit="unit", **kw)
+
+        share = per_unit("winner_share", {"kind": "problem"}, offset=COLLAPSE, bounds=(0, 1))
+        prior = per_unit("prior_mode_share", {"kind": "problem"}, offset=COLLAPSE)
         return verdict([
             part("collapse", f"winning format's share − {COLLAPSE}", share, paper=PAPER),
-            part("within the first epoch", "1 − epochs to collapse", contrast(rows, "one_minus_epoch", {"kind": "seed"})),
-            part("winner ≠ initial mode", "share of seeds whose winner is not the initial mode",
-                 contrast(rows, "not_initial_mode", {"kind": "seed"})),
-            part("winner ≠ most accurate", "share of seeds whose winner is not the most accurate format",
-                 contrast(rows, "not_most_accurate", {"kind": "seed"})),
+            part("within the first epoch", "1 − epochs to collapse", per_unit("one_minus_epoch", {"kind": "seed"})),
+            part("winner ≠ initial mode", "share of runs whose winner is not the initial mode",
+                 per_unit("not_initial_mode", {"kind": "seed"})),
+            part("winner ≠ most accurate", "share of runs whose winner is not the most accurate format",
+                 per_unit("not_most_accurate", {"kind": "seed"})),
         ], share, negative=ControlSpec(self.control, prior.estimate(), positive=False, sign=+1))

@@ -77,14 +77,21 @@ class Estimate:
 def cells(rows: list[dict], value: str, arms: dict[str, dict], unit: str = "seed", problem: str = "problem") -> Cells:
     """``{unit: {arm: {problem: row[value]}}}`` for rows matching each arm's ``where`` dict.
 
-    A row without a ``problem`` key is one value for its unit (e.g. a collapse time)."""
+    A row without a ``problem`` key is one value for its unit (e.g. a collapse time). Two matching
+    rows with the same unit and problem are an error: one would silently replace the other (two
+    runs pooled under one unit; the ``where`` or the unit lacks the column that tells them apart)."""
     out: Cells = {}
     for name, where in arms.items():
         for r in rows:
             if all(r.get(k) == v for k, v in where.items()) and r.get(value) is not None:
                 v = float(r[value])
                 if math.isfinite(v):
-                    out.setdefault(r[unit], {}).setdefault(name, {})[r.get(problem, "-")] = v
+                    vals = out.setdefault(r[unit], {}).setdefault(name, {})
+                    if (key := r.get(problem, "-")) in vals:
+                        raise ValueError(f"two rows for {unit} {r[unit]!r}, problem {key!r} match {where}: "
+                                         f"'{value}' would keep only one; add the column that tells them apart "
+                                         f"to the unit or the match")
+                    vals[key] = v
     return out
 
 
