@@ -29,6 +29,9 @@ class Crossover(Claim):
     horizon = GRPO_HORIZON
     notes = ("Paired statistic: base and RL are evaluated on the same problems with the same sampling seeds within "
              "a run; the bootstrap resamples seeds and problems.",
+             "Departure: base and RL are sampled at temperature 1.0, top-p 1.0 (the training temperature; "
+             "final.temperature / final.top_p), matched as in the paper, which samples both at 0.6, top-p 0.95; its "
+             "Fig. 17 finds the crossover also at matched entropy.",
              f"Paper effect +{PAPER}: Omni-MATH-test pass@256, base − GRPO after 450 steps (Table 2); after 150 "
              "steps it was +0.008, so the effect needs the long horizon.",
              "Positive control: constructed (a planted shift on the measured rows). The run-level candidate (an "

@@ -35,6 +35,8 @@ class SampleSign(Claim):
                  "per seed; further predictions as parts")
     horizon = HORIZON
     notes = (f"'Keeps pass@k' is read as: the CI of the NSR pass@n gain lies above −{MARGIN} (non-inferiority).",
+             "Departure: pass@k is sampled at temperature 1.0, top-p 1.0 (the paper evaluates at 0.6, top-p 0.95); a "
+             "lower temperature raises pass@1 and lowers large-k pass@k for every arm alike.",
              "'Best overall' is three parts: the mean pass@k over k = 1, 2, 4, ..., n after W-REINFORCE minus "
              "after PSR, minus after NSR, and minus after GRPO (the paper's baseline), each its own test; the old "
              "comparison with the per-seed maximum of PSR and NSR was biased upward.",

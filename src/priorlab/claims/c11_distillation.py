@@ -69,7 +69,8 @@ class Distillation(Claim):
     control = f"negative: {NEGATIVE}; positive: {POSITIVE}"
     paper_effect = RL_SHRINK
     horizon = GRPO_HORIZON
-    notes = (f"Teacher: '{TEACHER.name}', {TEACHER.about}, built through the store like every variant prior. The "
+    notes = ("Departure: every model is sampled at temperature 1.0, top-p 1.0 (Yue et al.: 0.6, top-p 0.95).",
+             f"Teacher: '{TEACHER.name}', {TEACHER.about}, built through the store like every variant prior. The "
              "paper distils from DeepSeek-R1 (another model family, far larger); here the teacher is the student's "
              "own recipe with more data, so the new information is exactly depths 6-7 and more tokens.",
              "Distillation is the sft 'distill' preset: every teacher completion on the RL band (depths 4-5, rl "
