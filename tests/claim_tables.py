@@ -37,9 +37,7 @@ def _arms(g: Gen, arms: dict[str, float], value: str, extra: dict | None = None,
 
 
 def c1(g, e):
-    return _arms(g, {"random-code-accurate": e, "random-answer-heavy": 0.0}, "d_answer", {"kind": "problem"}) + \
-        [{"kind": "problem", "arm": "random-gamma0", "seed": s, "problem": g.key(s, p), "d_answer": 0.0}
-         for s in range(SEEDS) for p in range(PROBLEMS)]
+    return _arms(g, {"random-code-accurate": e, "random-answer-heavy": 0.0}, "d_answer", {"kind": "problem"})
 
 
 def c2(g, e, verified: float = 0.25):

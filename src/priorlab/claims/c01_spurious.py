@@ -7,9 +7,8 @@ from priorlab.claims.base import CLAIMS, Claim, Evidence, Scale
 from priorlab.claims.common import ANSWER_HEAVY, BAND, CODE_ACCURATE, RANDOM_HORIZON, plot_arms, random_reward
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import change, format_accuracy, problem_pass, problem_rows, records, seed_means, shares
-from priorlab.claims.stats import ControlSpec
 
-ARMS = {"random-code-accurate": "code-accurate", "random-answer-heavy": "answer-heavy", "random-gamma0": "code-accurate"}
+ARMS = {"random-code-accurate": "code-accurate", "random-answer-heavy": "answer-heavy"}
 PAPER = 0.214  # Qwen2.5-Math-7B, random reward: +21.4 MATH-500 points; Llama/OLMo: no gain (Fig. 1)
 
 
@@ -30,7 +29,6 @@ class SpuriousRewards(Claim):
     statistic = ("Δ answer pass@1 (held-out eval at the band) under the random reward on the code-accurate prior "
                  "(dominant format code, the accurate one) minus the same on the answer-heavy prior (dominant "
                  "format answer-only, at chance), per (prior seed, RL seed)")
-    control = "γ = 0 (every reward 0, so every advantage is 0): the policy must not move"
     paper_effect = PAPER
     horizon = RANDOM_HORIZON
     notes = ("Paired statistic: each Δ is after − before of one run on the same problems with the same sampling "
@@ -45,7 +43,10 @@ class SpuriousRewards(Claim):
              "Llama/OLMo; here answer pass@1 on held-out arithmetic, so the units match only in kind.",
              "Only the random reward is run at small scale; format-only and incorrect-label rewards are in the "
              "registry (reward.weights={format: 1.0} / {incorrect_label: 1.0}) for a full-scale sweep.",
-             "Positive control of the statistic: constructed (a planted shift on the measured rows).")
+             "Controls: constructed on the measured rows (a planted shift; the two priors' values exchanged at "
+             "random per problem). Until 2026-12-05 the negative control was a random-reward arm with γ = 0: every "
+             "reward 0, so every advantage 0 and no update — it could not fire (every Δ exactly 0) and cost a run "
+             "per seed.")
     next_steps = ("Add the format and incorrect-label rewards and a third prior whose dominant format is "
                   "accurate but rarer.", "Sweep γ ∈ {0.3, 0.5, 0.7} as the paper does.")
 
@@ -53,8 +54,8 @@ class SpuriousRewards(Claim):
         return [CODE_ACCURATE, ANSWER_HEAVY]
 
     def arms(self, scale: Scale):
-        return [random_reward(scale, CODE_ACCURATE, name="random-code-accurate"), random_reward(scale, ANSWER_HEAVY, name="random-answer-heavy"),
-                random_reward(scale, CODE_ACCURATE, "reward.args={gamma: 0.0}", name="random-gamma0")]
+        return [random_reward(scale, CODE_ACCURATE, name="random-code-accurate"),
+                random_reward(scale, ANSWER_HEAVY, name="random-answer-heavy")]
 
     def measure(self, ev: Evidence):
         rows = []
@@ -75,10 +76,9 @@ class SpuriousRewards(Claim):
 
     def judge(self, rows):
         gap = contrast(rows, "d_answer", {"arm": "random-code-accurate"}, {"arm": "random-answer-heavy"}, bounds=(-1, 1))
-        zero = contrast(rows, "d_answer", {"arm": "random-gamma0"})
         return verdict([
             part("accurate-dominant minus inaccurate-dominant", "Δ answer pass@1, code-accurate − answer-heavy", gap,
                  paper=PAPER),
             part("helps the accurate-dominant prior", "Δ answer pass@1, code-accurate",
                  contrast(rows, "d_answer", {"arm": "random-code-accurate"}), paper=PAPER),
-        ], gap, negative=ControlSpec(self.control, zero.estimate(), positive=False, sign=0))
+        ], gap)

@@ -10,7 +10,7 @@ of the scale that was run, not the RL.
   probability ½). The effect is then 0 by construction, with the measured variance; the
   negative control fires when the interval excludes 0 anyway.
 
-Seeded explicitly; a claim with a real control run (γ = 0, base vs itself, ...) uses that one.
+Seeded explicitly; a claim with a real control run (base vs itself, a checkpoint vs itself, ...) uses that one.
 """
 
 from __future__ import annotations
