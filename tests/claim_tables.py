@@ -138,7 +138,8 @@ def c14(g, e):
     for s in range(SEEDS):
         cols = {name: g.problems({}, name, m, s, 0.0, 64.0) for name, m in (
             ("sft_correct", 2.0 + e), ("grpo_correct", 2.0), ("prior_correct", 2.0), ("prior_incorrect", 6.0),
-            ("grpo_incorrect", 6.0), ("sft_incorrect", 6.0), ("half_a_correct", 1.5), ("half_b_correct", 1.5))}
+            ("grpo_incorrect", 6.0), ("sft_incorrect", 6.0), ("half_a_correct", 1.5), ("half_b_correct", 1.5),
+            ("grpo_incorrect_matched", 4.0), ("prior_incorrect_matched", 4.0))}
         cols |= {name: g.problems({}, name, 0.6, s, 0.0, 1.0) for name in ("pass_prior", "pass_grpo", "pass_sft")}
         rows += [{"seed": s, "n": 64, "problem": r["problem"]} | {c: cols[c][i][c] for c in cols}
                  for i, r in enumerate(cols["sft_correct"])]

@@ -4,6 +4,7 @@ completions, C11's held-out halves, the judges on constructed tables, and retest
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import priorlab.claims.stats.bootstrap as B
@@ -113,6 +114,28 @@ def test_c14_judge_holds_when_sft_keeps_more_correct_trajectories_and_is_contrad
     assert v.verdict == "holds" and not v.negative_control["detected"], v.reason
     assert v.positive_control["detected"]
     assert claim.judge(c14(Gen(4), -1.0)).verdict == "contradicted"
+
+
+def test_rarefaction_matches_enumeration_and_removes_the_accuracy_artefact():
+    """Expected distinct trajectories in m of N samples, checked by enumerating every subset; a model
+    that fails half as often with the same spread of failures is not "squeezed" at matched counts."""
+    from itertools import combinations
+
+    from priorlab.claims.c14_squeeze import matched_incorrect
+    from priorlab.diagnostics.trajectories import rarefied
+
+    labels = ["a"] * 3 + ["b"] * 2 + ["c"]
+    subsets = list(combinations(range(len(labels)), 3))
+    assert rarefied([3, 2, 1], 3) == pytest.approx(np.mean([len({labels[i] for i in c}) for c in subsets]))
+    assert rarefied([3, 2, 1], 6) == 3 and rarefied([3, 2, 1], 1) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        rarefied([1], 2)
+    bad = [("x", ("steps", ((node, "wrong_value"),)), False) for node in "nmop"]  # 4 ways to fail
+    items = {"prior": bad * 2, "grpo": bad[:2] + [("x", ("steps", ()), True)] * 6}  # fails 8 times vs 2
+    raw = {m: count_trajectories(items[m])["x"]["incorrect"] for m in items}
+    cols = matched_incorrect(items, "grpo", "prior")
+    assert raw["grpo"] < raw["prior"]  # "squeezed" by accuracy alone
+    assert cols["grpo_incorrect_matched"]["x"] >= cols["prior_incorrect_matched"]["x"]  # not at 2 failures each
 
 
 def test_c11_arms_distil_from_the_teacher_and_continue_the_distilled_models_seed_by_seed():

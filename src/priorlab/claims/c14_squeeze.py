@@ -7,7 +7,7 @@ from priorlab.claims.common import DEMO, GRPO_HORIZON, grpo_correct, plot_arms, 
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import halves, key, n_samples, problem_pass, problem_rows, records, seed_means
 from priorlab.claims.stats import ControlSpec
-from priorlab.diagnostics.trajectories import count_trajectories, record_trajectories
+from priorlab.diagnostics.trajectories import count_trajectories, multiplicities, rarefied, record_trajectories
 
 GRPO, SFT = "grpo-correct", "sft-demos"
 MODELS = {"prior": (GRPO, "before"), "grpo": (GRPO, "after"), "sft": (SFT, "after")}
@@ -15,10 +15,26 @@ CONTROL = ("the prior against itself: distinct correct trajectories in the first
            "second half (disjoint sampling seeds, same problems): no difference exists")
 
 
-def trajectory_columns(world, recs: list[dict], name: str) -> dict[str, dict[str, float]]:
-    """``{"<name>_correct", "<name>_incorrect": {problem: distinct trajectories}}`` of one model's samples."""
-    counts = count_trajectories(record_trajectories(world, recs, key))
+def trajectory_columns(items: list, name: str) -> dict[str, dict[str, float]]:
+    """``{"<name>_correct", "<name>_incorrect": {problem: distinct trajectories}}`` of one model's
+    samples (``record_trajectories`` items)."""
+    counts = count_trajectories(items)
     return {f"{name}_{c}": {p: float(v[c]) for p, v in counts.items()} for c in ("correct", "incorrect")}
+
+
+def matched_incorrect(items: dict[str, list], a: str, b: str) -> dict[str, dict[str, float]]:
+    """Distinct incorrect trajectories of models ``a`` and ``b`` at a matched number of incorrect
+    samples per problem (rarefied to the smaller count; problems where either has fewer than 2
+    are left out): a model that fails less has fewer incorrect samples, so its raw distinct count
+    falls with its accuracy alone."""
+    ma, mb = (multiplicities(items[m], correct=False) for m in (a, b))
+    out = {f"{a}_incorrect_matched": {}, f"{b}_incorrect_matched": {}}
+    for p in set(ma) & set(mb):
+        m = min(sum(ma[p].values()), sum(mb[p].values()))
+        if m >= 2:
+            out[f"{a}_incorrect_matched"][p] = rarefied(ma[p].values(), m)
+            out[f"{b}_incorrect_matched"][p] = rarefied(mb[p].values(), m)
+    return out
 
 
 @CLAIMS.register("C14")
@@ -46,6 +62,9 @@ class Squeeze(Claim):
              "Paper effect not retrieved in these units: the abstract reports graph statistics (RL steepens the "
              "decay of visitation, degree and betweenness distributions ≈2.5×, SFT flattens them to ≈1/3), not "
              "distinct trajectory counts; without it an undetected effect is 'underpowered'.",
+             "'RL squeezes incorrect' compares distinct incorrect trajectories at a matched number of incorrect "
+             "samples per problem (rarefaction): raw counts fall with accuracy alone, since a model that fails less "
+             "has fewer incorrect samples to differ (before 2026-12-05 the raw counts were compared).",
              "Measured at medium (docs/claims.md, 'C14 at medium'): distinct correct trajectories never exceeded 1 "
              "per problem for any model, so on the demo prior the primary equals pass@n; it speaks about "
              "solvability, not diversity, until the world allows several correct paths.")
@@ -67,12 +86,14 @@ class Squeeze(Claim):
         for seed in sorted(set(ev.arms[GRPO]) & set(ev.arms[SFT])):
             recs = {m: records(ev.arms[arm][seed], when) for m, (arm, when) in MODELS.items()}
             n = n_samples(recs["prior"])
+            items = {m: record_trajectories(world, r, key) for m, r in recs.items()}
             cols = {f"pass_{m}": problem_pass(r, n) for m, r in recs.items()}
-            for m, r in recs.items():
-                cols |= trajectory_columns(world, r, m)
+            for m in MODELS:
+                cols |= trajectory_columns(items[m], m)
             for h, r in zip("ab", halves(recs["prior"])):
-                cols |= trajectory_columns(world, r, f"half_{h}")
+                cols |= trajectory_columns(record_trajectories(world, r, key), f"half_{h}")
             rows += problem_rows({"seed": seed, "n": n}, cols)
+            rows += problem_rows({"seed": seed, "n": n, "kind": "matched"}, matched_incorrect(items, "grpo", "prior"))
         per_seed = [{"arm": f"{m} {c}", "value": v} for m in MODELS for c in ("correct", "incorrect")
                     for v in seed_means(rows, f"{m}_{c}").values()]
         fig = plot_arms(per_seed, "value", ev.out / "c14_trajectories.png",
@@ -85,8 +106,9 @@ class Squeeze(Claim):
         head = contrast(rows, "sft_correct", {}, {}, value_b="grpo_correct", bounds=(0, n))
         return verdict([
             part("SFT − RL, distinct correct", "distinct correct trajectories, SFT − GRPO", head),
-            part("RL squeezes incorrect", "distinct incorrect trajectories, GRPO − prior",
-                 contrast(rows, "grpo_incorrect", {}, {}, value_b="prior_incorrect"), sign=-1),
+            part("RL squeezes incorrect", "distinct incorrect trajectories at matched incorrect samples (rarefied), "
+                 "GRPO − prior", contrast(rows, "grpo_incorrect_matched", {}, {}, value_b="prior_incorrect_matched"),
+                 sign=-1),
             part("SFT expands correct", "distinct correct trajectories, SFT − prior",
                  contrast(rows, "sft_correct", {}, {}, value_b="prior_correct")),
             part(f"pass@{n}: SFT − RL", f"pass@{n}(SFT) − pass@{n}(GRPO)",

@@ -16,10 +16,17 @@ answer-only completion has no steps: its trajectory is ``(format, ())``.
 
 A trajectory is *correct* when its completion is verified (the lab's strict metric), else
 incorrect; the counts are of distinct trajectories among a problem's correct (incorrect) samples.
+
+Distinct counts grow with the number of samples counted, so two models with different accuracy
+are compared at a matched number of incorrect (or correct) samples: :func:`rarefied` is the
+expected number of distinct trajectories in m samples drawn without replacement from a model's
+own (Hurlbert's rarefaction, 1971).
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import Iterable
 
 from priorlab.worlds.base import Verdict
@@ -42,6 +49,25 @@ def count_trajectories(items: Iterable[tuple[str, Trajectory, bool]]) -> dict[st
         (good if correct else bad).add(traj)
         n[0] += 1
     return {p: {"correct": len(g), "incorrect": len(b), "samples": n[0]} for p, (g, b, n) in seen.items()}
+
+
+def multiplicities(items: Iterable[tuple[str, Trajectory, bool]], correct: bool) -> dict[str, Counter]:
+    """``{problem: Counter(trajectory -> samples)}`` over the correct (or incorrect) samples."""
+    out: dict[str, Counter] = {}
+    for problem, traj, ok in items:
+        if ok == correct:
+            out.setdefault(problem, Counter())[traj] += 1
+    return out
+
+
+def rarefied(counts: Iterable[int], m: int) -> float:
+    """Expected distinct trajectories among ``m`` of the N = sum(counts) samples drawn without
+    replacement: sum over trajectories of 1 − C(N − n_i, m) / C(N, m) (Hurlbert 1971)."""
+    counts = list(counts)
+    n = sum(counts)
+    if not 0 <= m <= n:
+        raise ValueError(f"cannot draw {m} of {n} samples")
+    return float(sum(1 - math.comb(n - c, m) / math.comb(n, m) for c in counts)) if m else 0.0
 
 
 def record_trajectories(world, records: list[dict], key) -> list[tuple[str, Trajectory, bool]]:
