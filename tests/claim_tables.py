@@ -42,8 +42,10 @@ def c1(g, e):
 
 def c2(g, e, verified: float = 0.25):
     """``verified``: the Δ planted in the positive-control arm (the verified reward, 1 update per batch)."""
-    return _arms(g, {"random": -0.05 - e, "random-noclip": -0.05, "random-1-update": -0.05, "random-rloo": -0.05,
-                     "verified-1-update": verified}, "d_answer")
+    arms = ("random", "random-noclip", "random-1-update", "random-rloo", "verified-1-update")
+    rows = _arms(g, {a: (-0.05, -0.05, -0.05, -0.05, verified)[i] for i, a in enumerate(arms)}, "d_answer")
+    drift = _arms(g, {a: e if a == "random" else 0.0 for a in arms}, "d_mode")  # toward the majority format
+    return [r | {"d_mode": d["d_mode"]} for r, d in zip(rows, drift)]
 
 
 def c3(g, e):

@@ -76,11 +76,13 @@ def test_c2_reads_each_runs_clipped_share_and_judges_without_it(tmp_path):
              {"step": 2, "kind": "train", "clip_low": 0.0, "clip_high": 0.02}]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     assert clip_share(tmp_path) == pytest.approx(0.03)
-    rows = [{"arm": a, "seed": s, "problem": f"p{i}", "d_answer": (0.1 if a == "random" else 0.0) + 0.01 * i * s}
+    rows = [{"arm": a, "seed": s, "problem": f"p{i}", "d_answer": (0.1 if a == "random" else 0.0) + 0.01 * i * s,
+             "d_mode": (0.2 if a == "random" else 0.0) - 0.01 * i * s}
             for a in ("random", "random-noclip", "random-1-update", "random-rloo") for s in range(3) for i in range(4)]
     clipped = [{"arm": "random", "seed": s, "clip_share": 0.02} for s in range(3)]
     c2 = CLAIMS.get("C2")()
-    assert c2.judge(clipped + rows).primary.effect == pytest.approx(c2.judge(rows).primary.effect)
+    assert [p.effect for p in c2.judge(clipped + rows).parts] == [p.effect for p in c2.judge(rows).parts]
+    assert c2.judge(rows).primary.effect == pytest.approx(0.2)
 
 def test_c3_pays_every_format_on_priors_with_three_formats():
     from priorlab.rl.rewards import REWARDS

@@ -7,9 +7,9 @@ import numpy as np
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Scale
 from priorlab.claims.c01_spurious import problem_change
-from priorlab.claims.common import DEMO, RANDOM_HORIZON, arm, plot_arms, random_reward
-from priorlab.claims.judging import Measured, part, verdict
-from priorlab.claims.measure import problem_rows, seed_means
+from priorlab.claims.common import BAND, DEMO, RANDOM_HORIZON, arm, plot_arms, random_reward
+from priorlab.claims.judging import Measured, contrast, part, verdict
+from priorlab.claims.measure import change, problem_rows, problem_share, records, seed_means, shares
 from priorlab.claims.stats import ControlSpec, cells
 from priorlab.diagnostics.rundir import metrics_rows
 
@@ -18,7 +18,20 @@ NO_CLIP = ("algo.eps_low=1000000000.0", "algo.eps_high=1000000000.0")
 ARMS = ("random", "random-noclip", "random-1-update", "random-rloo")
 #: The positive control: a reward with signal moves the policy with one update per batch (ratio ≡ 1).
 CONTROL = "verified-1-update"
-PAPER = 0.2  # Fig. 11: the ~+20-point random-reward gain disappears without clipping [2nd: read off the figure]
+#: Qwen2.5-Math-7B's code frequency under the random reward, 65.0% before RL -> 95.6% (§4.2): the drift toward
+#: the majority format that clipping makes (Fig. 11: without it the gain disappears; no drift figure given).
+PAPER = 0.306
+#: Random rewards (any γ > 0) gain 15-20 MATH-500 points, which Fig. 11 shows vanishing without clipping.
+PAPER_ACCURACY = 0.15
+
+
+def mode_drift(run) -> dict[str, float]:
+    """Per problem: after − before share of the prior's majority format on the band (paired). The
+    majority is read from the run's own before-samples (the prior, the same for every arm of a seed)."""
+    before, after = records(run, "before", depths=BAND), records(run, "after", depths=BAND)
+    counts = shares(before)
+    mode = max(counts, key=counts.get)
+    return change(problem_share(before, mode), problem_share(after, mode))
 
 
 def clip_share(run) -> float | None:
@@ -46,26 +59,35 @@ class Clipping(Claim):
                  "(ratio ≡ 1) or without a ratio (REINFORCE/RLOO).")
     source = {"arxiv": "2506.10947", "date": "2025-06", "authors": "Shao et al.",
               "title": "Spurious Rewards: Rethinking Training Signals in RLVR"}
-    statistic = ("|Δ answer pass@1| (held-out eval at the band) under the random reward with clipping, minus the "
-                 "same with clipping disabled on the same 4 mini-batches per rollout batch (the paper's Fig. 11 "
-                 "ablation), per seed")
+    statistic = ("drift toward the prior's majority format: Δ share of that format (held-out eval at the band, "
+                 "after − before) under the random reward with clipping, minus the same with clipping disabled on "
+                 "the same 4 mini-batches per rollout batch (the paper's Fig. 11 ablation), per seed")
     paper_effect = PAPER
     horizon = RANDOM_HORIZON
-    notes = ("The magnitude is compared because the clipping bias moves the policy toward already-likely tokens, "
-             "which may raise or lower accuracy depending on the prior (claim C1).",
+    notes = ("The clipping bias pushes up already-likely tokens (App. B), so its signature is a drift toward the "
+             "prior's majority format (claims.md §1 re-test design, step 5: 'only (a) produces drift of the format "
+             "share toward the majority format'); its sign is fixed, so runs without clipping, whose drift the "
+             "paper calls 'highly stochastic' across seeds, average out instead of counting as an effect. Before "
+             "2026-12-05 the primary was |Δ answer pass@1| per seed, where a large random drift of either sign "
+             "counted for the arm it happened in.",
+             "The accuracy change, whose direction depends on whether the majority format is the accurate one "
+             "(claim C1), is a part: |Δ answer pass@1| clipped − clip disabled.",
              "Primary comparison: the same mini-batches (4 optimizer steps per batch) with the clip disabled "
              f"({', '.join(NO_CLIP)}), so the only difference is the clip; 1 update per batch and RLOO are "
              "secondary parts (they also change the number of optimizer steps).",
              "Paired statistic: each Δ is after − before of one run on the same problems and sampling seeds.",
-             f"Paper effect {PAPER}: MATH-500 accuracy / 100 read off Fig. 11 (not a table value).",
+             f"Paper effect {PAPER}: Qwen2.5-Math-7B's code frequency under the random reward, 65.0% → 95.6% (§4.2; "
+             "with clipping; Fig. 11 shows the accuracy gain vanishing without it, no format figure). Accuracy part: "
+             f"{PAPER_ACCURACY}, the low end of 'every γ > 0 gains 15-20 MATH-500 points'. Departure: the paper "
+             "takes about 8 optimizer steps per rollout batch, 4 here.",
              "Random rewards are Bernoulli(0.5) per completion, seeded by (seed, step).",
              "c2_clip.png shows the share of update tokens each run clipped (metrics.jsonl clip_low + clip_high, "
              "mean over steps): the clipping bias acts only through those tokens, so a share near 0 in the clipped "
              "arm means the arms barely differ, whatever the verdict.",
              f"Positive control (run-level): '{CONTROL}', the verified reward with one update per batch, against "
              "'random-1-update': with ratio ≡ 1 a random reward should not move the policy but a reward with signal "
-             "must, so the same |Δ| statistic has to detect that gap, or the arms cannot move at this horizon and "
-             "the claim reports 'instrument failed'.")
+             "must (|Δ answer pass@1| verified − random), or the arms cannot move at this horizon and the claim "
+             "reports 'instrument failed'.")
     next_steps = ("Sweep the clip range (eps 0.1, 0.2, 0.3) to see the drift follow the clipped share.",)
 
     def priors(self, scale: Scale):
@@ -83,7 +105,8 @@ class Clipping(Claim):
         rows, clipped, order = [], [], [*ARMS, CONTROL]
         for name in order:
             for seed, run in sorted(ev.arms[name].items()):
-                rows += problem_rows({"arm": name, "seed": seed}, {"d_answer": problem_change(run)})
+                rows += problem_rows({"arm": name, "seed": seed}, {"d_answer": problem_change(run),
+                                                                   "d_mode": mode_drift(run)})
                 clipped.append({"arm": name, "seed": seed, "clip_share": clip_share(run)})
         per_seed = [{"arm": a, "d_answer": v} for a in order for v in seed_means(rows, "d_answer", arm=a).values()]
         fig = plot_arms(per_seed, "d_answer", ev.out / "c2_random.png",
@@ -94,12 +117,18 @@ class Clipping(Claim):
         return clipped + rows, [fig, clip_fig]
 
     def judge(self, rows):
-        head = magnitude_gap(rows, "random-noclip")
+        def toward_mode(other: str):
+            return contrast(rows, "d_mode", {"arm": "random"}, {"arm": other}, bounds=(-1, 1))
+
+        head = toward_mode("random-noclip")
         return verdict([
-            part("clip vs no clip, same mini-batches", "|Δ| clipped − |Δ| clip disabled", head, paper=PAPER),
-            part("clip vs 1 update", "|Δ| clipped − |Δ| one update per batch",
-                 magnitude_gap(rows, "random-1-update"), paper=PAPER),
-            part("clip vs RLOO", "|Δ| clipped − |Δ| RLOO", magnitude_gap(rows, "random-rloo"), paper=PAPER),
+            part("clip vs no clip, same mini-batches", "Δ majority-format share, clipped − clip disabled", head,
+                 paper=PAPER),
+            part("clip vs 1 update", "Δ majority-format share, clipped − one update per batch",
+                 toward_mode("random-1-update"), paper=PAPER),
+            part("clip vs RLOO", "Δ majority-format share, clipped − RLOO", toward_mode("random-rloo"), paper=PAPER),
+            part("accuracy moves only with the clip", "|Δ answer pass@1| clipped − clip disabled",
+                 magnitude_gap(rows, "random-noclip"), paper=PAPER_ACCURACY),
         ], head, positive=ControlSpec(
             f"run-level: '{CONTROL}' (the verified reward, 1 update per batch) moves the policy by construction; "
             "|Δ| verified − |Δ| random, both with 1 update per batch",
