@@ -62,6 +62,11 @@ def test_non_inferiority_inside_minus_margin_to_zero_holds():
     assert judge_part(PartSpec("keeps", "x", Estimate(-0.02, 0.01, 5), margin=0.02)).verdict == "underpowered"
 
 
+def test_a_keeps_part_with_a_negative_sign_is_refused_not_judged_backwards():
+    with pytest.raises(ValueError, match="takes sign \\+1"):
+        PartSpec("keeps", "s", Estimate(0.0, 0.01, 5), sign=-1, margin=0.02)
+
+
 def test_power_splits_no_verdict_into_underpowered_and_no_effect_detected():
     est = Estimate(0.01, 0.02, 5)
     mde = (t_quantile(0.975, 4) + t_quantile(0.8, 4)) * 0.02

@@ -41,6 +41,14 @@ class PartSpec:
     margin: float | None = None
     paper_effect: float | None = None
 
+    def __post_init__(self):
+        if self.sign not in (-1, 1):
+            raise ValueError(f"part {self.name!r}: sign must be +1 or -1, got {self.sign}")
+        if self.margin is not None and (self.sign != 1 or self.margin <= 0):
+            raise ValueError(f"part {self.name!r}: a 'keeps' part (margin) is judged as effect > −margin, so it "
+                             f"takes sign +1 and a positive margin (got sign {self.sign}, margin {self.margin}); "
+                             f"for 'does not exceed', negate the statistic")
+
 
 @dataclass(frozen=True)
 class ControlSpec:
