@@ -43,6 +43,10 @@ class Critiques(Claim):
              "regress to the mean alike, so the difference of arms is unbiased.",
              "Arms: GRPO and Critique-GRPO (critique.kind step / none) differ only in the critique section "
              "(rl presets grpo and critique_grpo); all run on the refine prior, RL band = eval depths.",
+             "Departures (more-systems.md §1): refinements are drawn only for groups with no verified sample (4 per "
+             "such prompt, the best replacing one sample), where the paper refines every prompt (one per sample, "
+             "the best kept: 7 on-policy + 1); on-policy tokens keep the clipped ratio, where the released run "
+             "removes the clip; advantages are std-normalised as the released code's default.",
              "Positive control: run-level. The 'gold-trace' arm places the world's gold trace in every failed "
              "group (a label leak, not a critique, LUFFY-style): its pass@n gain over GRPO on the persistent "
              "failures must be detected, else the instrument cannot see learning on those problems.",
