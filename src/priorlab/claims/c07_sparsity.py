@@ -53,6 +53,13 @@ class Sparsity(Claim):
              "resamples seeds (a pair counts with the product of its seeds' bootstrap counts), not the "
              "dependent pairs.",
              f"Paper effect {PAPER}: bf16 sparsity of GRPO on DeepSeek-Math-7B [2nd] against none in fp32.",
+             "Departure: the runs train fp32 weights (bf16 only inside autocast) and bf16 sparsity is read by casting "
+             "both checkpoints to bf16 afterwards, so an update below half a bf16 step vanishes in the cast by "
+             "construction: the primary measures how much of the update lies under bf16 resolution (the proposed "
+             "mechanism), not a run trained with bf16 weights as the paper's were (next step).",
+             f"The overlap's paper effect ({PAPER_OVERLAP}) comes from masks with about a third of the entries "
+             "updated; here most entries change, so overlap above chance is measured in a denser regime and the two "
+             "are comparable in sign, not in size.",
              f"Positive control: run-level. The arm '{MASKED}' is the fp32 GRPO arm with "
              f"optim.update_fraction={UPDATE_FRACTION}: {1 - UPDATE_FRACTION:.0%} of every tensor's entries stay "
              "exactly unchanged by construction, and the fp32 unchanged share the diagnostic measures on it must "
