@@ -85,7 +85,8 @@ class Contamination(Claim):
     notes = ("Per-problem Δ are after − before of one run (paired); the two splits of a seed are different "
              "problems, so the contrast is unpaired within the seed. The probe's unit is the item (one greedy "
              "run of one prior).", f"Paper effect +{SPURIOUS_GAIN}: the random-reward gain on memorised "
-             "MATH-500 against ~0 on fresh RandomCalculation (Wu et al. §4.3, with Shao et al.'s +21.4).",
+             "MATH-500 (Shao et al.'s +21.4) against no steady gain on fresh RandomCalculation (Wu et al. §4.3: "
+             "'random is unstable'; no number), so it is the contaminated side's size only.",
              f"Contamination: every evaluated contaminated item (of every seed: each seed has its own problems, "
              f"so n_problems × seeds items per depth are planted) appears {REPEATS}× in the corpus, question and "
              "solution both trained on (`corpus.contamination.whole_document`; every other document is trained "
