@@ -42,12 +42,10 @@ def clip_share(run) -> float | None:
 
 
 def magnitude_gap(rows: list[dict], other: str, first: str = "random") -> Measured:
-    """Per seed |mean Δ| of ``first`` (the clipped random arm) − |mean Δ| of ``other`` (the drift's
-    size: its sign depends on the prior)."""
+    """Per seed |mean Δ answer pass@1| of ``first`` (the clipped random arm) − the same of ``other``
+    (the size of an accuracy change whose sign depends on the prior)."""
     data = cells(rows, "d_answer", {"clip": {"arm": first}, "other": {"arm": other}})
-    clip = [v for arms in data.values() for v in arms.get("clip", {}).values()]
-    drift = 1.0 if not clip or np.mean(clip) >= 0 else -1.0  # |mean| grows when values move this way
-    return Measured(data, lambda m: np.abs(m["clip"]) - np.abs(m["other"]), ("clip", "other"), (-1, 1), drift)
+    return Measured(data, lambda m: np.abs(m["clip"]) - np.abs(m["other"]), ("clip", "other"), (-1, 1))
 
 
 @CLAIMS.register("C2")

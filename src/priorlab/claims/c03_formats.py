@@ -74,8 +74,8 @@ class FormatCollapse(Claim):
     paper_effect = PAPER
     horizon = HORIZON
     notes = ("Departure: format shares are read from samples at temperature 1.0 (the paper: greedy pass@1, "
-             "pass@64 at 0.7) and RL is GRPO at KL 0, sampling at 1.0 (the paper sweeps PPO, REINFORCE with a baseline and "
-             "GRPO at KL 0, 1e-3 and 1e-2, sampling at 0.7).",
+             "pass@64 at 0.7) and RL is GRPO at KL 0, sampling at 1.0 (the paper sweeps PPO, REINFORCE with a "
+             "baseline and GRPO at KL 0, 1e-3 and 1e-2, sampling at 0.7).",
              "The reward is the answer reward (1 for a right final answer in any format, rl/rewards.py), as the "
              "paper's answer-correctness reward: every format can earn it, so the winner is selected by RL, not "
              "imposed by the reward (the strict verified reward can never pay answer-only).",

@@ -43,11 +43,11 @@ class EdgeOfCompetence(Claim):
              f"Paper effect not retrieved as a typical value: only 'up to +{PAPER_UP_TO:.0%} pass@128' (abstract), an "
              "upper end (possibly relative), so an undetected effect is 'underpowered', never 'no effect "
              "detected' against it (until 2026-12-05 0.42 was the power target); pass@128 vs pass@n here.")
-    next_steps = ("A beyond-band depth some arm can solve: at medium every arm's depth-8 pass@256 was 0 on all 5 × 32 "
-                  "problems (a zero-width interval: no verdict). An exact bound would not rescue it: over seeds, the "
-                  "unit of replication, 5 all-zero seed means only bound each arm's mean below 1 − 0.025^(1/5) = 0.52 "
-                  "(distribution-free), above the paper's upper end 0.42; 9 seeds would bring it to 0.34. Depth 8 with more "
-                  "depth-7 exposure in the edge prior, or the gain at depth 7 held out of the edge arm's pool.",
+    next_steps = ("A beyond-band depth some arm can solve: at medium every arm's depth-8 pass@256 was 0 on all "
+                  "5 × 32 problems (a zero-width interval: no verdict). An exact bound would not rescue it: over "
+                  "seeds, the unit of replication, 5 all-zero seed means only bound each arm's mean below "
+                  "1 − 0.025^(1/5) = 0.52 (distribution-free), above the paper's upper end 0.42; 9 seeds would "
+                  "bring it to 0.34. Depth 8 with more depth-7 exposure in the edge prior.",
                   "Sweep the rare-depth share (0, 0.1%, 1%, 10%) as the paper sweeps context exposure.",
                   "Compare the process reward on the edge band (claims.md §9 finding 4).")
 
