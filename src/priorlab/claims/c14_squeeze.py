@@ -70,7 +70,9 @@ class Squeeze(Claim):
              "solvability, not diversity, until the world allows several correct paths.")
     next_steps = ("Add the SFT → GRPO arm (the paper's two-stage recipe).",
                   "A prior that clicks on several valid orders (world.branches=2, corpus.drawn_orders): a 4M-token "
-                  "continuation of the demo prior did not (docs/claims.md, 'Several valid orders').")
+                  "continuation of the demo prior did not (docs/claims.md, 'Several valid orders').",
+                  "Then compare distinct correct trajectories at a matched number of correct samples too (as the "
+                  "incorrect ones are): raw counts fall with accuracy, against the less accurate model.")
 
     def priors(self, scale: Scale):
         return [DEMO]
