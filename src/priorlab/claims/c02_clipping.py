@@ -86,7 +86,12 @@ class Clipping(Claim):
              "'random-1-update': with ratio ≡ 1 a random reward should not move the policy but a reward with signal "
              "must (|Δ answer pass@1| verified − random), or the arms cannot move at this horizon and the claim "
              "reports 'instrument failed'.")
-    next_steps = ("Sweep the clip range (eps 0.1, 0.2, 0.3) to see the drift follow the clipped share.",)
+    next_steps = ("At small (30 steps, 4 mini-batches) the clip bound on 0.02-0.05% of update tokens, so the clipped "
+                  "and unclipped arms were nearly one run: add the paper's 8 mini-batches per rollout batch and "
+                  "sweep the clip range (eps 0.1, 0.2, 0.3) to see the drift follow the clipped share.",
+                  "Every random arm drifted toward the majority format at small, 1 update per batch and RLOO "
+                  "included: test whether that drift scales with the learning rate alone (a random walk of the "
+                  "logits sharpens toward the mode) rather than with the clipped share.")
 
     def priors(self, scale: Scale):
         return [DEMO]
