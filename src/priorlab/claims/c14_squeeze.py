@@ -92,8 +92,10 @@ class Squeeze(Claim):
             cols = {f"pass_{m}": problem_pass(r, n) for m, r in recs.items()}
             for m in MODELS:
                 cols |= trajectory_columns(items[m], m)
-            for h, r in zip("ab", halves(recs["prior"])):
-                cols |= trajectory_columns(record_trajectories(world, r, key), f"half_{h}")
+            for h, half in zip("ab", halves(recs["prior"])):  # the prior's trajectories, not verified again
+                mine = {id(r) for r in half}
+                cols |= trajectory_columns([t for r, t in zip(recs["prior"], items["prior"]) if id(r) in mine],
+                                           f"half_{h}")
             rows += problem_rows({"seed": seed, "n": n}, cols)
             rows += problem_rows({"seed": seed, "n": n, "kind": "matched"}, matched_incorrect(items, "grpo", "prior"))
         per_seed = [{"arm": f"{m} {c}", "value": v} for m in MODELS for c in ("correct", "incorrect")
