@@ -25,10 +25,10 @@ own (Hurlbert's rarefaction, 1971).
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Iterable
 
+from priorlab.passk import pass_at_k
 from priorlab.worlds.base import Verdict
 
 Trajectory = tuple[str, tuple[tuple[str, str], ...]]
@@ -62,12 +62,13 @@ def multiplicities(items: Iterable[tuple[str, Trajectory, bool]], correct: bool)
 
 def rarefied(counts: Iterable[int], m: int) -> float:
     """Expected distinct trajectories among ``m`` of the N = sum(counts) samples drawn without
-    replacement: sum over trajectories of 1 − C(N − n_i, m) / C(N, m) (Hurlbert 1971)."""
+    replacement: sum over trajectories of 1 − C(N − n_i, m) / C(N, m) (Hurlbert 1971), i.e. of
+    the chance that m draws include trajectory i — the unbiased pass@m with n_i "correct"."""
     counts = list(counts)
     n = sum(counts)
     if not 0 <= m <= n:
         raise ValueError(f"cannot draw {m} of {n} samples")
-    return float(sum(1 - math.comb(n - c, m) / math.comb(n, m) for c in counts)) if m else 0.0
+    return float(sum(pass_at_k(n, c, m) for c in counts)) if m else 0.0
 
 
 def record_trajectories(world, records: list[dict], key) -> list[tuple[str, Trajectory, bool]]:
