@@ -87,11 +87,13 @@ def c6(g, e):
     return rows
 
 
-def c7(g, e, frozen: float = 0.5):
-    """``frozen``: the unchanged share planted in the masked (positive-control) arm's rows."""
+def c7(g, e, frozen: float = 0.5, loud: float = 0.003):
+    """``frozen``: the unchanged share planted in the masked (positive-control) arm's rows; ``loud``: the
+    bf16 − fp32 gap of the large-learning-rate (negative-control) arm's rows."""
     rows = [{"kind": "update", "arm": "grpo-correct", "seed": s, "bf16_minus_fp32": g.scalar(e, 0.01),
-             "unchanged_fp32": g.scalar(0.05, 0.01), "rank_ratio": g.scalar(0.9, 0.01), "self_bf16_minus_fp32": 0.0}
-            for s in range(SEEDS)]
+             "unchanged_fp32": g.scalar(0.05, 0.01), "rank_ratio": g.scalar(0.9, 0.01)} for s in range(SEEDS)]
+    rows += [{"kind": "update", "arm": "grpo-correct-lr100", "seed": s,
+              "bf16_minus_fp32": loud + abs(g.scalar(0.0, 0.001))} for s in range(SEEDS)]
     rows += [{"kind": "update", "arm": "grpo-correct-masked", "seed": s,
               "unchanged_fp32": frozen + (1 - frozen) * abs(g.scalar(0.03, 0.01))} for s in range(SEEDS)]
     u = g.rng.normal(0, 0.02, SEEDS)

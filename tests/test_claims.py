@@ -127,8 +127,9 @@ def test_every_claim_states_its_paper_effect_or_why_not():
 
 def test_retest_tiny_runs_shares_and_reuses_runs_and_writes_the_report(tmp_path):
     """End to end at the tiny scale: C4 and C7 share one prior and one arm (3 seeds), C7 adds its
-    masked positive-control arm, C9 a continued prior and its arm; a second
-    call reuses every run and gives the same effect; the report and verdicts.json follow the contract."""
+    masked positive-control arm and its large-learning-rate negative-control arm, C9 a continued prior
+    and its arm; a second call reuses every run and gives the same effect; the report and verdicts.json
+    follow the contract."""
     import json
 
     from priorlab.claims.result import PART_KEYS, VERDICT_KEYS, VERDICTS
@@ -148,11 +149,13 @@ def test_retest_tiny_runs_shares_and_reuses_runs_and_writes_the_report(tmp_path)
     assert verdicts[1]["positive_control"]["description"].startswith("run-level")
     masked = [r for r in results[1].table if r.get("arm") == "grpo-correct-masked"]
     assert len(masked) == 3 and all(r["unchanged_fp32"] >= 0.5 for r in masked)
+    assert verdicts[1]["negative_control"]["description"].startswith("run-level")
+    assert len([r for r in results[1].table if r.get("arm") == "grpo-correct-lr100"]) == 3
     # C9's probe read the contaminated prior on planted, never-planted and clean items
     probe = [r for r in results[2].table if r.get("kind") == "probe"]
     assert {r["set"] for r in probe} == {"planted", "unplanted", "clean"} and all(0 <= r["rouge_l"] <= 1 for r in probe)
-    # one prior and one arm x 3 seeds shared by C4 and C7, C7's masked control arm x 3 seeds, C9's prior and arm x 3
-    assert len(list(store.iterdir())) == 1 + 3 + 3 + 1 + 3
+    # one prior and one arm x 3 seeds shared by C4 and C7, C7's two control arms x 3 seeds, C9's prior and arm x 3
+    assert len(list(store.iterdir())) == 1 + 3 + 3 + 3 + 1 + 3
     again = retest(["C4"], "tiny", out, workers=2, store=store, show=False)
     assert all(r["reused"] for r in again[0].runs)
     assert again[0].effect == results[0].effect

@@ -41,6 +41,30 @@ def test_c7_positive_control_sees_planted_sparsity_and_misses_none():
     assert v.positive_control["detected"] is False and v.verdict == "instrument failed"
 
 
+def test_c7_large_learning_rate_arm_is_planned_and_its_gap_gates_the_verdict():
+    """C7's negative control: the GRPO arm at 100x the learning rate, whose updates bf16 resolves.
+    Quiet while its bf16 − fp32 gap stays under the tolerance; a gap that persists at that learning
+    rate is not the resolution effect the claim is about, so the claim reports instrument failed."""
+    from priorlab.claims.c07_sparsity import CONTROL_TOL, LOUD, LOUD_HORIZON, LOUD_LR
+
+    for name, scale in SCALES.items():
+        _, arms = plan(chosen(["C7"]), scale)
+        sets, main = arms[LOUD].sets, arms["grpo-correct"].sets
+        assert f"optim.lr={LOUD_LR}" in sets, name
+        if scale.horizons:
+            assert f"steps={LOUD_HORIZON.steps}" in sets, name
+        else:  # otherwise the main arm: its steps, another learning rate, its evaluation shrunk
+            assert [s for s in sets if not s.startswith(("optim.lr", "final.n_"))] == [
+                s for s in main if not s.startswith("final.n_")], name
+    claim = CLAIMS.get("C7")()
+    v = claim.judge(c7(Gen(3), 0.3))
+    assert v.negative_control["detected"] is False and v.verdict == "holds", v.reason
+    v = claim.judge(c7(Gen(3), 0.3, loud=0.3))  # the gap did not shrink with 100x larger updates
+    assert v.negative_control["detected"] is True and v.verdict == "instrument failed", v.reason
+    v = claim.judge(c7(Gen(3), 0.3, loud=CONTROL_TOL / 2))
+    assert v.negative_control["detected"] is False
+
+
 def test_c11_distilled_arm_is_planned_at_every_scale_from_a_teacher_that_saw_deeper_problems():
     """C11's run-level positive control is the distilled arm: it must be planned (SFT on the samples
     of a teacher continued from the demo prior on depths beyond the student's), next to the GRPO

@@ -7,7 +7,7 @@ from itertools import combinations
 
 import numpy as np
 
-from priorlab.claims.base import CLAIMS, Claim, Evidence, Scale
+from priorlab.claims.base import CLAIMS, Claim, Evidence, Horizon, Scale
 from priorlab.claims.common import DEMO, GRPO_HORIZON, arm, grpo_correct, plot_arms
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.stats import ControlSpec, pair_bootstrap
@@ -24,7 +24,13 @@ UPDATE_FRACTION = 0.5
 #: How far below the planted frozen share the measured unchanged share may lie and still count as seen (the
 #: per-tensor rounding of the mask moves it by < 1e-3).
 CONTROL_TOL = 0.01
-MAIN, MASKED = "grpo-correct", "grpo-correct-masked"
+#: The negative control: the main arm at this learning rate (100x the grpo preset's 3e-5), for the
+#: scale's RL steps (LOUD_HORIZON at a scale with horizons), so that its updates lie far above bf16
+#: resolution. Measured on the demo prior at 30 steps, seed 0 (docs/claims.md, C7's controls): bf16 - fp32
+#: unchanged share 0.145 at 3e-5, 0.027 at 3e-4, 0.003 at 3e-3.
+LOUD_LR = 3e-3
+LOUD_HORIZON = Horizon(30, 2.0, "a control: 30 steps at 100x the learning rate resolve the update in bf16")
+MAIN, MASKED, LOUD = "grpo-correct", "grpo-correct-masked", "grpo-correct-lr100"
 
 
 def _unchanged(a, b) -> dict[str, float]:
@@ -43,7 +49,9 @@ class Sparsity(Claim):
               "title": "Reinforcement Learning Finetunes Small Subnetworks in Large Language Models"}
     statistic = (f"share of parameters with |Δ| ≤ {TOL:g} after casting both checkpoints to bf16, minus the same "
                  "share in fp32 (prior → GRPO policy, per seed)")
-    control = "a checkpoint against itself: everything is unchanged in both dtypes, so the bf16 − fp32 gap is 0"
+    control = (f"run-level: '{LOUD}', the GRPO arm at learning rate {LOUD_LR:g} (100x) for the scale's RL steps "
+               f"({LOUD_HORIZON.steps} at medium), whose updates lie far above bf16 resolution: its bf16 − fp32 "
+               f"unchanged share must stay under {CONTROL_TOL}")
     paper_effect = PAPER
     horizon = GRPO_HORIZON
     notes = (f"'Vanishes in fp32' is read as: under {FP32_NEAR_ZERO:.0%} of parameters unchanged in fp32.",
@@ -64,7 +72,12 @@ class Sparsity(Claim):
              f"optim.update_fraction={UPDATE_FRACTION}: {1 - UPDATE_FRACTION:.0%} of every tensor's entries stay "
              "exactly unchanged by construction, and the fp32 unchanged share the diagnostic measures on it must "
              f"be at least that minus {CONTROL_TOL} (CI over seeds). Only its weights are read, so its evaluation "
-             "is shrunk to one problem x one sample. No constructed (planted-shift) control is used.")
+             "is shrunk to one problem x one sample. No constructed (planted-shift) control is used.",
+             f"Negative control: run-level, '{LOUD}' (see control; its evaluation shrunk the same way). It fires "
+             "when the gap persists although the updates are large, i.e. when the bf16 − fp32 gap is not the "
+             "resolution effect the claim says it is. Its policy collapses at that learning rate (at small, seed 0 "
+             "earned no reward by step 30): only its weights are read. Until 2026-12-05 the negative control was a "
+             "checkpoint against itself, which could not fire.")
     next_steps = ("Compare SFT on the same data: the paper reports 6-15% sparsity for SFT.",
                   "Train with bf16 master weights to see the sparsity appear in the run itself.")
 
@@ -72,22 +85,27 @@ class Sparsity(Claim):
         return [DEMO]
 
     def arms(self, scale: Scale):
-        return [grpo_correct(scale), masked(scale)]
+        return [grpo_correct(scale),
+                control_arm(scale, MASKED, f"optim.update_fraction={UPDATE_FRACTION}", "GRPO, verified reward, "
+                            f"only {UPDATE_FRACTION:.0%} of each tensor may change (C7's control)"),
+                control_arm(scale, LOUD, f"optim.lr={LOUD_LR}", f"GRPO, verified reward, learning rate {LOUD_LR:g} "
+                            "(C7's negative control)", horizon=LOUD_HORIZON)]
 
     def measure(self, ev: Evidence):
         prior, runs = ev.priors["demo"], ev.arms[MAIN]
         rows = []
         for seed, run in sorted(runs.items()):
-            u, same = _unchanged(prior, run / "model"), _unchanged(run / "model", run / "model")
+            u = _unchanged(prior, run / "model")
             ranks = [r["rank_ratio"] for r in update_ranks(prior, run / "model", dtypes=("fp32",))]
             rows.append({"seed": seed, "kind": "update", "arm": MAIN, "unchanged_fp32": u["fp32"],
                          "unchanged_bf16": u["bf16"], "bf16_minus_fp32": u["bf16"] - u["fp32"],
-                         "rank_ratio": float(np.mean(ranks)), "self_bf16_minus_fp32": same["bf16"] - same["fp32"],
-                         "self_unchanged_fp32": same["fp32"]})
-        for seed, run in sorted(ev.arms[MASKED].items()):
-            u = _unchanged(prior, run / "model")
-            rows.append({"seed": seed, "kind": "update", "arm": MASKED, "unchanged_fp32": u["fp32"],
-                         "unchanged_bf16": u["bf16"], "planted_frozen": 1 - UPDATE_FRACTION})
+                         "rank_ratio": float(np.mean(ranks))})
+        for name in (MASKED, LOUD):
+            for seed, run in sorted(ev.arms[name].items()):
+                u = _unchanged(prior, run / "model")
+                rows.append({"seed": seed, "kind": "update", "arm": name, "unchanged_fp32": u["fp32"],
+                             "unchanged_bf16": u["bf16"], "bf16_minus_fp32": u["bf16"] - u["fp32"]}
+                            | ({"planted_frozen": 1 - UPDATE_FRACTION} if name == MASKED else {}))
         for (s1, r1), (s2, r2) in combinations(sorted(runs.items()), 2):
             for o in update_overlap(prior, r1 / "model", r2 / "model", tols=(TOL,)):
                 rows.append({"seeds": [s1, s2], "kind": "overlap", "dtype": o["dtype"], "o1": o["o1"],
@@ -104,7 +122,7 @@ class Sparsity(Claim):
         gap = contrast(rows, "bf16_minus_fp32", upd)
         overlap = pair_bootstrap({(r["seeds"][0], r["seeds"][1]): r["o1_minus_random"] for r in rows
                                   if r["kind"] == "overlap" and r["dtype"] == "bf16"})
-        same = contrast(rows, "self_bf16_minus_fp32", upd)
+        loud_gap = contrast(rows, "bf16_minus_fp32", {"kind": "update", "arm": LOUD}, offset=CONTROL_TOL)
         return verdict([
             part("bf16 sparser than fp32", "unchanged share bf16 − fp32", gap, paper=PAPER),
             part("fp32 sparsity vanishes", f"unchanged share fp32 − {FP32_NEAR_ZERO:.2f}",
@@ -112,16 +130,16 @@ class Sparsity(Claim):
             part("nearly full rank", "rank ratio − 0.9", contrast(rows, "rank_ratio", upd, offset=0.9),
                  paper=PAPER_RANK),
             part("overlap above chance", "o1 − random (bf16), seed pairs", overlap, paper=PAPER_OVERLAP),
-        ], gap, negative=ControlSpec(self.control, same.estimate(), positive=False, sign=0),
+        ], gap, negative=ControlSpec(self.control, loud_gap.estimate(), positive=False, sign=+1),
             positive=positive_control(rows))
 
 
-def masked(scale: Scale):
-    """The positive-control arm: the claim's fp32 GRPO arm with only ``UPDATE_FRACTION`` of each
-    tensor trainable; its evaluation is one problem x one sample (C7 reads only its weights)."""
-    return arm(scale, MASKED, DEMO, f"optim.update_fraction={UPDATE_FRACTION}", "final.n_problems=1",
-               "final.n_samples=1", horizon=GRPO_HORIZON,
-               about=f"GRPO, verified reward, only {UPDATE_FRACTION:.0%} of each tensor may change (C7's control)")
+def control_arm(scale: Scale, name: str, setting: str, about: str, horizon: Horizon = GRPO_HORIZON):
+    """A control arm C7 reads only the weights of: its GRPO arm with ``setting``, evaluated on one
+    problem x one sample. The positive control :data:`MASKED` (only :data:`UPDATE_FRACTION` of each
+    tensor may change) and the negative :data:`LOUD` (:data:`LOUD_LR`; :data:`LOUD_HORIZON` at a
+    scale with horizons)."""
+    return arm(scale, name, DEMO, setting, "final.n_problems=1", "final.n_samples=1", horizon=horizon, about=about)
 
 
 def positive_control(rows: list[dict]) -> ControlSpec:
