@@ -7,7 +7,7 @@ import pytest
 
 import priorlab.claims.stats.bootstrap as B
 from priorlab.claims import CLAIMS
-from priorlab.claims.c03_formats import collapse_epoch
+from priorlab.claims.c03_formats import collapse_epoch, one_minus_epoch
 from priorlab.claims.stats import ControlSpec, Estimate, PartSpec, judge, judge_part, pair_bootstrap, two_level
 from priorlab.claims.stats.tdist import t_quantile
 
@@ -119,9 +119,17 @@ def test_c3_collapse_epoch_counts_the_updates_before_the_rollouts():
     """The metrics row of step k holds rollouts sampled before update k: a collapse seen in the
     first row happened after 0 updates (the old code said one batch)."""
     rows = [{"step": 1, "share_steps": 0.95, "share_answer": 0.05}]
-    assert collapse_epoch(rows, 16, 128) == 0.0
+    assert collapse_epoch(rows, 16 / 128) == 0.0
     rows = [{"step": 1, "share_steps": 0.5}, {"step": 2, "share_steps": 0.5}, {"step": 3, "share_steps": 0.92}]
-    assert collapse_epoch(rows, 16, 128) == pytest.approx(2 * 16 / 128)
+    assert collapse_epoch(rows, 16 / 128) == pytest.approx(2 * 16 / 128)
+
+
+def test_c3_a_run_that_never_collapsed_is_censored_at_what_it_observed_not_at_a_cap():
+    """'Within the first epoch' is 1 − epochs to collapse: a run that never collapsed over 1.8 epochs
+    gives at most 1 − 1.8 (it was −9, a cap at 10 epochs), and one that saw under an epoch gives nothing."""
+    assert one_minus_epoch(0.75, 1.8) == pytest.approx(0.25)
+    assert one_minus_epoch(float("inf"), 1.8) == pytest.approx(-0.8)
+    assert one_minus_epoch(float("inf"), 0.5) is None
 
 
 def test_two_rows_for_one_unit_and_problem_are_an_error_not_a_silent_replacement():

@@ -4,6 +4,7 @@ the initially most common or most accurate (Zhao et al., "Echo Chamber", arXiv 2
 from __future__ import annotations
 
 import json
+import math
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Horizon, Scale
 from priorlab.claims.common import BAND, arm, scratch
@@ -27,14 +28,23 @@ HORIZON = Horizon(48, 3.0, "Zhao et al.: collapse within the first epoch; 3 epoc
 PAPER = 0.1  # a single format takes ~100% of outputs (Figs. 2-3) [2nd]: share 1.0 − 0.9
 
 
-def collapse_epoch(steps_rows: list[dict], prompts: int, pool: int) -> float:
-    """Epochs of RL updates (prompts trained on / pool size) until one format first holds >=
-    COLLAPSE of a step's rollouts. The metrics row of step k holds the rollouts sampled *before*
-    update k, by a policy that had seen k − 1 batches of ``prompts`` prompts."""
+def collapse_epoch(steps_rows: list[dict], per_step: float) -> float:
+    """Epochs of RL updates (prompts trained on / pool size; ``per_step``: prompts per step / pool
+    size) until one format first holds >= COLLAPSE of a step's rollouts; inf if none did. The metrics
+    row of step k holds the rollouts sampled *before* update k, by a policy that had seen k − 1 batches."""
     for r in steps_rows:
         if max(v for k, v in r.items() if k.startswith("share_")) >= COLLAPSE:
-            return (r["step"] - 1) * prompts / pool
+            return (r["step"] - 1) * per_step
     return float("inf")
+
+
+def one_minus_epoch(epoch: float, observed: float) -> float | None:
+    """1 − epochs to collapse. A run that never collapsed is censored at the last epoch it observed
+    (``observed``): its collapse, if any, comes later, so 1 − ``observed`` is the value most favourable
+    to "within the first epoch"; None (no value) when it observed less than one epoch."""
+    if math.isfinite(epoch):
+        return 1 - epoch
+    return 1 - observed if observed >= 1 else None
 
 
 def seed_row(name: str, seed: int, run) -> tuple[dict, list[dict], str]:
@@ -44,12 +54,13 @@ def seed_row(name: str, seed: int, run) -> tuple[dict, list[dict], str]:
     s0, acc0, s1 = shares(b), format_accuracy(b), shares(a)
     winner, mode, best = max(s1, key=s1.get), max(s0, key=s0.get), max(acc0, key=acc0.get)
     train = [r for r in metrics_rows(run) if r.get("kind") == "train"]
-    epoch = collapse_epoch(train, run_config(run).rollout.prompts_per_step,
-                           json.loads((run / "summary.json").read_text())["pool_size"])
+    per_step = run_config(run).rollout.prompts_per_step / json.loads((run / "summary.json").read_text())["pool_size"]
+    epoch = collapse_epoch(train, per_step)
+    observed = (train[-1]["step"] - 1) * per_step if train else 0.0
     return ({"kind": "seed", "arm": name, "prior": ARMS[name].name, "seed": seed, "unit": unit(name, seed),
              "winner": winner,
              "initial_mode": mode, "initial_shares": s0, "most_accurate": best, "initial_answer_acc": acc0,
-             "collapse_epoch": epoch, "one_minus_epoch": 1 - min(epoch, 10.0),
+             "collapse_epoch": epoch, "one_minus_epoch": one_minus_epoch(epoch, observed),
              "not_initial_mode": float(winner != mode), "not_most_accurate": float(winner != best)}, train, winner)
 
 
@@ -84,7 +95,10 @@ class FormatCollapse(Claim):
              "most accurate format (code, always right) is the rarest (15%), so 'the winner is not the most "
              "accurate' can be true or false: it is not decided by the design.",
              "Collapse time is read from the training rollouts' format shares (metrics.jsonl): the row of step k "
-             "holds rollouts sampled before update k, so its epoch is (k − 1) × prompts per step / pool size.",
+             "holds rollouts sampled before update k, so its epoch is (k − 1) × prompts per step / pool size. A "
+             "run that never collapsed is censored at the last epoch it observed (the value most favourable to "
+             "'within the first epoch'; none when it observed less than one); until 2026-12-05 it counted as 10 "
+             "epochs, an arbitrary cap that put −9 beside values near 0.",
              f"Paper effect {PAPER}: a single format reaches ~100% of outputs [2nd: secondary summary].",
              "'Not always the initial mode / the most accurate' are per-run indicators: with identical runs "
              "their interval has zero width and they get no verdict (a sign test over 3 runs: p = 0.25).",
