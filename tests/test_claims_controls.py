@@ -93,10 +93,21 @@ def test_c2_positive_control_needs_the_verified_arm_to_move():
     v = claim.judge(c2(Gen(3), 0.3))
     assert v.positive_control["detected"] is True and v.verdict == "holds", v.reason
     assert v.positive_control["description"].startswith("run-level")
-    v = claim.judge(c2(Gen(3), 0.3, verified=-0.05))  # moved no more than the random reward did
+    v = claim.judge(c2(Gen(3), 0.3, verified=-0.05))  # the verified reward did not raise accuracy
     assert v.positive_control["detected"] is False and v.verdict == "instrument failed", v.reason
     v = claim.judge([r for r in c2(Gen(3), 0.3) if r["arm"] != "verified-1-update"])  # the arm is missing
     assert v.positive_control["detected"] is False and v.verdict == "instrument failed"
+
+
+def test_c2_an_accuracy_loss_without_the_clip_contradicts_that_part_not_the_headline():
+    """'Without the clip the change disappears', on the loss side: a 1-update arm that lost 0.55 of
+    accuracy contradicts its 'keeps' part; the headline stays the drift comparison's verdict."""
+    claim = CLAIMS.get("C2")()
+    rows = [r | {"d_answer": r["d_answer"] - 0.5} if r["arm"] == "random-1-update" else r for r in c2(Gen(3), 0.3)]
+    v = claim.judge(rows)
+    parts = {p.name: p.verdict for p in v.parts}
+    assert parts["1 update per batch: no accuracy loss"] == "contradicted" and v.verdict == "holds", parts
+    assert parts["RLOO: no accuracy loss"] != "contradicted"
 
 
 def test_c12_gold_trace_arm_is_planned_and_differs_from_the_critique_arm_only_in_the_critique():
