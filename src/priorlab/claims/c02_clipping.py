@@ -91,8 +91,8 @@ class Clipping(Claim):
              "medium the random arm lost 0.06-0.19 of accuracy per seed and the control failed for that reason.",
              f"'Without the clip the change disappears' is tested on the accuracy loss side: Δ answer pass@1 of the "
              f"1-update and RLOO arms must stay above −{MARGIN:g} (half the paper's smallest gain; 'keeps' parts). A "
-             "random walk away from a trained prior can only lose accuracy in expectation; a gain needs a bias such "
-             "as the clip's, which the drift parts measure.")
+             "zero-mean walk away from a trained prior is expected to lose accuracy, not gain it (at medium every "
+             "random arm lost); a gain needs a bias such as the clip's, which the drift parts measure.")
     next_steps = ("At small (30 steps, 4 mini-batches) the clip bound on 0.02-0.05% of update tokens, so the clipped "
                   "and unclipped arms were nearly one run: add the paper's 8 mini-batches per rollout batch and "
                   "sweep the clip range (eps 0.1, 0.2, 0.3) to see the drift follow the clipped share.",
