@@ -42,15 +42,18 @@ def test_medium_scale_runs_each_claims_horizon_with_5_seeds_and_n_256():
 def test_medium_rl_arms_make_their_horizons_epochs_over_the_pool(tmp_path):
     """At `medium` an RL arm's pool is sized for its claim's declared epochs (data.epochs), not a
     fixed 128 prompts per cell: 450 steps over a fixed pool made 28 epochs where C4 declares 30."""
+    from priorlab.claims.c07_sparsity import LOUD, LOUD_HORIZON
     from priorlab.claims.retest import arm_config, horizon_note
 
     medium = SCALES["medium"]
+    own = {("C7", LOUD): LOUD_HORIZON}  # a control arm with a horizon of its own, declared beside it
     for c in chosen(None):
         for a in (a for a in c.arms(medium) if a.kind == "rl"):
             cfg = arm_config(a, 0, tmp_path)
             pool = cfg.data.n_prompts * cfg.data.cells
             epochs = cfg.steps * cfg.rollout.prompts_per_step / pool
-            assert abs(epochs - c.horizon.epochs) <= 0.05 * c.horizon.epochs, (c.id, a.name, epochs)
+            want = own.get((c.id, a.name), c.horizon)
+            assert cfg.steps == want.steps and abs(epochs - want.epochs) <= 0.05 * want.epochs, (c.id, a.name, epochs)
     assert "this scale runs 450 steps, 30 epochs" in horizon_note(CLAIMS.get("C4")(), medium)
     assert "this scale runs 30 steps, 1.88 epochs" in horizon_note(CLAIMS.get("C4")(), SCALES["small"])  # a departure, said
 
