@@ -188,7 +188,9 @@ def test_sigterm_stops_the_job_processes_instead_of_orphaning_them(tmp_path):
               f"store={str(store)!r}, show=False, strict=False)")
     sweep = subprocess.Popen([sys.executable, "-c", script], cwd=os.getcwd())
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and S.run_status(run_dir) != "running":
+    # the job takes the run's lock before it writes run.json: wait for both (reading the record in
+    # between was a race, seen once in 540 runs of the suite)
+    while time.monotonic() < deadline and not (S.run_status(run_dir) == "running" and S.read_record(run_dir)):
         time.sleep(0.5)
     assert S.run_status(run_dir) == "running"
     child = S.read_record(run_dir)["pid"]
