@@ -1,14 +1,17 @@
 """Pretraining throughput of the demo prior vs this machine's measured matmul peak.
 
     python benchmarks/bench_pretrain.py [--steps 60] [--threads N] [--precision bf16] [--json]
-                                        [--device cuda] [--set model.d_model=768 ...]
+                                        [--compile both] [--device cuda] [--set model.d_model=768 ...]
 
 FLOPs per token follow Kaplan et al. 2020 (arXiv:2001.08361): 6 N (N = non-embedding
 parameters) + 6 n_layer d seq_len for attention scores and values (forward + backward).
-Prints one markdown row per precision; numbers go to docs/performance.md. ``--json`` adds one
-JSON line with ``share_of_bf16_peak`` (bf16 training FLOP/s over the 1024^3 bf16 matmul peak;
-8192^3 on CUDA; null where the hardware has no native bf16, so that ``precision: auto`` trains in
-fp32) and ``share_of_peak`` (the same for the precision ``auto`` picks, ``precision_auto``).
+Prints one markdown row per precision and compile setting (``--compile off|on|both``: eager,
+``torch.compile``d as ``pretrain.compile`` runs it, or both; compile time is left out of the
+rate and reported apart); numbers go to docs/performance.md. ``--json`` adds one JSON line with
+``share_of_bf16_peak`` (bf16 training FLOP/s over the 1024^3 bf16 matmul peak; 8192^3 on CUDA;
+null where the hardware has no native bf16, so that ``precision: auto`` trains in fp32; compiled
+where ``--compile`` runs it, as long runs train) and ``share_of_peak`` (the same for the precision
+``auto`` picks, ``precision_auto``); ``tokens_per_s_<precision>[_compiled]`` per row.
 ``--set`` overrides the config like every priorlab command (a larger model or batch for a GPU:
 ``benchmarks/gpu.sh`` runs a ~110M-parameter one); ``--device`` defaults to CUDA when present.
 """
@@ -41,6 +44,8 @@ def main() -> None:
     ap.add_argument("--precision", choices=["fp32", "bf16", "both"], default="both")
     ap.add_argument("--peak-seconds", type=float, default=3.0, help="time per matmul peak measurement")
     ap.add_argument("--json", action="store_true", help="print the headline figures as JSON on the last line")
+    ap.add_argument("--compile", choices=["off", "on", "both"], default="both",
+                    help="eager, torch.compile (as pretrain.compile), or one row of each (default)")
     ap.add_argument("--device", default=None, help="cpu or cuda (default: CUDA when present)")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="config override, e.g. model.d_model=768")
     args = ap.parse_args()
@@ -62,19 +67,23 @@ def main() -> None:
     print(f"{dev}, threads={threads}; matmul peak GFLOP/s ({n}^3): fp32 {peaks['fp32']:.0f}, bf16 {peaks['bf16']:.0f}; "
           f"at the model's MLP shape [{rows_},{d.hidden_size}]x[{d.hidden_size},{d.intermediate_size}]: "
           f"fp32 {shaped['fp32']:.0f}, bf16 {shaped['bf16']:.0f}")
-    print("| precision | tokens/s | achieved GFLOP/s | % of bf16 peak | % of bf16 shape-matched peak | % of fp32 peak |")
-    print("|---|---|---|---|---|---|")
+    print("| precision | compiled | tokens/s | achieved GFLOP/s | % of bf16 peak | % of bf16 shape-matched peak "
+          "| % of fp32 peak | warm-up s |")
+    print("|---|---|---|---|---|---|---|---|")
     auto = "bf16" if runtime.use_bf16("auto", dev) else "fp32"
     figures = {"benchmark": "pretrain", "device": str(dev), "threads": threads, "steps": args.steps,
                "bf16_peak_gflops": peaks["bf16"], "share_of_bf16_peak": None, "precision_auto": auto,
                "peak_gflops": peaks[auto], "share_of_peak": None, "sets": args.sets}
-    for precision in ("fp32", "bf16") if args.precision == "both" else (args.precision,):
-        tps, flops_tok = tokens_per_s(cfg, tok, [r.to(dev) for r in rows], precision, args.steps, dev)
+    precisions = ("fp32", "bf16") if args.precision == "both" else (args.precision,)
+    compiles = (False, True) if args.compile == "both" else (args.compile == "on",)
+    for precision, compiled in ((p, c) for p in precisions for c in compiles):
+        tps, flops_tok, warm = tokens_per_s(cfg, tok, [r.to(dev) for r in rows], precision, args.steps, dev, compiled)
         gflops = tps * flops_tok / 1e9
-        print(f"| {precision} | {tps:,.0f} | {gflops:.1f} | {100 * gflops / peaks['bf16']:.0f}% "
-              f"| {100 * gflops / shaped['bf16']:.0f}% | {100 * gflops / peaks['fp32']:.0f}% |")
-        figures[f"tokens_per_s_{precision}"] = round(tps, 1)
-        if precision == auto:
+        print(f"| {precision} | {'yes' if compiled else 'no'} | {tps:,.0f} | {gflops:.1f} "
+              f"| {100 * gflops / peaks['bf16']:.0f}% | {100 * gflops / shaped['bf16']:.0f}% "
+              f"| {100 * gflops / peaks['fp32']:.0f}% | {warm:.1f} |")
+        figures[f"tokens_per_s_{precision}{'_compiled' if compiled else ''}"] = round(tps, 1)
+        if precision == auto and compiled == compiles[-1]:
             figures["share_of_peak"] = round(gflops / peaks[auto], 4)
             if auto == "bf16":  # emulated bf16 (no native units) has no meaningful peak to share
                 figures["share_of_bf16_peak"] = figures["share_of_peak"]
@@ -82,8 +91,10 @@ def main() -> None:
         print_json(figures)
 
 
-def tokens_per_s(cfg, tok, rows, precision: str, steps: int, dev: torch.device) -> tuple[float, float]:
-    """(training tokens/s over ``steps`` steps after 5 warm-up steps, FLOPs per token)."""
+def tokens_per_s(cfg, tok, rows, precision: str, steps: int, dev: torch.device,
+                 compiled: bool = False) -> tuple[float, float, float]:
+    """(training tokens/s over ``steps`` steps after 5 warm-up steps, FLOPs per token, seconds of
+    the warm-up steps: the compile time when ``compiled``)."""
     pc = cfg.pretrain
     torch.manual_seed(0)
     model = build_model(cfg.model, tok).to(dev)
@@ -92,18 +103,20 @@ def tokens_per_s(cfg, tok, rows, precision: str, steps: int, dev: torch.device) 
     c = model.config
     flops_tok = 6 * N + 6 * c.num_hidden_layers * c.hidden_size * pc.seq_len
     opt = make_optimizer(model, pc)
+    forward = torch.compile(model, dynamic=False) if compiled else model
+    t_warm = time.perf_counter()
     for step in range(steps + 5):
         if step == 5:
             sync(dev)
             t0 = time.perf_counter()
         sl = slice(step * pc.batch_size, (step + 1) * pc.batch_size)
         with runtime.autocast(dev, precision == "bf16"):
-            loss = solution_loss(model, rows[0][sl], rows[1][sl], rows[2][sl])
+            loss = solution_loss(forward, rows[0][sl], rows[1][sl], rows[2][sl])
         opt.zero_grad()
         loss.backward()
         opt.step()
     sync(dev)
-    return steps * pc.batch_size * pc.seq_len / (time.perf_counter() - t0), flops_tok
+    return steps * pc.batch_size * pc.seq_len / (time.perf_counter() - t0), flops_tok, t0 - t_warm
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > 
 
 timeout 120 "$py" -m pytest -q -m cuda tests/test_cuda.py > "$out/gpu_tests.log" 2>&1
 tests_rc=$?
-timeout 180 "$py" benchmarks/bench_pretrain.py --device cuda --precision bf16 --steps 30 --peak-seconds 2 --json \
+timeout 180 "$py" benchmarks/bench_pretrain.py --device cuda --precision bf16 --compile off --steps 30 --peak-seconds 2 --json \
   --set model.d_model=768 --set model.n_layers=12 --set model.n_heads=12 --set model.d_ff=3072 \
   --set pretrain.batch_size=32 --set pretrain.seq_len=512 > "$out/gpu_pretrain.log" 2>&1
 "$py" -c "from pathlib import Path; import sys; sys.path.insert(0, 'benchmarks'); from bench_rl_step import make_model; make_model(Path('$tmp/untrained'))" \

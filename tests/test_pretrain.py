@@ -191,3 +191,53 @@ def test_init_from_continues_a_prior_and_the_store_hashes_its_base(tiny_prior, t
     t = {k: v + 1 if i == 0 else v for i, (k, v) in enumerate(t.items())}
     save_file(t, w, metadata={"format": "pt"})
     assert config_hash("pretrain", load_config(None, [*sets, f"pretrain.init_from={copy}"])) != same
+
+
+def test_compiled_pretraining_is_reproducible_and_resumes_exactly(tmp_path):
+    """``pretrain.compile=on``: same seed, same weights; a resume from the step-8 checkpoint ends
+    on the same weights as the uninterrupted compiled run; the model saves without the wrapper."""
+    cfg = load_config(None, TINY + ["pretrain.compile=on"])
+    a = pretrain(cfg, tmp_path / "a", show=False)
+    b = pretrain(cfg, tmp_path / "b", show=False)
+    shutil.rmtree(tmp_path / "b" / "checkpoints" / "step-16")
+    shutil.rmtree(tmp_path / "b" / "model")
+    b = pretrain(cfg, tmp_path / "b", resume=True, show=False)
+    wa, wb = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
+    assert wa.keys() == wb.keys() and not any(k.startswith("_orig_mod") for k in wa)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert json.loads((tmp_path / "a" / "pretrain.json").read_text())["compiled"] is True
+
+
+def test_a_failed_compile_goes_eager_under_auto_and_stops_under_on(tmp_path, monkeypatch, capsys):
+    from torch._dynamo.exc import BackendCompilerFailed
+
+    from priorlab import runtime
+
+    class Broken(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, **kw):
+            raise BackendCompilerFailed(lambda *a: None, RuntimeError("no C++ compiler"), None)
+
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: Broken(model))
+    monkeypatch.setattr(runtime, "use_compile", lambda setting, steps, dev: setting is not False)
+    out = pretrain(load_config(None, TINY + ["pretrain.compile=auto"]), tmp_path / "auto", show=False)
+    assert "torch.compile failed" in capsys.readouterr().err and (out / "model.safetensors").exists()
+    assert json.loads((tmp_path / "auto" / "pretrain.json").read_text())["compiled"] is False
+    with pytest.raises(ConfigError, match="pretrain.compile=off"):
+        pretrain(load_config(None, TINY + ["pretrain.compile=on"]), tmp_path / "on", show=False)
+
+
+def test_compile_is_off_by_default_and_auto_is_for_long_cpu_runs():
+    from priorlab import runtime
+
+    assert load_config(None, []).pretrain.compile is False  # a compiled run is another draw of a seed
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert not runtime.use_compile("auto", runtime.COMPILE_MIN_STEPS - 1, cpu)
+    assert not runtime.use_compile("auto", 10**6, cuda) and runtime.use_compile(True, 1, cuda)
+    assert not runtime.use_compile(False, 10**6, cpu)
+    assert load_config(None, ["pretrain.compile=on"]).pretrain.compile is True  # YAML's on / off
+    assert load_config(None, ["pretrain.compile=off"]).pretrain.compile is False

@@ -47,6 +47,7 @@ def rl(prior, *sets):
 def test_run_id_is_the_config_hash_without_execution_fields():
     a = load_config(None, TINY)
     assert S.run_id("pretrain", a) == S.run_id("pretrain", load_config(None, TINY + ["pretrain.threads=4"]))
+    assert S.run_id("pretrain", a) == S.run_id("pretrain", load_config(None, TINY + ["pretrain.compile=true"]))
     assert S.run_id("pretrain", a) != S.run_id("pretrain", load_config(None, TINY + ["pretrain.seed=1"]))
     assert S.run_id("pretrain", a).startswith("pretrain-") and len(S.run_id("pretrain", a)) == len("pretrain-") + 12
     assert S.run_id("pretrain", a) == S.run_id("pretrain", a.model_dump())  # a dict is validated the same

@@ -207,6 +207,11 @@ class PretrainConfig(Strict):
     min_lr_ratio: float = Field(0.1, ge=0, le=1)
     grad_clip: float = Field(1.0, gt=0)
     precision: Literal["auto", "bf16", "fp32"] = "auto"
+    compile: Literal["auto"] | bool = Field(
+        False, description="torch.compile the training forward/backward (1.45x faster on CPU, another draw of "
+                           "the same seed: docs/performance.md); auto = on CPU for runs of at least "
+                           "runtime.COMPILE_MIN_STEPS steps when a C++ compiler is found; true (or on) = any "
+                           "device; false (or off, the default) = eager")
     seed: int = 0
     checkpoint_every: int = Field(250, ge=1, description="steps between checkpoints")
     log_every: int = Field(10, ge=1)

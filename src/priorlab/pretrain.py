@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +135,7 @@ class _Run:
     meta: dict
     total: int
     rows: dict
+    forward: torch.nn.Module  # the model, or its torch.compile wrapper (pretrain.compile)
 
 
 def _build(cfg, out: Path) -> _Run:
@@ -161,8 +163,9 @@ def _build(cfg, out: Path) -> _Run:
         meta["init_from"] = str(Path(pc.init_from).resolve())
     rows = {k: torch.from_numpy(getattr(corpus, k)).to(dev) for k in ("tokens", "doc", "sol")}
     rows["tokens"] = rows["tokens"].long()
+    forward = torch.compile(model, dynamic=False) if runtime.use_compile(pc.compile, total, dev) else model
     return _Run(cfg, out, dev, runtime.use_bf16(pc.precision, dev), threads, world, tok, corpus, model, opt,
-                sched, meta, total, rows)
+                sched, meta, total, rows, forward)
 
 
 def _train_step(r: _Run, step: int) -> tuple[float, float]:
@@ -170,18 +173,44 @@ def _train_step(r: _Run, step: int) -> tuple[float, float]:
     pc = r.cfg.pretrain
     idx = torch.from_numpy(batch_indices(step, pc.batch_size, len(r.corpus.tokens), pc.seed,
                                          r.corpus.first_rows)).to(r.dev)
-    with runtime.autocast(r.dev, r.bf16):
-        loss = solution_loss(r.model, r.rows["tokens"][idx], r.rows["doc"][idx], r.rows["sol"][idx])
-    if not torch.isfinite(loss):
-        good = latest_checkpoint(r.out, deep=True, finite=True)
-        raise FloatingPointError(f"loss became {loss.item()} at step {step}; the last good (finite) "
-                                 f"checkpoint is {good or 'none'} (lower pretrain.lr?)")
-    r.opt.zero_grad(set_to_none=True)
-    loss.backward()
+    try:
+        loss = _loss_backward(r, idx, step)
+    except RuntimeError as e:  # a failed torch.compile (first step, or a recompile for new threads)?
+        _go_eager(r, e)
+        loss = _loss_backward(r, idx, step)
     gnorm = torch.nn.utils.clip_grad_norm_(r.model.parameters(), pc.grad_clip)
     r.opt.step()
     r.sched.step()
     return loss.item(), float(gnorm)
+
+
+def _loss_backward(r: _Run, idx: torch.Tensor, step: int) -> torch.Tensor:
+    """The batch's loss, its gradients in the parameters' ``.grad`` (zeroed first)."""
+    r.opt.zero_grad(set_to_none=True)
+    with runtime.autocast(r.dev, r.bf16):
+        loss = solution_loss(r.forward, r.rows["tokens"][idx], r.rows["doc"][idx], r.rows["sol"][idx])
+    if not torch.isfinite(loss):
+        good = latest_checkpoint(r.out, deep=True, finite=True)
+        raise FloatingPointError(f"loss became {loss.item()} at step {step}; the last good (finite) "
+                                 f"checkpoint is {good or 'none'} (lower pretrain.lr?)")
+    loss.backward()
+    return loss
+
+
+def _go_eager(r: _Run, e: Exception) -> None:
+    """After a failed ``torch.compile``: go on eagerly (the step is redone, no update was made)
+    under ``compile: auto``; a ConfigError under ``compile: on``, which asked for it. Any other
+    error ``e`` is raised again."""
+    from torch._dynamo.exc import TorchDynamoException  # imported here: 1 s, paid only on an error
+
+    if r.forward is r.model or not isinstance(e, TorchDynamoException):
+        raise e
+    why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    if r.cfg.pretrain.compile is True:
+        raise ConfigError(f"pretrain.compile=on: torch.compile failed ({why}); set pretrain.compile=off") from e
+    print(f"warning: torch.compile failed ({why}); pretraining goes on without it (pretrain.compile=off "
+          f"skips the attempt)", file=sys.stderr)
+    r.forward = r.model
 
 
 @storage_errors
@@ -238,6 +267,7 @@ def _finish(r: _Run, t0: float) -> Path:
     r.model.eval()
     save_checkpoint(r.out / "model", r.model, r.tok, r.meta | {"step": r.total} | clicked)
     write_json(r.out / "pretrain.json", {"steps": r.total, "threads": r.threads, "bf16": r.bf16,
+                                         "compiled": r.forward is not r.model,
                                          "device": str(r.dev), "params": n_params(r.model),
                                          "wall_s": round(time.perf_counter() - t0, 2)} | clicked)
     return r.out / "model"

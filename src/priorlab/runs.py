@@ -41,12 +41,13 @@ def prepare_run(out: str | Path, cfg, resume: bool) -> Path:
     return out
 
 
-EXECUTION_FIELDS = ("threads",)
+EXECUTION_FIELDS = ("threads", "compile")
 
 
 def identity(data: dict) -> dict:
-    """A config dump without its execution fields (``threads`` at any depth): what the results
-    depend on. Thread counts are how a run is executed, not which run it is. A section that held
+    """A config dump without its execution fields (``threads`` and ``compile`` at any depth): what
+    the results depend on. Thread counts and ``torch.compile`` are how a run is executed, not which
+    run it is (both change float rounding, so either is another draw of the same seed). A section that held
     only execution fields disappears with them (``{"pretrain": {"threads": 2}}`` -> ``{}``), so
     a run's identity is the same whatever thread count it was given."""
     out = {}

@@ -162,3 +162,20 @@ def autocast(dev: torch.device, enabled: bool):
     if not enabled:
         return contextlib.nullcontext()
     return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
+
+
+#: Fewest steps for which ``compile: auto`` compiles: a cold compile of the demo model's step cost
+#: 23-36 s on 2 cores (7 s from the on-disk cache) and saves ≈ 0.07 s per step (docs/performance.md).
+COMPILE_MIN_STEPS = 500
+
+
+def use_compile(setting: str | bool, steps: int, dev: torch.device) -> bool:
+    """Whether to ``torch.compile`` a training step: True always, False never, 'auto' on CPU for
+    runs of at least :data:`COMPILE_MIN_STEPS` steps when a C++ compiler (which inductor's CPU
+    back end needs) is on the PATH. CUDA stays eager under 'auto': no compiled CUDA path has run."""
+    if setting != "auto":
+        return bool(setting)
+    import shutil
+
+    compiler = os.environ.get("CXX") or next((c for c in ("c++", "g++", "clang++") if shutil.which(c)), None)
+    return dev.type == "cpu" and steps >= COMPILE_MIN_STEPS and compiler is not None
