@@ -225,6 +225,7 @@ def test_composition_priors_are_replicated_from_scratch_one_per_rl_seed(tmp_path
         replicas = spec.replicas(SCALES["small"])
         assert [r.name for r in replicas] == [f"{spec.name}@s{s}" for s in (0, 1, 2)]
         assert all(set(SCALES["small"].scratch_sets) <= set(r.sets) for r in replicas)
+        assert all("pretrain.compile=auto" in r.sets for r in replicas)  # compiled where it pays (long runs)
         # replicas run side by side at one thread each; a single prior (the demo) at the scale's threads
         assert [prior_job(r, SCALES["small"], {}).threads for r in replicas] == [1, 1, 1]
     demo = next(p for p in plan(chosen(["C4"]), SCALES["small"])[0].values() if p.name == "demo")

@@ -126,7 +126,9 @@ class PriorSpec:
     seed ``s`` runs on replica ``s``: the unit of replication is then a (prior seed, RL seed)
     pair, so an interval over seeds covers the variance between priors of one composition.
     Replicas come several at a time, so each trains at ``threads=1`` beside the others: at the demo
-    model's size one thread does as much as two (docs/performance.md, "Priors side by side").
+    model's size one thread does as much as two (docs/performance.md, "Priors side by side"); and
+    with ``pretrain.compile=auto`` (compiled on a CPU with a C++ compiler: 1.3-1.45x; compiled
+    demo-mix priors clicked 9 of 10 at 9M, docs/performance.md, "Do compiled priors click?").
     ``threads`` None: the scale's ``prior_threads``.
     """
 
@@ -149,8 +151,8 @@ class PriorSpec:
         if not self.replicated:
             return [self]
         return [PriorSpec(replica(self.name, s), (*self.sets, *scale.scratch_sets, f"pretrain.seed={s}",
-                                                  f"corpus.seed={s}"), f"{self.about} (prior seed {s})",
-                           threads=1)
+                                                  f"corpus.seed={s}", "pretrain.compile=auto"),
+                          f"{self.about} (prior seed {s})", threads=1)
                 for s in scale.seeds]
 
 
