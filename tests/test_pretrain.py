@@ -7,6 +7,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
 
+from priorlab import runtime
 from priorlab.config import ConfigError, load_config
 from priorlab.corpus import build_corpus
 from priorlab.model import build_model
@@ -193,6 +194,7 @@ def test_init_from_continues_a_prior_and_the_store_hashes_its_base(tiny_prior, t
     assert config_hash("pretrain", load_config(None, [*sets, f"pretrain.init_from={copy}"])) != same
 
 
+@pytest.mark.skipif(runtime.cxx_compiler() is None, reason="torch.compile on CPU needs a C++ compiler")
 def test_compiled_pretraining_is_reproducible_and_resumes_exactly(tmp_path):
     """``pretrain.compile=on``: same seed, same weights; a resume from the step-8 checkpoint ends
     on the same weights as the uninterrupted compiled run; the model saves without the wrapper."""
@@ -210,8 +212,6 @@ def test_compiled_pretraining_is_reproducible_and_resumes_exactly(tmp_path):
 
 def test_a_failed_compile_goes_eager_under_auto_and_stops_under_on(tmp_path, monkeypatch, capsys):
     from torch._dynamo.exc import BackendCompilerFailed
-
-    from priorlab import runtime
 
     class Broken(torch.nn.Module):
         def __init__(self, model):
@@ -231,12 +231,11 @@ def test_a_failed_compile_goes_eager_under_auto_and_stops_under_on(tmp_path, mon
 
 
 def test_compile_is_off_by_default_and_auto_is_for_long_cpu_runs():
-    from priorlab import runtime
-
     assert load_config(None, []).pretrain.compile is False  # a compiled run is another draw of a seed
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert not runtime.use_compile("auto", runtime.COMPILE_MIN_STEPS - 1, cpu)
+    assert runtime.use_compile("auto", runtime.COMPILE_MIN_STEPS, cpu) == (runtime.cxx_compiler() is not None)
     assert not runtime.use_compile("auto", 10**6, cuda) and runtime.use_compile(True, 1, cuda)
     assert not runtime.use_compile(False, 10**6, cpu)
     assert load_config(None, ["pretrain.compile=on"]).pretrain.compile is True  # YAML's on / off

@@ -175,7 +175,11 @@ def use_compile(setting: str | bool, steps: int, dev: torch.device) -> bool:
     back end needs) is on the PATH. CUDA stays eager under 'auto': no compiled CUDA path has run."""
     if setting != "auto":
         return bool(setting)
+    return dev.type == "cpu" and steps >= COMPILE_MIN_STEPS and cxx_compiler() is not None
+
+
+def cxx_compiler() -> str | None:
+    """The C++ compiler inductor would use (``$CXX``, else c++ / g++ / clang++ on the PATH), or None."""
     import shutil
 
-    compiler = os.environ.get("CXX") or next((c for c in ("c++", "g++", "clang++") if shutil.which(c)), None)
-    return dev.type == "cpu" and steps >= COMPILE_MIN_STEPS and compiler is not None
+    return os.environ.get("CXX") or next((c for c in ("c++", "g++", "clang++") if shutil.which(c)), None)
