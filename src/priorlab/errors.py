@@ -42,3 +42,9 @@ class StorageError(PriorlabError, OSError):
 
 class IncompleteError(PriorlabError):
     """Some jobs or claims could not run; what did run is saved."""
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of ``e``'s message (its class name when empty): a third-party error quoted
+    inside a one-line priorlab message."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]

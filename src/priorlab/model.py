@@ -16,7 +16,7 @@ from transformers import AttentionInterface, AutoModelForCausalLM, LlamaConfig, 
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
 
-from priorlab.errors import CheckpointError
+from priorlab.errors import CheckpointError, first_line
 
 #: The attention every priorlab model runs: transformers' SDPA, in fp32 for bf16 inputs on CPU.
 ATTENTION = "priorlab_sdpa"
@@ -109,13 +109,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"):
     try:
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, attn_implementation=ATTENTION)
     except (OSError, ValueError, KeyError) as e:
-        raise CheckpointError(f"{path}: transformers cannot load this model ({_first_line(e)}); pass an HF "
+        raise CheckpointError(f"{path}: transformers cannot load this model ({first_line(e)}); pass an HF "
                               f"causal LM directory") from None
     return model.to(device).eval()
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 #: transformers' deprecation notices: ``deprecate_kwarg`` ("`x` is deprecated and will be removed

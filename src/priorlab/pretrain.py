@@ -28,6 +28,7 @@ from priorlab.corpus import Corpus, build_corpus, corpus_vocabulary
 from priorlab.model import build_model, load_model, n_params
 from priorlab.progress import progress_bar
 from priorlab.config import ConfigError
+from priorlab.errors import first_line
 from priorlab.runs import MetricsLog, prepare_run, read_jsonl, write_json
 from priorlab.tokenizer import build_tokenizer
 
@@ -199,13 +200,13 @@ def _loss_backward(r: _Run, idx: torch.Tensor, step: int) -> torch.Tensor:
 
 def _go_eager(r: _Run, e: Exception) -> None:
     """After a failed ``torch.compile``: go on eagerly (the step is redone, no update was made)
-    under ``compile: auto``; a ConfigError under ``compile: on``, which asked for it. Any other
+    under ``compile: auto``; a ConfigError under ``compile: true``, which asked for it. Any other
     error ``e`` is raised again."""
     from torch._dynamo.exc import TorchDynamoException  # imported here: 1 s, paid only on an error
 
     if r.forward is r.model or not isinstance(e, TorchDynamoException):
         raise e
-    why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    why = first_line(e)
     if r.cfg.pretrain.compile is True:
         raise ConfigError(f"pretrain.compile=on: torch.compile failed ({why}); set pretrain.compile=off") from e
     print(f"warning: torch.compile failed ({why}); pretraining goes on without it (pretrain.compile=off "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 
 import torch
@@ -180,6 +181,4 @@ def use_compile(setting: str | bool, steps: int, dev: torch.device) -> bool:
 
 def cxx_compiler() -> str | None:
     """The C++ compiler inductor would use (``$CXX``, else c++ / g++ / clang++ on the PATH), or None."""
-    import shutil
-
     return os.environ.get("CXX") or next((c for c in ("c++", "g++", "clang++") if shutil.which(c)), None)

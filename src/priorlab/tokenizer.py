@@ -13,7 +13,7 @@ from pathlib import Path
 from tokenizers import Tokenizer, models, pre_tokenizers, decoders
 from transformers import PreTrainedTokenizerFast
 
-from priorlab.errors import CheckpointError
+from priorlab.errors import CheckpointError, first_line
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>", "<sol>"]
 PAD, BOS, EOS, UNK, SOL = SPECIALS
@@ -60,9 +60,8 @@ def load_tokenizer(path: str | Path):
     try:
         tok = AutoTokenizer.from_pretrained(str(path))
     except (OSError, ValueError, TypeError, json.JSONDecodeError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CheckpointError(f"{path}: cannot load its tokenizer (tokenizer.json, tokenizer_config.json): "
-                              f"{first}; copy the checkpoint again with its tokenizer files") from None
+                              f"{first_line(e)}; copy the checkpoint again with its tokenizer files") from None
     tok.padding_side = "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
