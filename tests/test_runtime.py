@@ -62,11 +62,34 @@ def test_recheck_resizes_automatic_threads_only(fake_proc):
         assert runtime.set_threads(None) == 2
         fake_proc(neighbour)
         assert runtime.recheck_threads(every=0) == 1 and torch.get_num_threads() == 1
+        fake_proc(start, idle)  # set_threads' check of an explicit count against the free cores
         assert runtime.set_threads(2) == 2
         fake_proc(proc([(0, 300), (200, 100)], own=0))  # an explicit count is never revisited
         assert runtime.recheck_threads(every=0) == 2
     finally:
         runtime.set_threads(1)
+
+
+def test_explicit_threads_above_the_free_cores_are_warned_about(fake_proc, capsys):
+    start, idle = proc([(0, 0), (0, 0)], own=0), proc([(0, 100), (0, 100)], own=0)
+    try:
+        fake_proc(start, idle)
+        assert runtime.set_threads(2) == 2 and "warning" not in capsys.readouterr().err
+        fake_proc(start, proc([(10, 90), (100, 0)], own=0))  # a neighbour's busy loop on one core
+        assert runtime.set_threads(2) == 2  # kept: an explicit count is the user's (bit-exact reruns)
+        err = capsys.readouterr().err
+        assert "2 torch threads" in err and "1 of this machine's cores" in err and "leave threads unset" in err
+    finally:
+        runtime.set_threads(1)
+
+
+def test_openmp_spins_before_it_sleeps_unless_told_otherwise():
+    code = "import os, priorlab; print(os.environ['OMP_WAIT_POLICY'], os.environ['GOMP_SPINCOUNT'])"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    run = lambda e: subprocess.run([sys.executable, "-c", code], env=e | {"PYTHONPATH": str(ROOT / "src")},
+                                   capture_output=True, text=True, check=True).stdout.split()
+    assert run(env) == ["PASSIVE", "100000"]
+    assert run(env | {"GOMP_SPINCOUNT": "0"}) == ["PASSIVE", "0"]  # an explicit value wins
 
 
 def test_bench_rl_step_prints_its_headline_as_json():

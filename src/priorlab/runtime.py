@@ -5,9 +5,11 @@ short window (the 1-minute load average lags a busy neighbour by minutes), and
 :func:`recheck_threads`, called from the pretraining and RL loops, resizes torch's pool when a
 neighbour starts or stops. A torch thread that shares its core with a busy process stalls every
 parallel region it is part of (measured: 12x slower pretraining with 2 threads on 1 free core),
-so fewer threads on free cores beat more threads on shared ones. OpenMP's wait policy is set to
-passive in ``priorlab/__init__.py``, before torch loads libgomp: idle pool threads sleep instead
-of spinning on a core someone else needs.
+so fewer threads on free cores beat more threads on shared ones. OpenMP's pool threads spin for a
+short while after each parallel region, then sleep (``priorlab/__init__.py``, before torch loads
+libgomp): on free cores the spin is what makes small back-to-back ops fast (the sampler: 1.9x on 2
+threads), on a shared core it is what stalls, so an explicit thread count above the free cores is
+warned about.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import time
 
 import torch
 
-#: Seconds between two re-measurements of the free cores in a long loop.
-RECHECK_S = 30.0
+#: Seconds between two re-measurements of the free cores in a long loop (a read of /proc: cheap;
+#: until it comes, a thread sharing its core with a new neighbour spin-waits on it, ~9x slower).
+RECHECK_S = 10.0
 #: A core counts as busy when other processes use at least this share of it.
 BUSY_SHARE = 0.5
 
@@ -100,6 +104,10 @@ def set_threads(threads: int | None) -> int:
     Only an automatic choice (``threads`` None) is revisited by :func:`recheck_threads`: an
     explicit thread count stays fixed for the whole run."""
     n = threads or free_cores()
+    if threads and threads > 1 and (free := free_cores()) < threads:
+        print(f"warning: {threads} torch threads asked for, but only {free} of this machine's cores are free now: "
+              f"every parallel region waits on the threads that share a busy core (measured: 2-thread pretraining "
+              f"9x slower with one core busy); leave threads unset to follow the free cores", file=sys.stderr)
     torch.set_num_threads(n)
     _auto.update(on=threads is None, at=time.monotonic(), snap=_try_snapshot() if threads is None else None)
     return n
