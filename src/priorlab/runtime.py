@@ -7,7 +7,7 @@ neighbour starts or stops. A torch thread that shares its core with a busy proce
 parallel region it is part of (measured: 12x slower pretraining with 2 threads on 1 free core),
 so fewer threads on free cores beat more threads on shared ones. OpenMP's pool threads spin for a
 short while after each parallel region, then sleep (``priorlab/__init__.py``, before torch loads
-libgomp): on free cores the spin is what makes small back-to-back ops fast (the sampler: 1.9x on 2
+libgomp): on free cores the spin is what makes small back-to-back ops fast (the sampler: 2.1-2.5x on 2
 threads), on a shared core it is what stalls, so an explicit thread count above the free cores is
 warned about.
 """
