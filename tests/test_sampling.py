@@ -152,7 +152,7 @@ def test_lean_decode_step_samples_what_the_models_forward_samples(tiny_prior, wo
         kw = dict(max_new_tokens=16, seed=3, bf16=bf16, max_rows=4, temperature=1.5)
         lean = sample(model, tok, prompts, 5, **kw)
         with monkeypatch.context() as m:
-            m.setattr(S, "lean_decoder", lambda *a: None)
+            m.setattr(S, "lean_decoder", lambda *a, **kw: None)
             forward = sample(model, tok, prompts, 5, **kw)
         assert lean.ids == forward.ids and any(lean.finished) and not all(lean.finished)
         for a, b in zip(lean.logprobs, forward.logprobs):

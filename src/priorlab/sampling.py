@@ -128,15 +128,26 @@ class _PromptLayer(DynamicLayer):
     def __init__(self, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, slot: torch.Tensor,
                  n_max: int, extra: int):
         super().__init__()
-        self.pk, self.pv, self.pmask = keys, values, mask.bool()[:, None, None, :]  # [P, 1, 1, L0]
-        self.slot, self.n_max, self.n = slot, n_max, 0
-        self.ck = keys.new_empty(len(slot), keys.shape[1], extra, keys.shape[-1])
-        self.cv = values.new_empty(len(slot), values.shape[1], extra, values.shape[-1])  # (under autocast RoPE
-        # leaves keys in fp32 while values are bf16)
+        if keys.device.type == "cpu":  # attention in fp32 on CPU, as the model's (model.sdpa_fp32_on_cpu): bf16
+            keys, values = keys.float(), values.float()  # batched matmuls there copy strided views, 30x slower
+        P, H, L0, d = keys.shape
+        self.pkT, self.pv = keys.transpose(-1, -2).reshape(P * H, d, L0), values.reshape(P * H, L0, d)
+        # padding as an additive bias (0 or -inf), added by the score matmul itself
+        bias = torch.zeros(P, 1, 1, L0, dtype=keys.dtype, device=keys.device).masked_fill(~mask.bool()[:, None, None], float("-inf"))
+        self.pbias = bias.expand(P, H, 1, L0).reshape(P * H, 1, L0)
+        self.n_max, self.n, self.P, self.H = n_max, 0, P, H
+        self._slots(slot)
+        self.pad = {}  # the padded query layouts [P, H, n_max, k] by k, reused every step
+        self.ck = keys.new_empty(len(slot), H, extra, d)
+        self.cv = values.new_empty(len(slot), H, extra, d)  # (on CUDA under autocast RoPE leaves keys in
+        # fp32 while values are bf16)
         self.dtype, self.device, self.is_initialized = keys.dtype, keys.device, True
 
+    def _slots(self, slot: torch.Tensor) -> None:
+        self.slot, self.p_of, self.j_of = slot, slot // self.n_max, slot % self.n_max
+
     def get_seq_length(self) -> int:
-        return self.pk.shape[-2] + self.n
+        return self.pv.shape[-2] + self.n
 
     def update(self, key_states, value_states, *args, **kwargs):
         t = key_states.shape[-2]
@@ -147,28 +158,31 @@ class _PromptLayer(DynamicLayer):
     def batch_select_indices(self, indices: torch.Tensor) -> None:
         """Keep rows ``indices``; copies only the completion positions written so far."""
         self.ck, self.cv = (_select_rows(buf, indices, self.n) for buf in (self.ck, self.cv))
-        self.slot = self.slot[indices]
+        self._slots(self.slot[indices])
 
     def attend(self, query: torch.Tensor, scaling: float) -> torch.Tensor:
         """Attention output [R, 1, H, d] of one query token per row [R, H, 1, d] over its prompt
         (padding masked) and the completion tokens written so far."""
-        P, H, L0, d = self.pk.shape
+        L0 = self.pv.shape[-2]
         with torch.autocast(query.device.type, enabled=False):
-            q = query[:, :, 0].to(self.pk.dtype) * scaling  # [R, H, d]
-            sp = self._grouped(q, lambda qp: (qp @ self.pk.transpose(-1, -2)).masked_fill(~self.pmask, float("-inf")))
+            q = query[:, :, 0].to(self.pkT.dtype) * scaling  # [R, H, d]
+            sp = self._grouped(q, lambda qp: torch.baddbmm(self.pbias, qp, self.pkT))  # [R, H, L0]
             sc = (q[:, :, None] @ self.ck[:, :, :self.n].transpose(-1, -2))[:, :, 0]  # [R, H, n]
             probs = torch.softmax(torch.cat([sp, sc], -1).float(), -1).to(self.pv.dtype)
-            out = self._grouped(probs[..., :L0], lambda pp: pp @ self.pv)  # [R, H, d]
+            out = self._grouped(probs[..., :L0], lambda pp: torch.bmm(pp, self.pv))  # [R, H, d]
             out = out + (probs[:, :, None, L0:] @ self.cv[:, :, :self.n])[:, :, 0]
         return out[:, None]
 
     def _grouped(self, x: torch.Tensor, fn) -> torch.Tensor:
-        """Rows [R, H, k] -> padded per prompt [P, H, n_max, k] -> ``fn`` -> back to rows [R, H, k']."""
-        P, H = self.pk.shape[:2]
-        pad = x.new_zeros(P * self.n_max, *x.shape[1:])
-        pad[self.slot] = x
-        y = fn(pad.view(P, self.n_max, H, -1).transpose(1, 2))
-        return y.transpose(1, 2).reshape(P * self.n_max, H, -1)[self.slot]
+        """Rows [R, H, k] -> padded per prompt [P * H, n_max, k] -> ``fn`` -> back to rows [R, H, k'].
+        Slots without a row keep stale (finite) values: their outputs are never read."""
+        k = x.shape[-1]
+        pad = self.pad.get((k, x.dtype))
+        if pad is None:
+            pad = self.pad[k, x.dtype] = x.new_zeros(self.P, self.H, self.n_max, k)
+        pad[self.p_of, :, self.j_of] = x
+        y = fn(pad.view(self.P * self.H, self.n_max, k))
+        return y.view(self.P, self.H, self.n_max, -1)[self.p_of, :, self.j_of]
 
 
 def _select_rows(buf: torch.Tensor, indices: torch.Tensor, n: int) -> torch.Tensor:
@@ -259,12 +273,16 @@ def _sample_chunk(model, input_ids, attn, reps, uniforms, temperature, top_p, eo
     return toks.cpu().numpy(), lps.cpu().numpy(), ents.cpu().numpy(), finished.cpu().numpy()
 
 
+def _longest(tokenizer, prompts: list[str]) -> int:
+    return max(len(ids) for ids in encode(tokenizer, prompts)["input_ids"])
+
+
 def fit_context(model, tokenizer, prompts: list[str], max_new_tokens: int) -> int:
     """``max_new_tokens`` capped at the model's positions minus the longest prompt (in tokens)."""
     limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if not limit:
         return max_new_tokens
-    longest = max(len(ids) for ids in encode(tokenizer, prompts)["input_ids"])
+    longest = _longest(tokenizer, prompts)
     if longest >= limit:
         raise ValueError(f"a prompt of {longest} tokens fills the model's {limit} positions; shorten the "
                          f"prompt template or the questions")
@@ -290,8 +308,9 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int 
     chunks = [(i, j, min(n, j + per_prompt)) for i in range(len(prompts)) for j in range(0, n, per_prompt)]
     group = max(1, max_rows // per_prompt)  # prompts per forward
     eos = torch.tensor(stop_ids(model, tokenizer), device=dev)
-    lean = lean_decoder(model, torch.bfloat16 if bf16 else None) if _shares_prompts(model) else None
     max_new_tokens = fit_context(model, tokenizer, prompts, max_new_tokens)
+    lean = lean_decoder(model, torch.bfloat16 if bf16 else None, positions=_longest(tokenizer, prompts) + max_new_tokens
+                        ) if _shares_prompts(model) else None
     rows: dict[tuple[int, int], tuple] = {}
     with progress_bar(show) as bar:
         task = bar.add_task(desc, total=len(prompts) * n)
