@@ -2,12 +2,13 @@
 
 At decode time a priorlab prior (0.82M parameters, d = 128) spends more of each step in module
 calls, argument plumbing and mask handling than in its matmuls: one token per row, a few hundred
-rows. :class:`LeanDecoder` holds the projection weights as plain tensors and runs the arithmetic
-of ``LlamaForCausalLM.forward`` for one new token per row — the model's own RMSNorm and rotary
-modules and transformers' ``apply_rotary_pos_emb``, attention through the sampler's shared-prompt
-cache (``sampling._PromptLayer.attend``), SwiGLU — in the same order and dtypes, so it samples
-what the model's forward samples (tests/test_sampling.py; under autocast it casts where the
-model's forward casts). Models it does not cover (another architecture, biases, grouped KV heads)
+rows. :class:`LeanDecoder` holds the projection weights as plain tensors (fused: q, k, their RoPE
+rotations and v in one matrix; gate and up in another) and runs the arithmetic of
+``LlamaForCausalLM.forward`` for one new token per row — RMSNorm (``F.rms_norm``), RoPE, attention
+through the sampler's shared-prompt cache (``sampling._PromptLayer.attend``), SwiGLU — in the same
+dtypes, so it samples what the model's forward samples (same tokens, log-probs within float
+rounding: tests/test_sampling.py; under autocast it casts where the model's forward casts). Models
+it does not cover (another architecture, biases, grouped KV heads)
 decode through the model's forward as before: :func:`lean_decoder` returns None for them.
 """
 

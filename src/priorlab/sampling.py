@@ -5,7 +5,9 @@ Each chunk prefills its unique prompts once and keeps their KV cache once for al
 per step for the rows still running; rows that emitted ``<eos>`` are dropped from the batch
 (and from the cache), so cost follows the tokens actually generated; a plain Llama decodes through
 :mod:`priorlab.lean` (its forward's arithmetic without transformers' modules). Works on CPU and CUDA;
-bf16 autocast by default on CUDA only (on CPU it re-casts weights each step and is slower).
+bf16 autocast by default on CUDA only: on CPU the lean step in bf16 is no faster at a prior's size
+(d = 128; docs/performance.md, "Fused decode step"), and fp32 keeps samples comparable with the runs
+measured so far.
 """
 
 from __future__ import annotations
@@ -302,7 +304,7 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int 
     capped so that the longest prompt plus the completion fit the model's positions.
     """
     dev = next(model.parameters()).device
-    if bf16 is None:  # on CPU autocast re-casts the weights every decode step: fp32 is faster
+    if bf16 is None:  # CPU: fp32 (bf16 no faster at d = 128, see the module docstring)
         bf16 = dev.type == "cuda" and runtime.use_bf16("auto", dev)
     per_prompt = max(1, min(n, max_rows))
     chunks = [(i, j, min(n, j + per_prompt)) for i in range(len(prompts)) for j in range(0, n, per_prompt)]
