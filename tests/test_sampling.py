@@ -186,3 +186,15 @@ def test_lean_decoder_declines_models_it_does_not_reproduce():
     assert lean_decoder(LlamaForCausalLM(LlamaConfig(**base))) is not None
     assert lean_decoder(LlamaForCausalLM(LlamaConfig(**base, attention_bias=True))) is None
     assert lean_decoder(LlamaForCausalLM(LlamaConfig(**base, num_key_value_heads=2))) is None
+
+
+def test_rotated_projection_rows_give_ropes_rotate_half():
+    """The lean step folds RoPE's rotate_half into the projection weights (permuted, negated rows)."""
+    from transformers.models.llama.modeling_llama import rotate_half
+
+    from priorlab.lean import _rotated
+
+    torch.manual_seed(0)
+    w, x = torch.randn(4 * 8, 16), torch.randn(5, 16)
+    want = rotate_half((x @ w.T).view(5, 4, 8)).reshape(5, 32)
+    torch.testing.assert_close(x @ _rotated(w, 4).T, want)
