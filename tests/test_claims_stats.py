@@ -115,6 +115,17 @@ def test_controls_gate_the_verdict():
     assert set(quiet.result()) == {"description", "effect", "ci_low", "ci_high", "detected"}
 
 
+def test_a_measured_positive_control_gates_a_zero_width_primary():
+    """C12 at medium: the primary was 0 in every draw (no verdict) and its run-level positive control,
+    with an interval of its own, went undetected: that is the instrument failing, not 'underpowered'."""
+    flat = PartSpec("p", "x", Estimate(0.0, 0.0, 5))
+    missed = ControlSpec("pos", Estimate(0.01, 0.02, 5), positive=True)
+    v = judge([flat], missed, None)
+    assert v.verdict == "instrument failed" and "positive control went undetected" in v.reason
+    unmeasured = ControlSpec("pos", Estimate(0.0, 0.0, 5), positive=True)
+    assert judge([flat], unmeasured, None).verdict == "underpowered"
+
+
 def test_c3_collapse_epoch_counts_the_updates_before_the_rollouts():
     """The metrics row of step k holds rollouts sampled before update k: a collapse seen in the
     first row happened after 0 updates (the old code said one batch)."""

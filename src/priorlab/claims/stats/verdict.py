@@ -170,11 +170,13 @@ def judge(specs: list[PartSpec], positive: ControlSpec | None, negative: Control
     pos = positive.result() if positive else None
     neg = negative.result() if negative else None
     failed = []
-    if parts[0].ci_low is not None:  # with no interval the claim is underpowered, controls or not
-        if neg is not None and neg["detected"]:
-            failed.append(f"the negative control fired ({neg['description']}: {_ci(neg)})")
-        if pos is not None and not pos["detected"]:
-            failed.append(f"the positive control went undetected ({pos['description']}: {_ci(pos)})")
+    if neg is not None and neg["detected"]:
+        failed.append(f"the negative control fired ({neg['description']}: {_ci(neg)})")
+    # a positive control without an interval gates only a primary that has one: with neither, nothing
+    # was shown either way and the claim is underpowered; a measured control with an interval that
+    # misses fails the instrument whatever the primary's interval (C12 at medium: a zero-width primary)
+    if pos is not None and not pos["detected"] and (parts[0].ci_low is not None or pos["ci_low"] is not None):
+        failed.append(f"the positive control went undetected ({pos['description']}: {_ci(pos)})")
     if failed:
         for p in parts:
             p.verdict = FAILED
