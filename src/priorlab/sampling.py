@@ -135,7 +135,8 @@ class _PromptLayer(DynamicLayer):
         P, H, L0, d = keys.shape
         self.pkT, self.pv = keys.transpose(-1, -2).reshape(P * H, d, L0), values.reshape(P * H, L0, d)
         # padding as an additive bias (0 or -inf), added by the score matmul itself
-        bias = torch.zeros(P, 1, 1, L0, dtype=keys.dtype, device=keys.device).masked_fill(~mask.bool()[:, None, None], float("-inf"))
+        bias = torch.zeros(P, 1, 1, L0, dtype=keys.dtype, device=keys.device)
+        bias = bias.masked_fill(~mask.bool()[:, None, None], float("-inf"))
         self.pbias = bias.expand(P, H, 1, L0).reshape(P * H, 1, L0)
         self.n_max, self.n, self.P, self.H = n_max, 0, P, H
         self._slots(slot)
