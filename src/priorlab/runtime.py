@@ -119,7 +119,8 @@ def recheck_threads(every: float = RECHECK_S) -> int:
     sleeps) and resize torch's pool when the answer changed. Returns the thread count.
 
     Thread count changes the order of float reductions, so an automatic run is reproducible to
-    the last bit only on an equally loaded machine; pass ``threads`` for bit-exact reruns."""
+    the last bit only on an equally loaded machine; pass ``threads`` for bit-exact reruns (for RL,
+    ``threads=1``: a 2-thread RL run differs run to run in its last bits, docs/performance.md)."""
     if not _auto["on"] or _auto["snap"] is None or time.monotonic() - _auto["at"] < every:
         return torch.get_num_threads()
     snap = _try_snapshot()
