@@ -54,7 +54,10 @@ class LeanDecoder:
     def __init__(self, model, dtype: torch.dtype | None = None, positions: int | None = None):
         cfg, inner = model.config, model.model
         self.heads, self.head_dim = cfg.num_attention_heads, cfg.hidden_size // cfg.num_attention_heads
-        mm = (lambda *w: torch.cat(w).detach()) if dtype is None else (lambda *w: torch.cat(w).detach().to(dtype))
+        def mm(*w):  # fused (concatenated) weights; a single one is used as it is in fp32, not copied
+            w = (torch.cat(w) if len(w) > 1 else w[0]).detach()
+            return w if dtype is None else w.to(dtype)
+
         self.embed, self.head = inner.embed_tokens.weight, mm(model.lm_head.weight)
         self.norm = (inner.norm.weight, inner.norm.variance_epsilon)
         positions = torch.arange(min(positions or cfg.max_position_embeddings, cfg.max_position_embeddings),

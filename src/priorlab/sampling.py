@@ -282,10 +282,13 @@ def _longest(tokenizer, prompts: list[str]) -> int:
 
 def fit_context(model, tokenizer, prompts: list[str], max_new_tokens: int) -> int:
     """``max_new_tokens`` capped at the model's positions minus the longest prompt (in tokens)."""
+    return _capped(model, _longest(tokenizer, prompts), max_new_tokens)
+
+
+def _capped(model, longest: int, max_new_tokens: int) -> int:
     limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if not limit:
         return max_new_tokens
-    longest = _longest(tokenizer, prompts)
     if longest >= limit:
         raise ValueError(f"a prompt of {longest} tokens fills the model's {limit} positions; shorten the "
                          f"prompt template or the questions")
@@ -311,8 +314,9 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, max_new_tokens: int 
     chunks = [(i, j, min(n, j + per_prompt)) for i in range(len(prompts)) for j in range(0, n, per_prompt)]
     group = max(1, max_rows // per_prompt)  # prompts per forward
     eos = torch.tensor(stop_ids(model, tokenizer), device=dev)
-    max_new_tokens = fit_context(model, tokenizer, prompts, max_new_tokens)
-    lean = lean_decoder(model, torch.bfloat16 if bf16 else None, positions=_longest(tokenizer, prompts) + max_new_tokens
+    longest = _longest(tokenizer, prompts)
+    max_new_tokens = _capped(model, longest, max_new_tokens)
+    lean = lean_decoder(model, torch.bfloat16 if bf16 else None, positions=longest + max_new_tokens
                         ) if _shares_prompts(model) else None
     rows: dict[tuple[int, int], tuple] = {}
     with progress_bar(show) as bar:
