@@ -111,3 +111,27 @@ def test_auto_precision_takes_bf16_on_cpu_only_with_native_units(monkeypatch, fl
     cpu = torch.device("cpu")
     assert runtime.use_bf16("auto", cpu) is native
     assert runtime.use_bf16("bf16", cpu) and not runtime.use_bf16("fp32", cpu)
+
+
+def test_backward_adds_indexed_gradients_in_one_order_on_every_thread_count():
+    """x[idx]'s backward (index_put_ with accumulate) adds with atomics in a timing-set order on more
+    than one CPU thread; runtime.backward makes it serial: equal bits on 1 and 2 threads, run after run,
+    and torch's global flag is left as it was."""
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(7, 64, 96, generator=g)
+    idx = torch.randint(0, 7, (96,), generator=g)  # every row taken ~14 times
+    up = torch.randn(96, 64, 96, generator=g)
+
+    def grad(threads: int) -> torch.Tensor:
+        torch.set_num_threads(threads)
+        x = base.clone().requires_grad_(True)
+        runtime.backward((x[idx] * up).sum())
+        return x.grad
+
+    before = torch.get_num_threads()
+    try:
+        serial = grad(1)
+        assert all(torch.equal(grad(2), serial) for _ in range(5))
+    finally:
+        torch.set_num_threads(before)
+    assert not torch.are_deterministic_algorithms_enabled()

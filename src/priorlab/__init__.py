@@ -14,7 +14,7 @@ __version__ = "0.3.0"
 # the sampler ran slower on 2 threads than on 1. GOMP_SPINCOUNT lets it spin first (100,000 spins;
 # it overrides PASSIVE's 0, while PASSIVE still stops spinning when threads outnumber the allowed
 # cores). Measured idle on 2 cores: sampler 2.1-2.5x, pretraining 1.5-1.6x, an RL step 2.1x faster;
-# pretraining and 1-thread runs keep their bits (2-thread RL runs are not bit-exact run to run,
+# pretraining and 1-thread runs keep their bits (2-thread RL runs too since runtime.backward,
 # with or without the spin: docs/performance.md).
 # Spinning hurts a thread that shares its core with a busy process, which runtime.set_threads
 # avoids by following the free cores (docs/performance.md, "Spin, then sleep").

@@ -119,8 +119,8 @@ def recheck_threads(every: float = RECHECK_S) -> int:
     sleeps) and resize torch's pool when the answer changed. Returns the thread count.
 
     Thread count changes the order of float reductions, so an automatic run is reproducible to
-    the last bit only on an equally loaded machine; pass ``threads`` for bit-exact reruns (for RL,
-    ``threads=1``: a 2-thread RL run differs run to run in its last bits, docs/performance.md)."""
+    the last bit only on an equally loaded machine; pass ``threads`` for bit-exact reruns (RL on
+    more than one thread only since :func:`backward`, docs/performance.md)."""
     if not _auto["on"] or _auto["snap"] is None or time.monotonic() - _auto["at"] < every:
         return torch.get_num_threads()
     snap = _try_snapshot()
@@ -172,6 +172,30 @@ def autocast(dev: torch.device, enabled: bool):
     if not enabled:
         return contextlib.nullcontext()
     return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
+
+
+def backward(loss: torch.Tensor) -> None:
+    """``loss.backward()`` that adds the same way every run on CPU.
+
+    The backward of advanced indexing (``x[idx]``: the RL update's shared-prompt cache and others)
+    is ``index_put_(accumulate=True)``, which on CPU with more than one thread adds with atomics in
+    an order set by thread timing: 2-thread RL runs parted in their last bits run to run (measured,
+    docs/performance.md). Under torch's deterministic algorithms it adds serially, which is what it
+    does on one thread anyway, so one-thread runs keep their bits. Scoped to the backward, CPU only
+    (on CUDA the flag would demand a cuBLAS workspace setting); pretraining, reproducible without it
+    and compiled ahead of its backward, does not use it.
+    """
+    if loss.device.type != "cpu" or torch.are_deterministic_algorithms_enabled():
+        loss.backward()
+        return
+    fill = torch.utils.deterministic.fill_uninitialized_memory
+    torch.use_deterministic_algorithms(True)
+    torch.utils.deterministic.fill_uninitialized_memory = False  # nothing reads uninitialised memory
+    try:
+        loss.backward()
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.utils.deterministic.fill_uninitialized_memory = fill
 
 
 #: Fewest steps for which ``compile: auto`` compiles: a cold compile of the demo model's step cost

@@ -26,6 +26,7 @@ import zlib
 import numpy as np
 import torch
 
+from priorlab import runtime
 from priorlab.rl.advantages import ADVANTAGES, gae_returns
 from priorlab.rl.losses import aggregate, denominator, policy_loss
 from priorlab.rl.policy import Batch, token_logprobs
@@ -215,7 +216,7 @@ def _mini_batch(model, opt, batch: Batch, mb, mask, adv, keep, ref_logp, cfg, st
             kl_coef=a.kl_coef, entropy_coef=a.entropy_coef, agg=a.agg, normaliser=normaliser,
             denom=denom, eps_low=a.eps_low, eps_high=a.eps_high, **_off_policy(sub, cfg))
         _finite(loss, "the policy loss", step)
-        loss.backward()
+        runtime.backward(loss)
         total += loss.item()
         stats.add(st, torch.exp(logp.detach() - sub.logp_old), mask[micro, :T].bool())
     return total
@@ -244,7 +245,7 @@ def critic_step(critic, opt, batch: Batch, mb, old_values, returns, cfg, step: i
             err = torch.maximum(err, (old + (v - old).clamp(-a.value_clip, a.value_clip) - ret) ** 2)
         loss = a.value_coef * 0.5 * aggregate(err, sub.mask, "token_mean", denom=denom)
         _finite(loss, "the value loss", step)
-        loss.backward()
+        runtime.backward(loss)
         total += loss.item()
     torch.nn.utils.clip_grad_norm_(critic.parameters(), cfg.optim.grad_clip)
     opt.step()

@@ -202,7 +202,7 @@ def ntp_step(p: Parts, docs: np.ndarray) -> dict:
         raise FloatingPointError(f"the next-token loss became {loss.item()}; the last good checkpoint is "
                                  f"{latest_checkpoint(p.out, deep=True, finite=True) or 'none'} (lower optim.lr?)")
     p.opt.zero_grad(set_to_none=True)
-    (p.cfg.rlp.ntp_coef * loss).backward()
+    runtime.backward(p.cfg.rlp.ntp_coef * loss)
     torch.nn.utils.clip_grad_norm_(p.model.parameters(), p.cfg.optim.grad_clip)
     p.opt.step()
     return {"loss": loss.item(), "tokens": int(doc.bool().sum())}

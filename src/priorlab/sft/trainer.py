@@ -94,7 +94,7 @@ def sft_step(p: Parts, step: int) -> dict:
         raise FloatingPointError(f"the SFT loss became {loss.item()} at step {step}; the last good checkpoint is "
                                  f"{latest_checkpoint(p.out, deep=True, finite=True) or 'none'} (lower optim.lr?)")
     p.opt.zero_grad(set_to_none=True)
-    loss.backward()
+    runtime.backward(loss)
     zero_frozen_grads(p.model, p.frozen)
     gnorm = torch.nn.utils.clip_grad_norm_(p.model.parameters(), cfg.optim.grad_clip)
     lr = p.sched.get_last_lr()[0]
