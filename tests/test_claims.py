@@ -192,7 +192,7 @@ def test_band_evaluation_stays_inside_the_rl_pool_at_every_seed():
     from pathlib import Path
 
     from priorlab.claims.retest import arm_config
-    from priorlab.rl.trainer import final_evals
+    from priorlab.rl.trainer import band_config, final_evals
 
     scale = SCALES["medium"]
     arm = CLAIMS.get("C4")().arms(scale)[0]
@@ -200,7 +200,8 @@ def test_band_evaluation_stays_inside_the_rl_pool_at_every_seed():
     for seed in scale.seeds:
         cfg = arm_config(arm, seed, Path("prior"))
         evals = final_evals(cfg)
-        band = evals["band"]
+        assert set(evals) == {"eval"}  # no claim reads the band: retest arms skip it (band_eval=false)
+        band = band_config(cfg)
         assert band.splits == [cfg.data.split] and band.depths == cfg.data.depths
         assert band.problem_offset + band.n_problems <= cfg.data.n_prompts, (seed, band.problem_offset)
         assert evals["eval"].problem_offset == seed * cfg.final.n_problems
@@ -208,7 +209,7 @@ def test_band_evaluation_stays_inside_the_rl_pool_at_every_seed():
     assert max(s * scale.n_problems for s in scale.seeds) + scale.n_problems > cfg.data.n_prompts  # the case
     assert len(offsets) == len(scale.seeds)  # still a different window per seed
     tiny_pool = cfg.model_copy(update={"data": cfg.data.model_copy(update={"n_prompts": 4})})
-    band = final_evals(tiny_pool)["band"]
+    band = band_config(tiny_pool)
     assert (band.problem_offset, band.n_problems) == (0, 4)  # never more problems than the pool holds
 
 

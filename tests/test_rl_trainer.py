@@ -162,6 +162,15 @@ def test_resume_continues_exactly(tiny_prior, tmp_path):
         T.train(rl_cfg(tiny_prior[1], "steps=4"), part, show=False)
 
 
+def test_band_eval_false_skips_the_band_and_leaves_the_final_evaluation_alone(tiny_prior, tmp_path):
+    both = T.train(rl_cfg(tiny_prior[1], "steps=1"), tmp_path / "both", show=False)
+    final = T.train(rl_cfg(tiny_prior[1], "steps=1", "band_eval=false"), tmp_path / "final", show=False)
+    assert {r["split"] for r in both["after"]} == {"rl", "eval"}
+    for when in ("before", "after"):
+        assert not (tmp_path / "final" / when / "band").exists() and (tmp_path / "final" / when / "eval").is_dir()
+        assert final[when] == [r for r in both[when] if r["split"] == "eval"]
+
+
 def test_rewards_that_do_not_apply_are_masked_not_crashed_on(tiny_prior, tmp_path):
     p = parts(tiny_prior[1], tmp_path, "reward.weights={brier: 1.0}")  # the tiny prior states no confidence
     before = params(p.model)

@@ -69,7 +69,7 @@ CONTINUE = ("pretrain.tokens=2000000", "pretrain.lr=0.0005", "pretrain.warmup_st
 SCRATCH_BUDGET = ("pretrain.tokens=9000000",)
 
 #: A prior stage made by another run kind (RLP) evaluates itself briefly: the claims measure it after RL.
-STAGE_EVAL = ("final.depths=[4,5]", "final.n_problems=8", "final.n_samples=8", "data.n_prompts=64")
+STAGE_EVAL = ("final.depths=[4,5]", "final.n_problems=8", "final.n_samples=8", "data.n_prompts=64", "band_eval=false")
 
 SCALES: dict[str, Scale] = {
     # CI and smoke tests: a tiny model, two RL steps; numbers mean nothing (its priors never click,

@@ -145,6 +145,11 @@ def _final_eval() -> EvalConfig:
     return EvalConfig(splits=["eval"], depths=[2, 3, 4, 5, 6], n_problems=32, n_samples=32)
 
 
+#: ``band_eval``'s help (RL and the stages that share its before/after evaluation).
+BAND_EVAL_HELP = ("also evaluate before/after on the training band (problems of the RL pool, "
+                  "before/ and after/band); false: the held-out final evaluation only")
+
+
 class RLConfig(Strict):
     """Everything that defines an RL run on top of a prior checkpoint."""
 
@@ -159,6 +164,7 @@ class RLConfig(Strict):
     probe: ProbeEvalConfig = Field(default_factory=ProbeEvalConfig)
     critique: CritiqueConfig = Field(default_factory=CritiqueConfig)
     final: EvalConfig = Field(default_factory=_final_eval, description="before/after eval of summary.json")
+    band_eval: bool = Field(True, description=BAND_EVAL_HELP)
     precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto", description="update precision; auto: bf16 on CUDA with bf16 and on CPUs with native bf16 "
                             "(AMX, AVX512-BF16), else fp32; old log-probs recomputed in it so the first ratio is 1")

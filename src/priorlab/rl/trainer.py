@@ -80,20 +80,25 @@ def prepare_pool(cfg, out: Path, world, pool: Pool, model, tok, max_new: int, sh
     return pool.subset(keep)
 
 
-def final_evals(cfg) -> dict[str, EvalConfig]:
-    """The before/after evaluations: the RL band on its own split, and ``cfg.final``.
+def band_config(cfg) -> EvalConfig:
+    """The band evaluation: ``cfg.final`` on the RL pool's own split, depths and contexts.
 
-    The band evaluation stays inside the RL pool (problems 0 .. ``data.n_prompts`` − 1 of each
-    band depth and context, before any pass-rate filter): it evaluates ``min(final.n_problems,
-    data.n_prompts)`` problems from ``final.problem_offset`` wrapped modulo the number of start
-    indices that fit (``n_prompts − n + 1``). Seeds whose held-out offsets run past the pool
-    (e.g. 5 seeds × 32 problems on a 128-problem pool) then share some training problems.
+    It stays inside the RL pool (problems 0 .. ``data.n_prompts`` − 1 of each band depth and
+    context, before any pass-rate filter): it evaluates ``min(final.n_problems, data.n_prompts)``
+    problems from ``final.problem_offset`` wrapped modulo the number of start indices that fit
+    (``n_prompts − n + 1``). Seeds whose held-out offsets run past the pool (e.g. 5 seeds × 32
+    problems on a 128-problem pool) then share some training problems.
     """
     n = min(cfg.final.n_problems, cfg.data.n_prompts)
-    band = cfg.final.model_copy(update={"splits": [cfg.data.split], "depths": list(cfg.data.depths),
-                                        "contexts": cfg.data.contexts or cfg.final.contexts, "n_problems": n,
-                                        "problem_offset": cfg.final.problem_offset % (cfg.data.n_prompts - n + 1)})
-    return {"band": band, "eval": cfg.final}
+    return cfg.final.model_copy(update={"splits": [cfg.data.split], "depths": list(cfg.data.depths),
+                                       "contexts": cfg.data.contexts or cfg.final.contexts, "n_problems": n,
+                                       "problem_offset": cfg.final.problem_offset % (cfg.data.n_prompts - n + 1)})
+
+
+def final_evals(cfg) -> dict[str, EvalConfig]:
+    """The before/after evaluations: the RL band (:func:`band_config`, unless ``cfg.band_eval`` is
+    false) and ``cfg.final``."""
+    return ({"band": band_config(cfg)} if cfg.band_eval else {}) | {"eval": cfg.final}
 
 
 def evaluate_checkpoint(ckpt: Path, cfg, out: Path, show: bool, reuse: bool, cache: bool = False) -> list[dict]:

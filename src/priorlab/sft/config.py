@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from priorlab.config import ConfigError, CorpusConfig, EvalConfig, Strict, _check_weights, preset_path
 from priorlab.registry import did_you_mean
-from priorlab.rl.config import OptimConfig, _final_eval
+from priorlab.rl.config import BAND_EVAL_HELP, OptimConfig, _final_eval
 
 
 class SFTDataConfig(Strict):
@@ -64,6 +64,7 @@ class StageConfig(Strict):
     steps: int = Field(100, ge=1, description="training steps")
     optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1e-4))
     final: EvalConfig = Field(default_factory=_final_eval, description="before/after eval of summary.json")
+    band_eval: bool = Field(True, description=BAND_EVAL_HELP)
     precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto", description="auto: bf16 on CUDA with bf16 and on CPUs with native bf16, else fp32")
     checkpoint_every: int = Field(25, ge=1, description="training steps between checkpoints")
