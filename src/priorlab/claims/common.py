@@ -43,7 +43,7 @@ ANSWER_HEAVY = scratch("answer-heavy", "formats steps 0.3 / answer 0.7: the domi
 def final_sets(scale: Scale, depths=BAND, splits=("eval",)) -> tuple[str, ...]:
     """``final`` eval overrides shared by the arms of every claim at this scale. No claim reads the
     band evaluation (the RL pool's own problems, ``before/band``, ``after/band``), so arms skip it
-    (``band_eval=false``): at ``small`` it was a quarter of the RL job time (docs/claims.md)."""
+    (``band_eval=false``): at ``small`` it was ≈ 15% of the RL job time (docs/claims.md)."""
     return (f"final.splits=[{','.join(splits)}]", f"final.depths=[{','.join(map(str, depths))}]",
             f"final.n_problems={scale.n_problems}", f"final.n_samples={scale.n_large}", "band_eval=false")
 
