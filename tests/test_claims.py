@@ -118,6 +118,22 @@ def test_c8_prior_states_neighbouring_confidences_within_a_format():
         assert len(stated) >= 3, (depth, sorted(stated))
 
 
+def test_a_continued_priors_own_sets_win_and_its_budget_scales_the_scales_tokens():
+    """A continued prior gets the scale's continuation (tokens, learning rate), then its own sets on
+    top, and ``budget`` times the scale's tokens at every scale (a stronger teacher stays cheap at tiny)."""
+    from pathlib import Path
+
+    from priorlab.claims.base import PriorSpec
+    from priorlab.claims.retest import prior_config
+
+    plain = PriorSpec("plain", ("corpus.depths={4: 1.0}",), base="demo")
+    strong = PriorSpec("strong", ("corpus.depths={4: 1.0}", "pretrain.lr=0.0015"), base="demo", budget=3.0)
+    for scale in (SCALES["tiny"], SCALES["small"]):
+        a, b = prior_config(plain, scale, Path("demo")), prior_config(strong, scale, Path("demo"))
+        assert b.pretrain.tokens == 3 * a.pretrain.tokens and b.pretrain.lr == 0.0015 != a.pretrain.lr
+        assert str(b.pretrain.init_from) == "demo" and dict(b.corpus.depths) == {4: 1.0}
+
+
 def test_c6_compares_with_grpo_as_the_papers_baseline():
     assert "grpo-correct" in {a.name for a in CLAIMS.get("C6")().arms(SCALES["small"])}
 

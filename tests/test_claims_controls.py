@@ -74,9 +74,10 @@ def test_c11_distilled_arm_is_planned_at_every_scale_from_a_teacher_that_saw_dee
     for name, scale in SCALES.items():
         priors, arms = plan(chosen(["C11"]), scale)
         distill = arms[DISTILL]
-        assert distill.kind == "sft" and distill.preset == "distill" and distill.teacher == TEACHER.name, name
+        assert distill.kind == "sft" and distill.preset == "rft" and distill.teacher == TEACHER.name, name
+        assert "data.depths=[2, 3, 4, 5, 6, 7]" in distill.sets  # the teacher's new depths, and the student's own
         teacher = priors[TEACHER.name]
-        assert teacher.base == "demo" and any("6: 1.0, 7: 1.0" in s for s in teacher.sets)
+        assert teacher.base == "demo" and any("6: 2.0, 7: 2.0" in s for s in teacher.sets) and teacher.budget > 1
         finals = {a: [s for s in arms[a].sets if s.startswith("final.")] for a in (DISTILL, GRPO)}
         assert finals[DISTILL] == finals[GRPO]  # paired: same problems, same samples per problem
 

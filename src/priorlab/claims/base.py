@@ -25,8 +25,8 @@ class Scale:
     """How big every run of a retest is.
 
     ``prior_sets``, ``rl_sets`` and ``sft_sets`` are ``--set`` overrides applied to every prior,
-    every RL arm and every SFT arm before the claim's own; ``continue_sets`` come after a continued
-    prior's own (its budget and learning rate), ``scratch_sets`` after a replicated prior's own (the
+    every RL arm and every SFT arm before the claim's own; ``continue_sets`` (a continued prior's budget
+    and learning rate) before a continued prior's own, ``scratch_sets`` after a replicated prior's own (the
     token budget of a composition trained from scratch); ``stage_sets`` before the own of a prior made by
     another run kind (:attr:`PriorSpec.kind`, e.g. an RLP stage); ``n_large`` is the sample count per
     problem for pass@k claims
@@ -130,7 +130,9 @@ class PriorSpec:
     model's size one thread does as much as two (docs/performance.md, "Priors side by side"); and
     with ``pretrain.compile=auto`` (compiled on a CPU with a C++ compiler: 1.3-1.45x; compiled
     demo-mix priors clicked 9 of 10 at 9M, docs/performance.md, "Do compiled priors click?").
-    ``threads`` None: the scale's ``prior_threads``.
+    ``threads`` None: the scale's ``prior_threads``. ``budget`` scales a continued prior's token
+    budget (the scale's ``continue_sets``): a teacher that must be stronger than the prior it
+    continues trains on ``budget`` times the tokens of a plain variant, at every scale alike.
     """
 
     name: str
@@ -141,6 +143,7 @@ class PriorSpec:
     match: tuple[str, str] | None = None
     replicated: bool = False
     threads: int | None = None
+    budget: float = 1.0
 
     def needs(self) -> list[str]:
         """The priors this one is made from or matched to."""

@@ -7,7 +7,7 @@ import json
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, PriorSpec, Scale
 from priorlab.claims.c04_crossover import PAPER as RL_SHRINK
-from priorlab.claims.common import DEMO, GRPO_HORIZON, arm, plot_curves, sft_arm
+from priorlab.claims.common import DEMO, GRPO_HORIZON, arm, plot_curves, sft_arm, sft_base
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import change, halves, n_samples, pass_k, problem_pass, problem_rows, records
 from priorlab.claims.stats import ControlSpec
@@ -20,12 +20,23 @@ BEYOND = (6, 7)
 #: pass@1 <= 10%, which keeps problems the prior solves at k = n/2 (pass@1 0.05 gives pass@32 ≈ 0.8), so a
 #: gain at large k had no room there.
 RARE = 0.0
-#: The teacher: the demo prior continued on depths 2-7 (more tokens, two depths the student never saw).
+#: The teacher: the demo prior continued on depths 4-7, the two beyond the demo's weighted double, at
+#: 3x a variant's tokens and twice its learning rate (small: 6M tokens at 1e-3). Measured (docs/claims.md,
+#: "C11's teacher and distillation, a research pass"): the earlier teacher (2M tokens on depths 2-7) solved
+#: depths 6-7 at pass@16 0.12 / 0.12 and depths 4-5 no better than the prior, so distillation had nothing
+#: to carry; this one 0.81 / 0.62 (pass@1 0.21 / 0.16; the prior 0 / 0).
 #: seq_len 256 (the demo's; the tiny scale's 128 cannot hold a depth-7 document).
-TEACHER = PriorSpec("teacher-deep", ("corpus.depths={2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 1.0, 7: 1.0}",
-                                     "pretrain.seq_len=256"),
-                    "the demo prior continued on depths 2-7: more tokens and two depths beyond the demo's",
-                    base="demo")
+TEACHER = PriorSpec("teacher-deep", ("corpus.depths={4: 1.0, 5: 1.0, 6: 2.0, 7: 2.0}", "pretrain.seq_len=256",
+                                     "pretrain.lr=0.001"),
+                    "the demo prior continued on depths 4-7 (6-7 weighted double), 3x a variant's tokens: "
+                    "more tokens and two depths beyond the demo's", base="demo", budget=3.0)
+#: Distillation, R1's way (rejection-sampled teacher completions, sft preset ``rft``) on the teacher's
+#: whole range, depths 2-7 (on 4-7 alone the student lost its shallow depths: its click probe at depths
+#: 2-3 fell to 0.02), at 16x the scale's SFT steps and twice its teacher prompts (small: 960 steps on 512
+#: prompts x 8 samples per depth, lr 5e-4). At the scale's own 60 steps the student gained nothing on the
+#: prior's unsolved problems (docs/claims.md, the research pass).
+DISTILL_DEPTHS = (2, 3, 4, 5, 6, 7)
+DISTILL_STEPS, DISTILL_PROMPTS, DISTILL_LR = 16, 2, 5e-4
 GRPO, DISTILL, BOTH = "grpo-c11", "distill-deep", "distill-deep-grpo"
 ARMS = {GRPO: "grpo", DISTILL: "distill", BOTH: "distill_grpo"}
 NEGATIVE = ("the prior against itself: pass@(k/2) on one quarter of its held-out samples minus the other, on the "
@@ -98,8 +109,12 @@ class Distillation(Claim):
         return [DEMO, TEACHER]
 
     def arms(self, scale: Scale):
-        distill = sft_arm(scale, DISTILL, DEMO, "distill", teacher=TEACHER, depths=DEPTHS,
-                          about=f"SFT of the demo prior on the unfiltered samples of '{TEACHER.name}'")
+        base = sft_base(scale, "rft")
+        distill = sft_arm(scale, DISTILL, DEMO, "rft", f"data.depths=[{', '.join(map(str, DISTILL_DEPTHS))}]",
+                          f"steps={DISTILL_STEPS * base.steps}", f"checkpoint_every={DISTILL_STEPS * base.steps}",
+                          f"data.n_prompts={DISTILL_PROMPTS * base.data.n_prompts}", f"optim.lr={DISTILL_LR:g}",
+                          teacher=TEACHER, depths=DEPTHS,
+                          about=f"SFT of the demo prior on the verified samples of '{TEACHER.name}' at depths 2-7")
         return [arm(scale, GRPO, DEMO, depths=DEPTHS, horizon=GRPO_HORIZON, about="GRPO, verified reward"),
                 distill, arm(scale, BOTH, distill, depths=DEPTHS, horizon=GRPO_HORIZON,
                              about="GRPO, verified reward, on the distilled model")]

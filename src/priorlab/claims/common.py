@@ -70,6 +70,16 @@ def arm(scale: Scale, name: str, prior: PriorSpec | Arm, *sets: str, preset: str
                about)
 
 
+def sft_base(scale: Scale, preset: str):
+    """The SFT config an arm of ``preset`` starts from at ``scale`` (the preset under the scale's
+    ``sft_sets``): what an arm scales its own steps or data from."""
+    from priorlab.config import load_config
+    from priorlab.kinds import get_kind
+
+    kind = get_kind("sft")
+    return load_config(kind.base_path(preset), list(scale.sft_sets), model=kind.config_model())
+
+
 def sft_arm(scale: Scale, name: str, prior: PriorSpec, preset: str, *sets: str, teacher: PriorSpec | None = None,
             about: str = "", depths=BAND) -> Arm:
     """An SFT arm (``priorlab sft -c preset``) on ``prior`` with the scale's SFT overrides, the shared

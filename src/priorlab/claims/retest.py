@@ -53,9 +53,13 @@ def plan(claims: list[Claim], scale: Scale) -> tuple[dict[str, PriorSpec], dict[
 
 def prior_config(spec: PriorSpec, scale: Scale, base: Path | None = None, match: list[str] = ()):
     """The demo prior config with the scale's and the spec's overrides (continued from ``base``,
-    then ``match``: a matched budget's overrides)."""
+    then ``match``: a matched budget's overrides; a continued prior's tokens times ``spec.budget``)."""
     cont = [*scale.continue_sets, f"pretrain.init_from={base}"] if spec.base else []
-    return load_config(default_config_path("demo"), [*scale.prior_sets, *spec.sets, *cont, *match])
+    sets = [*scale.prior_sets, *cont, *spec.sets, *match]
+    cfg = load_config(default_config_path("demo"), sets)
+    if not spec.base or spec.budget == 1:
+        return cfg
+    return load_config(default_config_path("demo"), [*sets, f"pretrain.tokens={round(cfg.pretrain.tokens * spec.budget)}"])
 
 
 def prior_job(spec: PriorSpec, scale: Scale, dirs: dict[str, Path]):
