@@ -26,10 +26,10 @@ RARE = 0.0
 #: depths 6-7 at pass@16 0.12 / 0.12 and depths 4-5 no better than the prior, so distillation had nothing
 #: to carry; this one 0.81 / 0.62 (pass@1 0.21 / 0.16; the prior 0 / 0).
 #: seq_len 256 (the demo's; the tiny scale's 128 cannot hold a depth-7 document).
-TEACHER = PriorSpec("teacher-deep", ("corpus.depths={4: 1.0, 5: 1.0, 6: 2.0, 7: 2.0}", "pretrain.seq_len=256",
-                                     "pretrain.lr=0.001"),
-                    "the demo prior continued on depths 4-7 (6-7 weighted double), 3x a variant's tokens: "
-                    "more tokens and two depths beyond the demo's", base="demo", budget=3.0)
+TEACHER = PriorSpec("teacher-deep", ("corpus.depths={2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 2.0, 7: 2.0}",
+                                     "pretrain.seq_len=256", "pretrain.lr=0.001"),
+                    "the demo prior continued on depths 2-7 (6-7 weighted double), 4x a variant's tokens: "
+                    "more tokens and two depths beyond the demo's", base="demo", budget=4.0)
 #: Distillation, R1's way (rejection-sampled teacher completions, sft preset ``rft``) on the teacher's
 #: whole range, depths 2-7 (on 4-7 alone the student lost its shallow depths: its click probe at depths
 #: 2-3 fell to 0.02), at 16x the scale's SFT steps and twice its teacher prompts (small: 960 steps on 512
@@ -89,10 +89,16 @@ class Distillation(Claim):
     notes = ("Departure: every model is sampled at temperature 1.0, top-p 1.0 (Yue et al.: 0.6, top-p 0.95).",
              f"Teacher: '{TEACHER.name}', {TEACHER.about}, built through the store like every variant prior. The "
              "paper distils from DeepSeek-R1 (another model family, far larger); here the teacher is the student's "
-             "own recipe with more data, so the new information is exactly depths 6-7 and more tokens.",
-             "Distillation is the sft 'distill' preset: every teacher completion on the RL band (depths 4-5, rl "
-             "split, unfiltered, R1-style), completion-token NLL. The fourth arm runs the same GRPO on the "
-             "distilled model, seed s on seed s.",
+             "own recipe with more data, so the new information is depths 6-7 (teacher pass@16 0.81 / 0.62 where "
+             "the prior's is 0 / 0) and more tokens.",
+             "Distillation is R1's: the teacher's completions the verifier accepts (sft preset 'rft', rejection "
+             "sampling; R1's 800k SFT samples kept only correct responses), here on depths 2-7 (the teacher's new "
+             "depths and the student's own: on 4-7 alone the student lost depths 2-3) at 16x the scale's SFT steps, "
+             "completion-token NLL. Until 2026-12-06 it was every teacher sample on depths 4-5, unfiltered, 60 steps, "
+             "from a 2M-token teacher: the positive control could not fire (docs/claims.md, research pass). The "
+             "fourth arm runs the same GRPO on the distilled model, seed s on seed s.",
+             "Departure: the distillation sees depths 6-7, GRPO only its band 4-5 (as in the paper, the two "
+             "mechanisms train on different data: RL on its RL set, distillation on the teacher's outputs).",
              "Every arm evaluates the same problems with the same sampling seeds; the prior's samples are the GRPO "
              "arm's 'before' (identical in every arm on the demo prior). Half of them select, the other half is "
              "compared: k is n/2 (pass@4 tiny, pass@32 small, pass@128 medium and full), not the paper's 256.",
@@ -101,8 +107,9 @@ class Distillation(Claim):
              f"Paper effect {RL_SHRINK}: a lower bound, RL's pass@256 loss alone (Omni-MATH test, base − GRPO step "
              "450, Table 2); distillation lies above the base at every k (the paper's figure; its value was not "
              "retrieved), which only widens the distilled − RL gap.")
-    next_steps = ("Filter the teacher's samples (sft preset rft with the deep teacher) to separate new knowledge "
-                  "from style (Kim et al., arXiv 2505.14216: distillation expands only with new knowledge).",
+    next_steps = ("Distil the unfiltered samples too, to separate new knowledge from style (Kim et al., arXiv "
+                  "2505.14216: distillation expands only with new knowledge).",
+                  "GRPO on depths 2-7 as well: the same prompts as the distillation, so only the mechanism differs.",
                   "Match student update tokens between the distillation and the GRPO arm.")
 
     def priors(self, scale: Scale):
