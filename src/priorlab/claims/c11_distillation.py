@@ -20,12 +20,12 @@ BEYOND = (6, 7)
 #: pass@1 <= 10%, which keeps problems the prior solves at k = n/2 (pass@1 0.05 gives pass@32 ≈ 0.8), so a
 #: gain at large k had no room there.
 RARE = 0.0
-#: The teacher: the demo prior continued on depths 4-7, the two beyond the demo's weighted double, at
-#: 3x a variant's tokens and twice its learning rate (small: 6M tokens at 1e-3). Measured (docs/claims.md,
+#: The teacher: the demo prior continued on depths 2-7, the two beyond the demo's weighted double, at
+#: 4x a variant's tokens and twice its learning rate (small: 8M tokens at 1e-3). Measured (docs/claims.md,
 #: "C11's teacher and distillation, a research pass"): the earlier teacher (2M tokens on depths 2-7) solved
 #: depths 6-7 at pass@16 0.12 / 0.12 and depths 4-5 no better than the prior, so distillation had nothing
-#: to carry; this one 0.81 / 0.62 (pass@1 0.21 / 0.16; the prior 0 / 0).
-#: seq_len 256 (the demo's; the tiny scale's 128 cannot hold a depth-7 document).
+#: to carry; one on depths 4-7 alone solved them (0.81-0.88 / 0.50-0.62) but forgot depths 2-3, and its
+#: distilled students lost their click. seq_len 256 (the tiny scale's 128 cannot hold a depth-7 document).
 TEACHER = PriorSpec("teacher-deep", ("corpus.depths={2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 2.0, 7: 2.0}",
                                      "pretrain.seq_len=256", "pretrain.lr=0.001"),
                     "the demo prior continued on depths 2-7 (6-7 weighted double), 4x a variant's tokens: "
