@@ -89,7 +89,7 @@ class Distillation(Claim):
     notes = ("Departure: every model is sampled at temperature 1.0, top-p 1.0 (Yue et al.: 0.6, top-p 0.95).",
              f"Teacher: '{TEACHER.name}', {TEACHER.about}, built through the store like every variant prior. The "
              "paper distils from DeepSeek-R1 (another model family, far larger); here the teacher is the student's "
-             "own recipe with more data, so the new information is depths 6-7 (teacher pass@16 0.81 / 0.62 where "
+             "own recipe with more data, so the new information is depths 6-7 (teacher pass@16 0.94 / 0.69 where "
              "the prior's is 0 / 0) and more tokens.",
              "Distillation is R1's: the teacher's completions the verifier accepts (sft preset 'rft', rejection "
              "sampling; R1's 800k SFT samples kept only correct responses), here on depths 2-7 (the teacher's new "
