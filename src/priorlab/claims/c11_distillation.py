@@ -41,9 +41,9 @@ GRPO, DISTILL, BOTH = "grpo-c11", "distill-deep", "distill-deep-grpo"
 ARMS = {GRPO: "grpo", DISTILL: "distill", BOTH: "distill_grpo"}
 NEGATIVE = ("the prior against itself: pass@(k/2) on one quarter of its held-out samples minus the other, on the "
             "same unsolved problems (no difference exists)")
-POSITIVE = (f"run-level: '{DISTILL}' (SFT on the samples of the stronger '{TEACHER.name}') must raise pass@k on the "
-            "problems the prior's selection half never solves: new information, the expansion the statistic has "
-            "to see")
+POSITIVE = (f"run-level: '{DISTILL}' (SFT on the verified samples of the stronger '{TEACHER.name}') must raise "
+            "pass@k on the problems the prior's selection half never solves: new information, the expansion the "
+            "statistic has to see")
 
 
 def problem_values(base: list[dict], after: dict[str, list[dict]]) -> tuple[dict[str, dict[str, float]], int]:
