@@ -59,7 +59,8 @@ def prior_config(spec: PriorSpec, scale: Scale, base: Path | None = None, match:
     cfg = load_config(default_config_path("demo"), sets)
     if not spec.base or spec.budget == 1:
         return cfg
-    return load_config(default_config_path("demo"), [*sets, f"pretrain.tokens={round(cfg.pretrain.tokens * spec.budget)}"])
+    tokens = round(cfg.pretrain.tokens * spec.budget)
+    return load_config(default_config_path("demo"), [*sets, f"pretrain.tokens={tokens}"])
 
 
 def prior_job(spec: PriorSpec, scale: Scale, dirs: dict[str, Path]):
