@@ -9,7 +9,7 @@ import pytest
 
 import priorlab.claims.stats.bootstrap as B
 from priorlab.claims import CLAIMS, SCALES
-from priorlab.claims.retest import chosen, plan
+from priorlab.claims.retest import arm_config, chosen, plan
 
 sys.path.insert(0, str(Path(__file__).parent))
 from claim_tables import Gen, c2, c7, c10  # noqa: E402
@@ -80,6 +80,8 @@ def test_c11_distilled_arm_is_planned_at_every_scale_from_a_teacher_that_saw_dee
         assert teacher.base == "demo" and any("6: 2.0, 7: 2.0" in s for s in teacher.sets) and teacher.budget > 1
         finals = {a: [s for s in arms[a].sets if s.startswith("final.")] for a in (DISTILL, GRPO)}
         assert finals[DISTILL] == finals[GRPO]  # paired: same problems, same samples per problem
+        cfg = arm_config(distill, 0, Path("prior"), Path("teacher"))  # R1's rejection sampling; tiny verifies nothing
+        assert cfg.data.filter == ("none" if name == "tiny" else "verified"), name
 
 
 def test_c2_verified_control_arm_is_planned_with_one_update_per_batch():

@@ -74,7 +74,8 @@ STAGE_EVAL = ("final.depths=[4,5]", "final.n_problems=8", "final.n_samples=8", "
 SCALES: dict[str, Scale] = {
     # CI and smoke tests: a tiny model, two RL steps; numbers mean nothing (its priors never click,
     # so a prior's own evaluation is cut to 2 depths x 4 x 4: at the demo's 6 x 32 x 64 it was 90%
-    # of a tiny prior job, every completion running to its token limit).
+    # of a tiny prior job, every completion running to its token limit; and no teacher sample is ever
+    # verified, so SFT keeps them all: a verified filter would stop on its empty set).
     "tiny": Scale("tiny", (0, 1, 2), (
         "model.preset=tiny", "pretrain.tokens=16384", "pretrain.batch_size=8", "pretrain.seq_len=160",
         "pretrain.warmup_steps=2", "pretrain.checkpoint_every=8", "pretrain.precision=fp32",
@@ -83,7 +84,7 @@ SCALES: dict[str, Scale] = {
         "probe.every=1", "probe.n_problems=2", "probe.n_samples=2", "checkpoint_every=2", "kl_every=0",
         "allow_unclicked_prior=true"),
         n_large=8, n_problems=3, continue_sets=("pretrain.tokens=8192",), sft_sets=(
-            "steps=2", "data.n_prompts=2", "data.samples_per_prompt=2", "data.batch_size=4",
+            "steps=2", "data.n_prompts=2", "data.samples_per_prompt=2", "data.batch_size=4", "data.filter=none",
             "data.corpus_tokens=2000", "checkpoint_every=2", "allow_unclicked_prior=true"), stage_sets=(
             *STAGE_EVAL, "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=2", "rollout.max_new_tokens=4",
             "data.corpus_tokens=2000", "data.n_prompts=8", "final.n_problems=2", "final.n_samples=2",
