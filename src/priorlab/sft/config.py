@@ -3,8 +3,9 @@
 An SFT run fine-tunes a prior on (prompt, completion) pairs, the loss on completion tokens only:
 completions sampled from a teacher checkpoint (``data.source: teacher``; ``data.filter: none``
 keeps them all, sequence-level distillation; ``verified`` keeps those the world's verifier accepts,
-rejection-sampling fine-tuning, as DeepSeek-R1's distillation data was made) or demonstrations rendered by the world (``data.source: corpus``,
-in the formats, depths and contexts of ``data.corpus``, by :mod:`priorlab.corpus`).
+rejection-sampling fine-tuning, as DeepSeek-R1's distillation data was made) or demonstrations
+rendered by the world (``data.source: corpus``, in the formats, depths and contexts of
+``data.corpus``, by :mod:`priorlab.corpus`).
 """
 
 from __future__ import annotations
