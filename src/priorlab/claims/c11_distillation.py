@@ -117,8 +117,9 @@ class Distillation(Claim):
 
     def arms(self, scale: Scale):
         base = sft_base(scale, "rft")
+        steps = DISTILL_STEPS * base.steps
         distill = sft_arm(scale, DISTILL, DEMO, "rft", f"data.depths=[{', '.join(map(str, DISTILL_DEPTHS))}]",
-                          f"steps={DISTILL_STEPS * base.steps}", f"checkpoint_every={DISTILL_STEPS * base.steps}",
+                          f"steps={steps}", f"checkpoint_every={steps}",
                           f"data.n_prompts={DISTILL_PROMPTS * base.data.n_prompts}", f"optim.lr={DISTILL_LR:g}",
                           teacher=TEACHER, depths=DEPTHS,
                           about=f"SFT of the demo prior on the verified samples of '{TEACHER.name}' at depths 2-7")

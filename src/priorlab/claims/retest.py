@@ -55,12 +55,11 @@ def prior_config(spec: PriorSpec, scale: Scale, base: Path | None = None, match:
     """The demo prior config with the scale's and the spec's overrides (continued from ``base``,
     then ``match``: a matched budget's overrides; a continued prior's tokens times ``spec.budget``)."""
     cont = [*scale.continue_sets, f"pretrain.init_from={base}"] if spec.base else []
-    sets = [*scale.prior_sets, *cont, *spec.sets, *match]
-    cfg = load_config(default_config_path("demo"), sets)
+    cfg = load_config(default_config_path("demo"), [*scale.prior_sets, *cont, *spec.sets, *match])
     if not spec.base or spec.budget == 1:
         return cfg
     tokens = round(cfg.pretrain.tokens * spec.budget)
-    return load_config(default_config_path("demo"), [*sets, f"pretrain.tokens={tokens}"])
+    return cfg.model_copy(update={"pretrain": cfg.pretrain.model_copy(update={"tokens": tokens})})
 
 
 def prior_job(spec: PriorSpec, scale: Scale, dirs: dict[str, Path]):
