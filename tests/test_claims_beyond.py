@@ -108,6 +108,29 @@ def test_c11_judge_holds_on_an_expansion_and_fails_the_instrument_without_one():
     assert v.primary.verdict == "contradicted", v.reason
 
 
+def test_c11_is_judged_without_its_second_stage_when_no_seed_of_it_ran(tmp_path):
+    """GRPO on the distilled model is read by one part only: with every seed of it refused (a
+    student that lost its click) the claim used to be `not run`; now it is judged and that part
+    alone has no units."""
+    from priorlab.claims.base import Evidence
+    from priorlab.claims.c11_distillation import BOTH, DISTILL, GRPO, problem_values
+    from priorlab.claims.retest import _missing
+
+    claim, scale = CLAIMS.get("C11")(), SCALES["tiny"]
+    assert [a.name for a in claim.arms(scale) if not a.required] == [BOTH]
+    arms = {GRPO: {0: tmp_path}, DISTILL: {0: tmp_path}, BOTH: {}}
+    priors = {r.name: tmp_path for p in claim.priors(scale) for r in p.replicas(scale)}
+    assert _missing(claim, Evidence(priors, arms, tmp_path, scale)) == []
+    assert _missing(claim, Evidence(priors, arms | {DISTILL: {}}, tmp_path, scale)) == [f"arm {DISTILL}"]
+    recs = _recs({0: [False] * 4 + [True, False, False, False]})
+    cols, _ = problem_values(recs, {GRPO: recs, DISTILL: recs})
+    assert "d_distill" in cols and "d_distill_grpo" not in cols and "new_distill_grpo" not in cols
+    rows = [{k: v for k, v in r.items() if k != "d_distill_grpo"} for r in c11(Gen(3), 0.3)]
+    v = claim.judge(rows)
+    assert v.verdict == "holds", v.reason
+    assert v.parts[-1].units == 0 and v.parts[-1].ci_low is None
+
+
 def test_c14_judge_holds_when_sft_keeps_more_correct_trajectories_and_is_contradicted_otherwise():
     claim = CLAIMS.get("C14")()
     v = claim.judge(c14(Gen(4), 1.0))

@@ -172,7 +172,9 @@ class Arm:
 
     ``prior`` names a :class:`PriorSpec`, or another arm: seed s then starts from that arm's
     seed-s model (a second stage: GRPO after distillation). ``teacher`` (kind ``sft``) names the
-    prior whose checkpoint the student is fine-tuned on the samples of."""
+    prior whose checkpoint the student is fine-tuned on the samples of. ``required=False``: only
+    some parts read the arm, so the claim is judged without it (those parts count the seeds it
+    has) instead of being ``not run`` when none of its seeds finished."""
 
     name: str
     prior: str
@@ -181,6 +183,7 @@ class Arm:
     about: str = ""
     kind: str = "rl"
     teacher: str | None = None
+    required: bool = True
 
 
 @dataclass

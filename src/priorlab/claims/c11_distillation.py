@@ -48,7 +48,8 @@ POSITIVE = (f"run-level: '{DISTILL}' (SFT on the verified samples of the stronge
 
 def problem_values(base: list[dict], after: dict[str, list[dict]]) -> tuple[dict[str, dict[str, float]], int]:
     """Per-problem columns of one seed from the prior's samples ``base`` and each arm's samples
-    ``after[arm]`` (same problems, same sampling seeds); returns the columns and k.
+    ``after[arm]`` (same problems, same sampling seeds; an arm not given has no columns); returns
+    the columns and k.
 
     The prior's first half of samples (A) only *selects*: ``rare`` (1 when at most RARE of A is
     correct) and the prior's solvable set (problems some sample of A solves). Everything compared
@@ -62,7 +63,7 @@ def problem_values(base: list[dict], after: dict[str, list[dict]]) -> tuple[dict
     q1, q2 = halves(b)
     cols = {"rare": {p: float(v <= RARE) for p, v in problem_pass(a, 1).items()},
             "quarters": change(problem_pass(q2, max(1, k // 2)), problem_pass(q1, max(1, k // 2)))}
-    for col, recs in [("prior", b)] + [(c, halves(after[name])[1]) for name, c in ARMS.items()]:
+    for col, recs in [("prior", b)] + [(c, halves(after[name])[1]) for name, c in ARMS.items() if name in after]:
         got = problem_pass(recs, k)
         cols[f"new_{col}"] = {p: float(v > 0 and solved_a.get(p) == 0) for p, v in got.items()}
         if col != "prior":
@@ -124,16 +125,16 @@ class Distillation(Claim):
                           teacher=TEACHER, depths=DEPTHS,
                           about=f"SFT of the demo prior on the verified samples of '{TEACHER.name}' at depths 2-7")
         return [arm(scale, GRPO, DEMO, depths=DEPTHS, horizon=GRPO_HORIZON, about="GRPO, verified reward"),
-                distill, arm(scale, BOTH, distill, depths=DEPTHS, horizon=GRPO_HORIZON,
-                             about="GRPO, verified reward, on the distilled model")]
+                distill, arm(scale, BOTH, distill, depths=DEPTHS, horizon=GRPO_HORIZON, required=False,
+                             about="GRPO, verified reward, on the distilled model (only its own part reads it)")]
 
     def measure(self, ev: Evidence):
         rows, curves = [], {name: {} for name in ("prior", *ARMS)}
         for seed, run in sorted(ev.arms[GRPO].items()):
-            if not all(seed in ev.arms[name] for name in ARMS):
+            if seed not in ev.arms[DISTILL]:
                 continue
             base = records(run, "before")
-            after = {name: records(ev.arms[name][seed], "after") for name in ARMS}
+            after = {name: records(ev.arms[name][seed], "after") for name in ARMS if seed in ev.arms.get(name, {})}
             cols, k = problem_values(base, after)
             for r in problem_rows({"kind": "problem", "seed": seed, "k": k}, cols):
                 rows.append(r | {"region": "beyond" if r["depth"] in BEYOND else "band"})
@@ -143,7 +144,7 @@ class Distillation(Claim):
             data = json.loads((ev.arms[DISTILL][seed] / "summary.json").read_text())
             rows.append({"kind": "teacher", "seed": seed, "teacher_verified": data.get("teacher_verified"),
                          "prior_verified_band": pass_k([r for r in base if r["depth"] < min(BEYOND)], 1)})
-        fig = plot_curves({m: sorted(c.items()) for m, c in curves.items()}, ev.out / "c11_passk.png",
+        fig = plot_curves({m: sorted(c.items()) for m, c in curves.items() if c}, ev.out / "c11_passk.png",
                           f"pass@k at depths {DEPTHS[0]}-{DEPTHS[-1]} (mean over seeds, 95% band)")
         return rows, [fig]
 

@@ -60,14 +60,15 @@ GRPO_HORIZON = Horizon(450, 30.0, "Yue et al. Table 2: GRPO steps 150 and 450")
 
 
 def arm(scale: Scale, name: str, prior: PriorSpec | Arm, *sets: str, preset: str = "grpo", about: str = "",
-        depths=BAND, horizon: Horizon | None = None) -> Arm:
+        depths=BAND, horizon: Horizon | None = None, required: bool = True) -> Arm:
     """An RL arm on ``prior`` (a prior, or an arm whose models it continues) with the scale's shared
     overrides, then ``sets``; at a scale with ``horizons`` the RL runs ``horizon.steps`` steps over a
-    pool sized for ``horizon.epochs`` passes (``data.epochs``; the claim's horizon, or :data:`GRPO_HORIZON`)."""
+    pool sized for ``horizon.epochs`` passes (``data.epochs``; the claim's horizon, or :data:`GRPO_HORIZON`).
+    ``required``: see :class:`Arm`."""
     h = horizon or GRPO_HORIZON
     steps = (f"steps={h.steps}", f"data.epochs={h.epochs:g}") if scale.horizons else ()
     return Arm(name, prior.name, tuple(scale.rl_sets) + steps + final_sets(scale, depths) + tuple(sets), preset,
-               about)
+               about, required=required)
 
 
 def sft_base(scale: Scale, preset: str):

@@ -221,10 +221,10 @@ def _failed(rows: list[dict], refused: bool = False) -> list[str]:
 
 
 def _missing(claim: Claim, ev: Evidence) -> list[str]:
-    """The claim's priors and arms of which no run finished."""
+    """The claim's priors and required arms of which no run finished."""
     return ([f"prior {r.name}" for p in claim.priors(ev.scale) for r in p.replicas(ev.scale)
              if r.name not in ev.priors]
-            + [f"arm {a.name}" for a in claim.arms(ev.scale) if not ev.arms.get(a.name)])
+            + [f"arm {a.name}" for a in claim.arms(ev.scale) if a.required and not ev.arms.get(a.name)])
 
 
 def not_run(claim: Claim, ev: Evidence, runs: list[dict], missing: list[str]) -> ClaimResult:

@@ -28,7 +28,7 @@ def _list(ids: list[str] | None, scale: str) -> None:
         t.add_column(col)
     for c in claims:
         t.add_row(c.id, c.title, f"{c.source['authors']} arXiv {c.source['arxiv']}",
-                  ", ".join(p.name for p in c.priors(SCALES[scale])), ", ".join(a.name for a in c.arms(SCALES[scale])))
+                  ", ".join(p.name for p in c.priors(SCALES[scale])), ", ".join(a.name + ("" if a.required else " (optional)") for a in c.arms(SCALES[scale])))
     console.print(t)
     seeds = SCALES[scale].seeds
     priors, arms = plan(claims, SCALES[scale])
