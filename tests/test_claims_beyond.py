@@ -190,14 +190,20 @@ def test_c11_arms_distil_from_the_teacher_and_continue_the_distilled_models_seed
     assert names and not [n for n in names if n.startswith(DISTILL)]
 
 
-def test_c11_runs_end_to_end_at_tiny(tmp_path):
+def test_c11_runs_end_to_end_at_tiny(tmp_path, monkeypatch):
     """The smoke scale runs C11 through: its teacher, the distilled arm (which keeps every sample at
     tiny: a tiny teacher verifies none, and a verified filter stops on an empty set), GRPO and GRPO
-    on the distilled models, then the judge with every part and both controls."""
+    on the distilled models (the first seed's refused, as for a student that lost its click), then
+    the judge with every part and both controls."""
+    import priorlab.claims.retest as R
     from priorlab.claims.result import VERDICTS
-    from priorlab.claims.retest import retest
 
-    [r] = retest(["C11"], "tiny", tmp_path / "out", workers=2, store=tmp_path / "store", show=False)
+    first = SCALES["tiny"].seeds[0]
+    refused = R._refused
+    monkeypatch.setattr(R, "_refused", lambda cfg, start: "lost its click (test)" if start.parts[-2].startswith(
+        "sft-") and cfg.seed == first else refused(cfg, start))
+    [r] = R.retest(["C11"], "tiny", tmp_path / "out", workers=2, store=tmp_path / "store", show=False)
     assert r.verdict in VERDICTS and r.verdict != "not run", r.reason
     assert "measurement failed" not in r.reason and len(r.parts) == 6
     assert r.positive_control is not None and r.negative_control is not None
+    assert r.parts[-1]["units"] == r.parts[0]["units"] - 1 and any("lost its click (test)" in n for n in r.notes)
