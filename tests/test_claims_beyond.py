@@ -128,7 +128,7 @@ def test_c11_is_judged_without_its_second_stage_when_no_seed_of_it_ran(tmp_path)
     rows = [{k: v for k, v in r.items() if k != "d_distill_grpo"} for r in c11(Gen(3), 0.3)]
     v = claim.judge(rows)
     assert v.verdict == "holds", v.reason
-    assert v.parts[-1].units == 0 and v.parts[-1].ci_low is None
+    assert v.parts[-1].units == 0 and v.parts[-1].ci_low is None and v.parts[-1].verdict == "not run"
 
 
 def test_c14_judge_holds_when_sft_keeps_more_correct_trajectories_and_is_contradicted_otherwise():

@@ -41,6 +41,17 @@ def test_zero_width_and_single_unit_give_no_verdict():
     assert one.verdict == "underpowered" and one.ci_low is None
 
 
+def test_a_part_with_no_unit_is_not_run_not_underpowered():
+    """An optional arm that never ran leaves its part with no data: 'underpowered' would say more
+    seeds could decide it; nothing was measured. A claim whose primary part has none is not run."""
+    none = two_level({}, lambda m: m["a"], ["a"])
+    part = judge_part(PartSpec("x", "x", none, paper_effect=0.1))
+    assert (part.verdict, part.units, part.ci_low) == ("not run", 0, None) and "nothing was measured" in part.reason
+    some = two_level({s: {"a": {"p": 0.1 * s, "q": 0.2}} for s in range(3)}, lambda m: m["a"], ["a"])
+    v = judge([PartSpec("x", "x", none), PartSpec("y", "y", some)], None, None)
+    assert v.verdict == "not run" and v.parts[1].verdict != "not run"
+
+
 def test_two_level_is_seeded_and_handles_disjoint_problem_sets():
     rng = np.random.default_rng(0)
     data = {s: {"a": {f"{s}/{p}": float(rng.normal(0.1, 0.2)) for p in range(20)},

@@ -320,7 +320,8 @@ def retest(ids: list[str] | None, scale_name: str, out: Path, executor: str = "l
     skipped = [r.id for r in results if r.verdict == "not run"]
     if failed or skipped:
         which = f" ({', '.join(skipped)})" if skipped else ""
+        then = ("Rerun the same command to reuse the finished runs and resume the others" if failed else
+                "Every job finished or was refused: each claim's reason says what it lacks")
         raise IncompleteError(f"{len(skipped)} of {len(results)} claims not run{which}, {len(failed)} of {len(rows)} "
-                              f"jobs did not finish; report: {path}. Rerun the same "
-                              f"command to reuse the finished runs and resume the others")
+                              f"jobs did not finish; report: {path}. {then}")
     return results

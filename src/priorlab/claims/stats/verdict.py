@@ -7,7 +7,8 @@ part gets its own verdict:
   "keeps" part, :attr:`PartSpec.margin`: above −margin / below −margin);
 - otherwise no verdict: ``underpowered`` when the minimum detectable effect (MDE, 80% power at
   5% two-sided: (t_{0.975} + t_{0.8})·SE with S − 1 df) exceeds the paper's effect (or no paper
-  effect is known, or there is no interval: < 2 units, or zero width), else ``no effect detected``.
+  effect is known, or there is no interval: 1 unit, or zero width), else ``no effect detected``;
+  ``not run`` when no unit has an estimate at all (an optional arm that did not run).
 
 The primary part is tested at 95%; the other parts are Holm-corrected among themselves (each is
 judged from the interval at its Holm level, so the interval shown agrees with its verdict). The
@@ -25,6 +26,7 @@ from priorlab.claims.stats.tdist import t_cdf
 
 ALPHA = 0.05
 FAILED = "instrument failed"
+NOT_RUN = "not run"
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,13 @@ def judge_part(spec: PartSpec, level: float = 1 - ALPHA) -> Part:
     est, f = spec.estimate, "{:+.3g}".format
     base = dict(name=spec.name, statistic=spec.statistic, effect=est.effect, mde=est.mde(),
                 paper_effect=spec.paper_effect, level=level, units=est.units)
+    if est.units == 0:
+        return Part(ci_low=None, ci_high=None, verdict=NOT_RUN, **base,
+                    reason="no unit has an estimate (no finished run of what this part reads, or no row matches "
+                           "it): nothing was measured")
     if est.effect is None or est.units < 2 or est.se is None:
         return Part(ci_low=None, ci_high=None, verdict="underpowered", **base,
-                    reason=f"{est.units} unit(s) with an estimate: no interval, no verdict")
+                    reason=f"{est.units} unit with an estimate: no interval, no verdict")
     if est.se == 0:
         return Part(ci_low=None, ci_high=None, verdict="underpowered", **base,
                     reason=f"{f(est.effect)} in every bootstrap draw: an interval of zero width gives no verdict")
