@@ -171,6 +171,8 @@ ROWS = [
     ("retest-list-unknown-scale", ["retest", "--list", "--scale", "huge"], "huge"),
     ("retest-unknown-claim-run", ["retest", "C99", "--out", "{tmp}/rt", "--store", "{store}"], "C99"),
     ("retest-unknown-scale", ["retest", "--scale", "huge", "--out", "{tmp}/rt", "--store", "{store}"], "huge"),
+    ("retest-status-unknown-scale", ["retest", "--status", "--scale", "huge", "--store", "{store}"], "huge"),
+    ("retest-status-unknown-claim", ["retest", "C99", "--status", "--store", "{store}"], "C99"),
     ("report-no-results", ["report", "{empty}"], "empty"),
     ("report-truncated-result", ["report", "{report_bad}"], "result.json"),
     ("formats-not-a-run", ["formats", "{empty}"], "empty"),

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 import yaml
@@ -171,6 +172,45 @@ def test_retest_marks_claims_without_runs_not_run_and_raises(tmp_path, monkeypat
     assert (res.verdict, res.seeds, res.effect) == ("not run", 0, None)
     assert "pid 7 on box" in res.reason and "prior" in res.reason
     assert json.loads((tmp_path / "out" / "verdicts.json").read_text())[0]["verdict"] == "not run"
+
+
+def test_retest_status_surveys_the_store_and_estimates_what_is_left(tmp_path):
+    """`retest --status` runs and writes nothing: it names each run's state (an arm waits for its
+    prior) and prices what is left from finished runs of the same arm, less what a checkpoint holds."""
+    from priorlab.claims import CLAIMS, SCALES
+    from priorlab.claims.survey import left, summary, survey
+
+    claims, scale, store = [CLAIMS.get("C4")()], SCALES["tiny"], tmp_path / "store"
+    rows = survey(claims, scale, store)
+    assert not store.exists() or not any(store.iterdir())
+    [prior] = [r for r in rows if r["kind"] == "prior"]
+    arms = [r for r in rows if r["kind"] != "prior"]
+    assert prior["status"] == "not started" and arms and {r["status"] for r in arms} == {"waiting"}
+    def record(path, **rec):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        S.write_record(Path(path), rec)
+
+    record(prior["path"], status="finished", wall_s=100.0)
+    arms = [r for r in survey(claims, scale, store) if r["kind"] != "prior"]
+    assert {r["status"] for r in arms} == {"not started"} and left(arms) == (0.0, 0, len(arms))
+    done, cut = Path(arms[0]["path"]), Path(arms[1]["path"])
+    record(done, status="finished", wall_s=10.0)
+    record(cut, status="interrupted")
+    (cut / "checkpoints" / f"step-{arms[1]['steps'] // 2}").mkdir(parents=True)
+    rows = survey(claims, scale, store)
+    by = {r["path"]: r for r in rows if r["path"]}
+    assert by[str(done)]["status"] == "finished" and by[str(cut)]["status"] == "interrupted"
+    assert "resumes from step" in by[str(cut)]["detail"]
+    rest = len(arms) - 2
+    assert left(rows) == pytest.approx((10.0 * (rest + 1 - (arms[1]["steps"] // 2) / arms[1]["steps"]), rest + 1, 0))
+    assert "1 interrupted" in summary(rows, 2)
+    from typer.testing import CliRunner
+
+    from priorlab.cli import app
+
+    res = CliRunner().invoke(app, ["retest", "C4", "--scale", "tiny", "--status", "--store", str(store)],
+                             env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and "1 interrupted" in res.output and "resumes from step" in res.output, res.output
 
 
 def test_sigterm_stops_the_job_processes_instead_of_orphaning_them(tmp_path):

@@ -180,16 +180,20 @@ def _refused(cfg, start: Path) -> str | None:
 
 
 def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | None, store, show: bool,
-            address: str | None = None, out: Path | None = None):
-    """Run (or reuse) every prior and arm x seed; returns (prior dirs, arm dirs, one row per job)."""
+            address: str | None = None, out: Path | None = None, run=None):
+    """Run (or reuse) every prior and arm x seed; returns (prior dirs, arm dirs, one row per job).
+    ``run(jobs, stage) -> [JobResult]``: how a stage's jobs run (default: through the store on
+    ``executor``; :mod:`priorlab.claims.progress` passes one that only looks them up)."""
     from priorlab.sweep import run_jobs
 
     priors, arms = plan(claims, scale)
 
-    def run(jobs, stage):  # ``workers`` counts cores: 2-thread prior jobs on 2 cores run one at a time
+    def through_store(jobs, stage):  # ``workers`` counts cores: 2-thread prior jobs on 2 cores run one at a time
         at_once = workers and max(1, workers // max(j.threads for j in jobs)) if jobs else workers
         return run_jobs(jobs, executor=executor, workers=at_once, store=store, show=show, address=address,
                         sweep_dir=out and out / f"jobs-{stage}", strict=False)
+
+    run = run or through_store
 
     replicas = [(p.name, r) for p in priors.values() for r in p.replicas(scale)]
     spec_of = {r.name: spec for spec, r in replicas}

@@ -3,6 +3,7 @@ main typer app)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -12,16 +13,23 @@ from rich.table import Table
 from priorlab.cli.common import console
 
 
-def _list(ids: list[str] | None, scale: str) -> None:
-    """The registry (or the claims ``ids``) at ``scale``: sources, priors, arms and the run count."""
+def _scale(scale: str) -> None:
+    """Refuse an unknown ``--scale`` with the known ones."""
     from priorlab.claims import SCALES
-    from priorlab.claims.retest import chosen, plan
     from priorlab.errors import ConfigError
     from priorlab.registry import did_you_mean
 
     if scale not in SCALES:
         raise ConfigError(f"--scale {scale!r}: unknown.{did_you_mean(scale, list(SCALES))} "
                           f"Scales: {', '.join(SCALES)}.")
+
+
+def _list(ids: list[str] | None, scale: str) -> None:
+    """The registry (or the claims ``ids``) at ``scale``: sources, priors, arms and the run count."""
+    from priorlab.claims import SCALES
+    from priorlab.claims.retest import chosen, plan
+
+    _scale(scale)
     claims = chosen(ids)
     t = Table(title=f"claims (scale {scale}: runs per arm = {len(SCALES[scale].seeds)} seeds)")
     for col in ("id", "title", "source", "priors", "arms"):
@@ -39,6 +47,25 @@ def _list(ids: list[str] | None, scale: str) -> None:
                   f"per seed), {len(arms)} arms × {len(seeds)} seeds = {len(arms) * len(seeds)} runs ({runs})")
 
 
+def _status(ids: list[str] | None, scale: str, store: Path | None, workers: int | None) -> None:
+    """Every run the claims need at ``scale``, as the store holds it now, and the time left."""
+    from priorlab.claims import SCALES
+    from priorlab.claims.retest import chosen
+    from priorlab.claims.survey import summary, survey
+    from priorlab.report.fmt import duration
+
+    _scale(scale)
+    rows = survey(chosen(ids), SCALES[scale], store)
+    t = Table(title=f"runs (scale {scale})")
+    for col in ("run", "kind", "status", "wall", "detail"):
+        t.add_column(col)
+    for r in rows:
+        wall = duration(r["wall_s"]) if r["wall_s"] else (f"{r['done']:.0%} done" if r["done"] else "")
+        t.add_row(r["name"], r["kind"], r["status"], wall, r["detail"])
+    console.print(t)
+    console.print(summary(rows, workers or len(os.sched_getaffinity(0))))
+
+
 def retest_cmd(ids: Optional[list[str]] = typer.Argument(None, help="claim ids (default: all), e.g. C1 C4"),
                out: Path = typer.Option(Path("runs/retest"), help="report directory"),
                scale: str = typer.Option("small", help="tiny (smoke test), small (3 seeds, 30 RL steps: hours on "
@@ -46,6 +73,8 @@ def retest_cmd(ids: Optional[list[str]] = typer.Argument(None, help="claim ids (
                                                       "papers' horizons, 5 seeds, n = 256: ~19 h on 2 cores, "
                                                       "resumable), full"),
                list_: bool = typer.Option(False, "--list", help="show the registry and exit"),
+               status: bool = typer.Option(False, "--status", help="show where these claims' runs stand in the "
+                                                                 "store and the time left; runs nothing"),
                executor: str = typer.Option("local", help="local (process pool) or ray"),
                workers: Optional[int] = typer.Option(None, help="cores to use: jobs run workers // threads "
                                                                "at a time (default: free cores)"),
@@ -57,6 +86,9 @@ def retest_cmd(ids: Optional[list[str]] = typer.Argument(None, help="claim ids (
 
     if list_:
         _list(ids, scale)
+        return
+    if status:
+        _status(ids, scale, store, workers)
         return
     results = retest(ids, scale, out, executor, workers, store, not quiet, address)
     t = Table(title=f"verdicts (scale {scale})")

@@ -1,0 +1,112 @@
+"""``priorlab retest --status``: where a long re-test stands in its store, without running anything.
+
+A ``medium`` re-test is hours to days of jobs, spread over interruptions. :func:`survey` walks the
+same plan as :func:`~priorlab.claims.retest.run_all` with a runner that only looks each job's run
+up in the store: finished (with its wall time), running (and which process holds it), interrupted,
+failed or crashed (and the checkpoint a rerun resumes from), or not started; an arm seed whose
+prior or base run has not finished yet waits for it. :func:`left` estimates the job time still to
+go from the finished runs of the same arm (or prior), scaled by what a checkpoint already holds.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from priorlab.claims.base import Claim, Scale
+from priorlab.claims.retest import plan, run_all
+
+
+def _total_steps(cfg) -> int | None:
+    """Optimizer steps a run of ``cfg`` takes (an RL, SFT or stage config's ``steps``; a pretraining
+    config's tokens over its batch), or None."""
+    if (steps := getattr(cfg, "steps", None)) is not None:
+        return int(steps)
+    pc = getattr(cfg, "pretrain", None)
+    return max(1, pc.tokens // (pc.batch_size * pc.seq_len)) if pc is not None else None
+
+
+def _looker(store, steps: dict[str, tuple[int, int | None]]):
+    """A stage runner for :func:`run_all` that looks jobs up instead of running them; fills
+    ``steps[run_dir]`` with (the latest checkpoint's step, the run's steps)."""
+    from priorlab import store as S
+    from priorlab.checkpoint import step_dirs
+    from priorlab.locks import lock_holder
+    from priorlab.sweep import JobResult
+    from priorlab.sweep import plan as name_runs
+
+    def look(jobs, stage):
+        out = []
+        for st in name_runs(jobs, store):
+            d = st.run_dir
+            status = S.run_status(d) if d.exists() else "not started"
+            ckpt = step_dirs(d)[0][0] if d.exists() and step_dirs(d) else 0
+            total = _total_steps(st.cfg)
+            steps[str(d)] = (ckpt, total)
+            detail = {"running": f"held by {lock_holder(d)}", "not started": "no run in the store"}.get(
+                status, f"resumes from step {ckpt} of {total}" if ckpt else "resumes from the start")
+            out.append(JobResult(st.job, d, "reused" if status == "finished" else status, detail))
+        return out
+
+    return look
+
+
+def survey(claims: list[Claim], scale: Scale, store) -> list[dict]:
+    """One row per prior and arm x seed the claims need: ``name``, ``kind``, ``spec`` (the prior or
+    arm it belongs to), ``status`` (finished, running, interrupted, failed, crashed, not started,
+    refused, waiting), ``detail``, ``path``, ``wall_s`` (finished runs), ``steps`` (the run's, when
+    known) and ``done`` (the share of them a checkpoint holds)."""
+    steps: dict[str, tuple[int, int | None]] = {}
+    _, _, rows = run_all(claims, scale, "local", None, store, False, run=_looker(store, steps))
+    out, seen = [], set()
+    for r in rows:
+        base = r["kind"] == "prior" and r["path"] in seen  # a continuation whose base has not finished
+        seen.add(r["path"])
+        status = "waiting" if base else ("finished" if r["status"] == "reused" else r["status"])
+        detail = "for the prior it continues" if base else r["summary"].partition(": ")[2]
+        out.append({k: r[k] for k in ("name", "kind", "spec")} | {
+            "status": status, "detail": detail, "path": None if base else r["path"],
+            "wall_s": r["wall_s"] if status == "finished" else None, "steps": None if base else steps[r["path"]][1],
+            "done": 0.0 if base or not steps[r["path"]][1] else min(1.0, steps[r["path"]][0] / steps[r["path"]][1])})
+    named = {r["name"] for r in out}
+    _, arms = plan(claims, scale)
+    for a in arms.values():
+        out += [{"name": f"{a.name} seed {s}", "kind": a.kind, "spec": a.name, "status": "waiting",
+                 "detail": f"for {a.prior} (and {a.teacher})" if a.teacher else f"for {a.prior}", "path": None,
+                 "wall_s": None, "steps": None, "done": 0.0} for s in scale.seeds if f"{a.name} seed {s}" not in named]
+    return out
+
+
+def left(rows: list[dict]) -> tuple[float, int, int]:
+    """``(job seconds, runs estimated, runs not estimated)`` still to go: each unfinished, unrefused
+    run at the mean wall time of the finished runs of its arm or prior (else of the finished runs of
+    its kind and number of steps), less the share its checkpoint holds."""
+    by_spec: dict[str, list[float]] = {}
+    by_shape: dict[tuple, list[float]] = {}
+    for r in rows:
+        if r["status"] == "finished" and r["wall_s"]:
+            by_spec.setdefault(r["spec"], []).append(r["wall_s"])
+            by_shape.setdefault((r["kind"], r["steps"]), []).append(r["wall_s"])
+    seconds, known, unknown = 0.0, 0, 0
+    for r in rows:
+        if r["status"] in ("finished", "refused"):
+            continue
+        like = by_spec.get(r["spec"]) or by_shape.get((r["kind"], r["steps"]))
+        if like:
+            seconds += statistics.mean(like) * (1 - r["done"])
+            known += 1
+        else:
+            unknown += 1
+    return seconds, known, unknown
+
+
+def summary(rows: list[dict], workers: int) -> str:
+    """One line: how many runs are in each state and the time left on ``workers`` cores."""
+    counts = {s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)}
+    seconds, known, unknown = left(rows)
+    line = f"{len(rows)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+    if known:
+        line += (f"; left: ≈ {seconds / 3600:.1f} h of job time for {known} runs (≈ {seconds / 3600 / workers:.1f} h "
+                 f"of wall on {workers} one-thread workers), from finished runs of the same arm, or kind and steps")
+    if unknown:
+        line += f"; {unknown} runs with no finished run like them to estimate from"
+    return line
