@@ -126,6 +126,20 @@ def test_controls_gate_the_verdict():
     assert set(quiet.result()) == {"description", "effect", "ci_low", "ci_high", "detected"}
 
 
+def test_c4_plants_its_control_on_the_rl_arm_not_on_a_base_at_its_ceiling():
+    """C4 at small: the prior's pass@64 is near 1, so a control planted on the base was clipped
+    there and went undetected (`instrument failed`) though RL's pass@n falling, the claim's effect,
+    had room. The effect moves the RL arm; the control is planted there."""
+    rng = np.random.default_rng(3)
+    rows = [{"seed": s, "n": 64, "problem": f"eval/letters/4/{s * 24 + i}", "base_n": 1.0,
+             "rl_n": float(rng.uniform(0.8, 1.0)), "base_1": 0.3, "rl_1": float(rng.uniform(0.3, 0.5)),
+             "half_a": float(rng.uniform(0.9, 1.0)), "half_b": float(rng.uniform(0.9, 1.0))}
+            for s in range(3) for i in range(24)]
+    v = CLAIMS.get("C4")().judge(rows)
+    assert v.positive_control["detected"] and "on 'b'" in v.positive_control["description"], v.reason
+    assert v.verdict != "instrument failed"
+
+
 def test_a_measured_positive_control_gates_a_zero_width_primary():
     """C12 at medium: the primary was 0 in every draw (no verdict) and its run-level positive control,
     with an interval of its own, went undetected: that is the instrument failing, not 'underpowered'."""

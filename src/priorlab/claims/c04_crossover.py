@@ -66,7 +66,7 @@ class Crossover(Claim):
 
     def judge(self, rows):
         n = max(r["n"] for r in rows)
-        large = contrast(rows, "base_n", {}, {}, value_b="rl_n", bounds=(0, 1))
+        large = contrast(rows, "base_n", {}, {}, value_b="rl_n", bounds=(0, 1), moves="b")  # RL's pass@n falls
         noise = contrast(rows, "half_a", {}, {}, value_b="half_b")
         return verdict([
             part(f"pass@{n}: base − RL > 0", f"pass@{n}(base) − pass@{n}(RL)", large, paper=PAPER),
