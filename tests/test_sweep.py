@@ -178,7 +178,7 @@ def test_retest_status_surveys_the_store_and_estimates_what_is_left(tmp_path):
     """`retest --status` runs and writes nothing: it names each run's state (an arm waits for its
     prior) and prices what is left from finished runs of the same arm, less what a checkpoint holds."""
     from priorlab.claims import CLAIMS, SCALES
-    from priorlab.claims.survey import left, summary, survey
+    from priorlab.claims.survey import left, readiness, summary, survey
 
     claims, scale, store = [CLAIMS.get("C4")()], SCALES["tiny"], tmp_path / "store"
     rows = survey(claims, scale, store)
@@ -186,6 +186,7 @@ def test_retest_status_surveys_the_store_and_estimates_what_is_left(tmp_path):
     [prior] = [r for r in rows if r["kind"] == "prior"]
     arms = [r for r in rows if r["kind"] != "prior"]
     assert prior["status"] == "not started" and arms and {r["status"] for r in arms} == {"waiting"}
+    assert readiness(claims, scale, rows) == [f"C4: 0 of {len(rows)} runs settled — not ready"]
     def record(path, **rec):
         Path(path).mkdir(parents=True, exist_ok=True)
         S.write_record(Path(path), rec)
@@ -204,6 +205,7 @@ def test_retest_status_surveys_the_store_and_estimates_what_is_left(tmp_path):
     rest = len(arms) - 2
     assert left(rows) == pytest.approx((10.0 * (rest + 1 - (arms[1]["steps"] // 2) / arms[1]["steps"]), rest + 1, 0))
     assert "1 interrupted" in summary(rows, 2)
+    assert readiness(claims, scale, rows) == [f"C4: 2 of {len(rows)} runs settled — judgeable now, some runs still to go"]
     from typer.testing import CliRunner
 
     from priorlab.cli import app

@@ -76,6 +76,22 @@ def survey(claims: list[Claim], scale: Scale, store) -> list[dict]:
     return out
 
 
+def readiness(claims: list[Claim], scale: Scale, rows: list[dict]) -> list[str]:
+    """Per claim: how many of its runs finished, and whether it can be judged now (every prior and
+    required arm has a finished run; a refused seed counts as settled)."""
+    out = []
+    for c in claims:
+        arms = c.arms(scale)
+        mine = [r for r in rows if r["spec"] in {p.name for p in c.priors(scale)} | {a.name for a in arms}]
+        settled = [r for r in mine if r["status"] in ("finished", "refused")]
+        needed = {p.name for p in c.priors(scale)} | {a.name for a in arms if a.required}
+        ready = all(any(r["spec"] == n and r["status"] == "finished" for r in mine) for n in needed)
+        state = "ready to judge" if ready and len(settled) == len(mine) else (
+            "judgeable now, some runs still to go" if ready else "not ready")
+        out.append(f"{c.id}: {len(settled)} of {len(mine)} runs settled — {state}")
+    return out
+
+
 def left(rows: list[dict]) -> tuple[float, int, int]:
     """``(job seconds, runs estimated, runs not estimated)`` still to go: each unfinished, unrefused
     run at the mean wall time of the finished runs of its arm or prior (else of the finished runs of

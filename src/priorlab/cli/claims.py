@@ -51,11 +51,12 @@ def _status(ids: list[str] | None, scale: str, store: Path | None, workers: int 
     """Every run the claims need at ``scale``, as the store holds it now, and the time left."""
     from priorlab.claims import SCALES
     from priorlab.claims.retest import chosen
-    from priorlab.claims.survey import summary, survey
+    from priorlab.claims.survey import readiness, summary, survey
     from priorlab.report.fmt import duration
 
     _scale(scale)
-    rows = survey(chosen(ids), SCALES[scale], store)
+    claims = chosen(ids)
+    rows = survey(claims, SCALES[scale], store)
     t = Table(title=f"runs (scale {scale})")
     for col in ("run", "kind", "status", "wall", "detail"):
         t.add_column(col)
@@ -63,6 +64,8 @@ def _status(ids: list[str] | None, scale: str, store: Path | None, workers: int 
         wall = duration(r["wall_s"]) if r["wall_s"] else (f"{r['done']:.0%} done" if r["done"] else "")
         t.add_row(r["name"], r["kind"], r["status"], wall, r["detail"])
     console.print(t)
+    for line in readiness(claims, SCALES[scale], rows):
+        console.print(line)
     console.print(summary(rows, workers or len(os.sched_getaffinity(0))))
 
 
