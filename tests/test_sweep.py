@@ -205,7 +205,8 @@ def test_retest_status_surveys_the_store_and_estimates_what_is_left(tmp_path):
     rest = len(arms) - 2
     assert left(rows) == pytest.approx((10.0 * (rest + 1 - (arms[1]["steps"] // 2) / arms[1]["steps"]), rest + 1, 0))
     assert "1 interrupted" in summary(rows, 2)
-    assert readiness(claims, scale, rows) == [f"C4: 2 of {len(rows)} runs settled — judgeable now, some runs still to go"]
+    assert readiness(claims, scale, rows) == [
+        f"C4: 2 of {len(rows)} runs settled — judgeable now, some runs still to go"]
     from typer.testing import CliRunner
 
     from priorlab.cli import app

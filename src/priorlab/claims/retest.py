@@ -183,7 +183,7 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
             address: str | None = None, out: Path | None = None, run=None):
     """Run (or reuse) every prior and arm x seed; returns (prior dirs, arm dirs, one row per job).
     ``run(jobs, stage) -> [JobResult]``: how a stage's jobs run (default: through the store on
-    ``executor``; :mod:`priorlab.claims.progress` passes one that only looks them up)."""
+    ``executor``; :mod:`priorlab.claims.survey` passes one that only looks them up)."""
     from priorlab.sweep import run_jobs
 
     priors, arms = plan(claims, scale)

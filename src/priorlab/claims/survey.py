@@ -39,7 +39,7 @@ def _looker(store, steps: dict[str, tuple[int, int | None]]):
         for st in name_runs(jobs, store):
             d = st.run_dir
             status = S.run_status(d) if d.exists() else "not started"
-            ckpt = step_dirs(d)[0][0] if d.exists() and step_dirs(d) else 0
+            ckpt = max((n for n, _ in step_dirs(d)), default=0) if d.exists() else 0
             total = _total_steps(st.cfg)
             steps[str(d)] = (ckpt, total)
             detail = {"running": f"held by {lock_holder(d)}", "not started": "no run in the store"}.get(
@@ -63,10 +63,10 @@ def survey(claims: list[Claim], scale: Scale, store) -> list[dict]:
         seen.add(r["path"])
         status = "waiting" if base else ("finished" if r["status"] == "reused" else r["status"])
         detail = "for the prior it continues" if base else r["summary"].partition(": ")[2]
+        at, total = (0, None) if base else steps[r["path"]]
         out.append({k: r[k] for k in ("name", "kind", "spec")} | {
-            "status": status, "detail": detail, "path": None if base else r["path"],
-            "wall_s": r["wall_s"] if status == "finished" else None, "steps": None if base else steps[r["path"]][1],
-            "done": 0.0 if base or not steps[r["path"]][1] else min(1.0, steps[r["path"]][0] / steps[r["path"]][1])})
+            "status": status, "detail": detail, "path": None if base else r["path"], "steps": total,
+            "wall_s": r["wall_s"] if status == "finished" else None, "done": min(1.0, at / total) if total else 0.0})
     named = {r["name"] for r in out}
     _, arms = plan(claims, scale)
     for a in arms.values():
@@ -77,8 +77,8 @@ def survey(claims: list[Claim], scale: Scale, store) -> list[dict]:
 
 
 def readiness(claims: list[Claim], scale: Scale, rows: list[dict]) -> list[str]:
-    """Per claim: how many of its runs finished, and whether it can be judged now (every prior and
-    required arm has a finished run; a refused seed counts as settled)."""
+    """Per claim: how many of its runs are settled (finished, or refused: a rerun would refuse them
+    again), and whether it can be judged now (every prior and required arm has a finished run)."""
     out = []
     for c in claims:
         arms = c.arms(scale)
@@ -121,8 +121,9 @@ def summary(rows: list[dict], workers: int) -> str:
     seconds, known, unknown = left(rows)
     line = f"{len(rows)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items())
     if known:
-        line += (f"; left: ≈ {seconds / 3600:.1f} h of job time for {known} runs (≈ {seconds / 3600 / workers:.1f} h "
-                 f"of wall on {workers} one-thread workers), from finished runs of the same arm, or kind and steps")
+        hours = seconds / 3600
+        line += (f"; left: ≈ {hours:.1f} h of job time for {known} runs (≈ {hours / workers:.1f} h of wall on "
+                 f"{workers} one-thread workers), from finished runs of the same arm, or kind and steps")
     if unknown:
         line += f"; {unknown} runs with no finished run like them to estimate from"
     return line

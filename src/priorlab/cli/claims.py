@@ -35,8 +35,9 @@ def _list(ids: list[str] | None, scale: str) -> None:
     for col in ("id", "title", "source", "priors", "arms"):
         t.add_column(col)
     for c in claims:
+        arms = [a.name + ("" if a.required else " (optional)") for a in c.arms(SCALES[scale])]
         t.add_row(c.id, c.title, f"{c.source['authors']} arXiv {c.source['arxiv']}",
-                  ", ".join(p.name for p in c.priors(SCALES[scale])), ", ".join(a.name + ("" if a.required else " (optional)") for a in c.arms(SCALES[scale])))
+                  ", ".join(p.name for p in c.priors(SCALES[scale])), ", ".join(arms))
     console.print(t)
     seeds = SCALES[scale].seeds
     priors, arms = plan(claims, SCALES[scale])
@@ -66,7 +67,8 @@ def _status(ids: list[str] | None, scale: str, store: Path | None, workers: int 
     console.print(t)
     for line in readiness(claims, SCALES[scale], rows):
         console.print(line)
-    console.print(summary(rows, workers or len(os.sched_getaffinity(0))))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    console.print(summary(rows, workers or cores))
 
 
 def retest_cmd(ids: Optional[list[str]] = typer.Argument(None, help="claim ids (default: all), e.g. C1 C4"),
