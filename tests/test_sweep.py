@@ -178,6 +178,7 @@ def test_retest_status_surveys_the_store_and_estimates_what_is_left(tmp_path):
     """`retest --status` runs and writes nothing: it names each run's state (an arm waits for its
     prior) and prices what is left from finished runs of the same arm, less what a checkpoint holds."""
     from priorlab.claims import CLAIMS, SCALES
+    from priorlab.checkpoint import FORMAT, MANIFEST
     from priorlab.claims.survey import left, readiness, summary, survey
 
     claims, scale, store = [CLAIMS.get("C4")()], SCALES["tiny"], tmp_path / "store"
@@ -197,7 +198,9 @@ def test_retest_status_surveys_the_store_and_estimates_what_is_left(tmp_path):
     done, cut = Path(arms[0]["path"]), Path(arms[1]["path"])
     record(done, status="finished", wall_s=10.0)
     record(cut, status="interrupted")
-    (cut / "checkpoints" / f"step-{arms[1]['steps'] // 2}").mkdir(parents=True)
+    ckpt = cut / "checkpoints" / f"step-{arms[1]['steps'] // 2}"  # a complete (empty) checkpoint
+    ckpt.mkdir(parents=True)
+    (ckpt / MANIFEST).write_text(json.dumps({"format": FORMAT, "files": {}}))
     rows = survey(claims, scale, store)
     by = {r["path"]: r for r in rows if r["path"]}
     assert by[str(done)]["status"] == "finished" and by[str(cut)]["status"] == "interrupted"

@@ -225,6 +225,11 @@ class PretrainConfig(Strict):
     click_threshold: float = Field(0.5, gt=0, le=1, description="trace accuracy at which the prior counts as "
                                                                 "clicked (left the loss plateau)")
 
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps the budget makes: tokens over a step's rows x seq_len (at least 1)."""
+        return max(1, self.tokens // (self.batch_size * self.seq_len))
+
 
 class EvalConfig(Strict):
     splits: list[str] = Field(default_factory=lambda: ["eval"])

@@ -148,7 +148,7 @@ def _build(cfg, out: Path) -> _Run:
     tok = build_tokenizer(world.vocabulary() + corpus_vocabulary(cfg.corpus))
     corpus: Corpus = build_corpus(world, cfg.corpus, tok.get_vocab(), pc.tokens, pc.seq_len)
     write_json(out / "corpus.json", corpus.stats)
-    total = max(1, pc.tokens // (pc.batch_size * pc.seq_len))
+    total = pc.total_steps
     torch.manual_seed(pc.seed)
     model = build_model(cfg.model, tok, max_positions=max(1024, pc.seq_len)).to(dev)
     base = init_weights(model, tok, pc.init_from) if pc.init_from else {}

@@ -22,14 +22,14 @@ def _total_steps(cfg) -> int | None:
     if (steps := getattr(cfg, "steps", None)) is not None:
         return int(steps)
     pc = getattr(cfg, "pretrain", None)
-    return max(1, pc.tokens // (pc.batch_size * pc.seq_len)) if pc is not None else None
+    return pc.total_steps if pc is not None else None
 
 
 def _looker(store, steps: dict[str, tuple[int, int | None]]):
     """A stage runner for :func:`run_all` that looks jobs up instead of running them; fills
     ``steps[run_dir]`` with (the latest checkpoint's step, the run's steps)."""
     from priorlab import store as S
-    from priorlab.checkpoint import step_dirs
+    from priorlab.checkpoint import latest_checkpoint
     from priorlab.locks import lock_holder
     from priorlab.sweep import JobResult
     from priorlab.sweep import plan as name_runs
@@ -39,7 +39,8 @@ def _looker(store, steps: dict[str, tuple[int, int | None]]):
         for st in name_runs(jobs, store):
             d = st.run_dir
             status = S.run_status(d) if d.exists() else "not started"
-            ckpt = max((n for n, _ in step_dirs(d)), default=0) if d.exists() else 0
+            latest = latest_checkpoint(d) if d.exists() else None  # what a rerun resumes from
+            ckpt = int(latest.name.rpartition("-")[2]) if latest else 0
             total = _total_steps(st.cfg)
             steps[str(d)] = (ckpt, total)
             detail = {"running": f"held by {lock_holder(d)}", "not started": "no run in the store"}.get(
