@@ -44,9 +44,13 @@ class SampleSign(Claim):
              "Paper effect: the table values were not retrieved (claims.md §4), so no MDE can be shown to be "
              "below it: a claim without a verdict is 'underpowered'.",
              "PSR/NSR/W-REINFORCE use the PPO-clipped loss with 4 optimizer steps per batch and r in {0, 1}, as "
-             "the authors' verl fork does; no group baseline. GRPO is the shared verified-reward arm.")
+             "the authors' verl fork does; no group baseline. GRPO is the shared verified-reward arm.",
+             "Departure: the pool is small (medium: 30 epochs of 240 prompts; the paper: 20 epochs of MATH's 7,500). "
+             "Checked at medium: with a 10x pool (3 epochs) NSR lost as much pass@256 (docs/claims.md, C6).")
     next_steps = ("Sweep λ ∈ {0, 0.05, 0.1, 0.3, 1} (the paper's ablation).",
-                  "Count distinct correct traces per problem: NSR is predicted to keep them.")
+                  "Count distinct correct traces per problem: NSR is predicted to keep them.",
+                  "NSR on a world with several correct trajectories per problem (C14's drawn orders): here its "
+                  "per-token entropy fell 4-5x and it lost pass@256, which the paper's NSR keeps.")
 
     def priors(self, scale: Scale):
         return [DEMO]
