@@ -47,7 +47,11 @@ class EdgeOfCompetence(Claim):
                   "5 × 32 problems (a zero-width interval: no verdict). An exact bound would not rescue it: over "
                   "seeds, the unit of replication, 5 all-zero seed means only bound each arm's mean below "
                   "1 − 0.025^(1/5) = 0.52 (distribution-free), above the paper's upper end 0.42; 9 seeds would "
-                  "bring it to 0.34. Depth 8 with more depth-7 exposure in the edge prior.",
+                  "bring it to 0.34.",
+                  "Redesign the deeper region: a prior writes as many steps as the deepest depth it saw (no prior "
+                  "without depth 8 in pretraining wrote an 8-step trace, even one solving 28 of 32 depth-7 "
+                  "problems), so the depth-8 part is 0 by construction; a 6% depth-8 share gave 95% 8-step "
+                  "traces but pass@256 on 1 of 32 (docs/claims.md, C5's depth 8).",
                   "Sweep the rare-depth share (0, 0.1%, 1%, 10%) as the paper sweeps context exposure.",
                   "Compare the process reward on the edge band (claims.md §9 finding 4).")
 
