@@ -30,12 +30,21 @@ def concentration(groups: dict[str, list[dict]], problems: list[str]) -> dict:
             "distinct": statistics.median(len(c) for c in counts)}
 
 
+def solved(samples: list[dict]) -> bool:
+    """Whether any of a problem's samples verified."""
+    return any(r["verified"] for r in samples)
+
+
+def describe(c: dict) -> str:
+    """One group's concentration as text."""
+    return "—" if c["modal_share"] is None else f"{c['modal_share']:.2f} ({c['distinct']:g} distinct)"
+
+
 def collapse(run: Path) -> dict:
     """Lost and kept problems of one RL run, with their concentration before and after."""
     before, after = by_problem(records(run, "before")), by_problem(records(run, "after"))
     if set(before) != set(after):
         raise SystemExit(f"{run}: before and after hold different problems; not one run's evaluation")
-    solved = lambda rs: any(r["verified"] for r in rs)  # noqa: E731
     lost = [p for p in before if solved(before[p]) and not solved(after[p])]
     kept = [p for p in before if solved(after[p])]
     return {"run": str(run), "problems": len(before), "lost": len(lost), "kept": len(kept),
@@ -53,9 +62,9 @@ def main() -> None:
         if args.json:
             print(json.dumps(row))
             continue
-        fmt = lambda c: "—" if c["modal_share"] is None else f"{c['modal_share']:.2f} ({c['distinct']:g} distinct)"  # noqa: E731
-        print(f"{run.name}: {row['lost']} of {row['problems']} lost: modal share {fmt(row['lost_before'])} → "
-              f"{fmt(row['lost_after'])}; kept {row['kept']}: {fmt(row['kept_before'])} → {fmt(row['kept_after'])}")
+        print(f"{run.name}: {row['lost']} of {row['problems']} lost: modal share "
+              f"{describe(row['lost_before'])} → {describe(row['lost_after'])}; "
+              f"kept {row['kept']}: {describe(row['kept_before'])} → {describe(row['kept_after'])}")
 
 
 if __name__ == "__main__":
