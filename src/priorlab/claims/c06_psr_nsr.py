@@ -50,7 +50,7 @@ class SampleSign(Claim):
     next_steps = ("Sweep λ ∈ {0, 0.05, 0.1, 0.3, 1} (the paper's ablation).",
                   "Count distinct correct traces per problem: NSR is predicted to keep them.",
                   "NSR on a world with several correct trajectories per problem (C14's drawn orders): here its "
-                  "per-token entropy fell 4-5x and it lost pass@256, which the paper's NSR keeps.")
+                  "per-token entropy fell 3.7-5.2x and it lost pass@256, which the paper's NSR keeps.")
 
     def priors(self, scale: Scale):
         return [DEMO]
