@@ -51,8 +51,9 @@ class EdgeOfCompetence(Claim):
                   "Redesign the deeper region: a prior writes as many steps as the deepest depth it saw (no prior "
                   "without depth 8 in pretraining wrote an 8-step trace, even one solving 28 of 32 depth-7 "
                   "problems), so the depth-8 part is 0 by construction; a 6% depth-8 share gave 95% 8-step "
-                  "traces but pass@256 on 1 of 32, and on it the edge arm fit its 240-prompt pool (reward "
-                  "0.02 -> 0.11) with no held-out gain: a pool it cannot memorise too (docs/claims.md, C5's depth 8).",
+                  "traces but pass@256 on 1 of 32; on it the edge arm fit its 240-prompt pool with no held-out "
+                  "gain, and with a 10x pool sharpened depth 6 and still extended nothing (one-seed pilots, "
+                  "docs/claims.md, C5's depth 8).",
                   "Sweep the rare-depth share (0, 0.1%, 1%, 10%) as the paper sweeps context exposure.",
                   "Compare the process reward on the edge band (claims.md §9 finding 4).")
 
