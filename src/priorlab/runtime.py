@@ -43,6 +43,11 @@ def _allowed() -> set[int]:
         return set(range(os.cpu_count() or 1))
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask; every core where there is none)."""
+    return len(_allowed())
+
+
 def _read(path: str) -> str:
     with open(path) as f:
         return f.read()

@@ -82,10 +82,10 @@ def readiness(claims: list[Claim], scale: Scale, rows: list[dict]) -> list[str]:
     again), and whether it can be judged now (every prior and required arm has a finished run)."""
     out = []
     for c in claims:
-        arms = c.arms(scale)
-        mine = [r for r in rows if r["spec"] in {p.name for p in c.priors(scale)} | {a.name for a in arms}]
+        arms, priors = c.arms(scale), {p.name for p in c.priors(scale)}
+        mine = [r for r in rows if r["spec"] in priors | {a.name for a in arms}]
         settled = [r for r in mine if r["status"] in ("finished", "refused")]
-        needed = {p.name for p in c.priors(scale)} | {a.name for a in arms if a.required}
+        needed = priors | {a.name for a in arms if a.required}
         ready = all(any(r["spec"] == n and r["status"] == "finished" for r in mine) for n in needed)
         state = "ready to judge" if ready and len(settled) == len(mine) else (
             "judgeable now, some runs still to go" if ready else "not ready")

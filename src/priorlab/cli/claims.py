@@ -3,7 +3,6 @@ main typer app)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -54,6 +53,7 @@ def _status(ids: list[str] | None, scale: str, store: Path | None, workers: int 
     from priorlab.claims.retest import chosen
     from priorlab.claims.survey import readiness, summary, survey
     from priorlab.report.fmt import duration
+    from priorlab.runtime import usable_cores
 
     _scale(scale)
     claims = chosen(ids)
@@ -67,8 +67,7 @@ def _status(ids: list[str] | None, scale: str, store: Path | None, workers: int 
     console.print(t)
     for line in readiness(claims, SCALES[scale], rows):
         console.print(line)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    console.print(summary(rows, workers or cores))
+    console.print(summary(rows, workers or usable_cores()))
 
 
 def retest_cmd(ids: Optional[list[str]] = typer.Argument(None, help="claim ids (default: all), e.g. C1 C4"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -25,11 +24,9 @@ def git_commit(cwd: str | Path | None = None) -> str | None:
 
 def machine() -> dict:
     """``{cores, device}``: usable CPU cores and the torch device (with the GPU's name on CUDA)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - non-Linux
-        cores = os.cpu_count() or 1
     from priorlab import runtime
+
+    cores = runtime.usable_cores()
 
     dev = runtime.device()
     name = "cpu"
