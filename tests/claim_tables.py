@@ -73,9 +73,9 @@ def c4(g, e):
 
 def c5(g, e):
     rows = []
-    for region, depth in (("beyond", 8), ("edge band", 6)):
-        rows += _arms(g, {"edge": e, "in-distribution": 0.0, "too-hard": 0.0}, "gain_n", {"region": region, "n": 64},
-                      depth=depth)
+    for region, depth, planted in (("beyond", 8, 0.0), ("edge band", 6, e)):
+        rows += _arms(g, {"edge": planted, "in-distribution": 0.0, "too-hard": 0.0}, "gain_n",
+                      {"region": region, "n": 64}, depth=depth)
     return rows
 
 

@@ -1,6 +1,6 @@
 """The statistics every claim shares, and each defect of the old verdict rule (issue 12): the
 two-level bootstrap, zero-width intervals, non-inferiority, Holm, power, controls that gate,
-C3's collapse epoch, C5's band, C6's best test, C7's pair interval."""
+C3's collapse epoch, C5's band kept apart from depth 8, C6's best test, C7's pair interval."""
 
 import numpy as np
 import pytest
@@ -186,14 +186,23 @@ def test_c3_pools_both_compositions_as_their_own_units():
     assert primary.units == 6 and primary.effect == pytest.approx((1.0 + 0.6) / 2 + 0.015 - 0.9)
 
 
-def test_c5_primary_is_the_depth_beyond_the_edge_band():
-    """Gains inside the edge band (its own training depths) must not make the primary part hold."""
+def test_c5_depth_beyond_the_edge_band_is_never_pooled_with_the_band():
+    """The band's depths are the edge arm's own training depths: a gain there makes the primary (the
+    paper's in-band measurement) hold and leaves the beyond-band part alone; a gain beyond the band
+    moves that part only."""
     rng = np.random.default_rng(3)
-    rows = [{"arm": a, "seed": s, "region": region, "problem": f"eval/c/{d}/{p}", "gain_n": g + rng.normal(0, 0.05)}
-            for a in ("edge", "in-distribution", "too-hard") for s in range(3) for p in range(8)
-            for region, d, g in (("edge band", 6, 0.4 if a == "edge" else 0.0), ("beyond", 8, 0.0))]
-    v = CLAIMS.get("C5")().judge(rows)
-    assert v.primary.verdict not in ("holds", "contradicted") and v.parts[2].verdict == "holds"
+
+    def rows(band: float, beyond: float):
+        return [{"arm": a, "seed": s, "region": region, "problem": f"eval/c/{d}/{p}",
+                 "gain_n": (g if a == "edge" else 0.0) + rng.normal(0, 0.05)}
+                for a in ("edge", "in-distribution", "too-hard") for s in range(3) for p in range(8)
+                for region, d, g in (("edge band", 6, band), ("beyond", 8, beyond))]
+
+    inside = CLAIMS.get("C5")().judge(rows(0.4, 0.0))
+    assert inside.primary.verdict == "holds" and inside.parts[3].verdict not in ("holds", "contradicted")
+    assert "depth 8" in inside.parts[3].name and "depths 6-7" in inside.primary.name
+    beyond = CLAIMS.get("C5")().judge(rows(0.0, 0.4))
+    assert beyond.parts[3].verdict == "holds" and beyond.primary.verdict not in ("holds", "contradicted")
 
 
 def test_c7_overlap_interval_resamples_seeds_not_dependent_pairs():
