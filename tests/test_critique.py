@@ -183,6 +183,26 @@ def test_policy_loss_routes_off_policy_rows_to_the_shaped_term_and_keeps_the_cli
     torch.testing.assert_close(plain, on.sum())
 
 
+def test_refinement_tokens_can_take_the_likelihood_which_reaches_tokens_the_shaping_cannot():
+    """critique.loss=reinforce: −A·log p on refinement rows, whose gradient in log p is −A whatever p;
+    the shaped term's is −A·γp/(p+γ)², ≈ p/γ of it at a token with p = 1e-6 (C12's wall)."""
+    from priorlab.rl.losses import policy_loss
+
+    logp = torch.tensor([[-0.1, -13.8]], requires_grad=True)
+    adv, mask, off = torch.tensor([2.0]), torch.ones(1, 2), torch.tensor([True])
+    for name in ("shaped_offpolicy", "reinforce"):
+        logp.grad = None
+        loss, _ = policy_loss("clipped", logp, logp.detach(), adv, mask, off_policy=off, gamma=0.1,
+                              offpolicy_loss=name, agg="constant", normaliser=1.0)
+        loss.backward()
+        p = logp.detach().exp()
+        want = -2.0 * (0.1 * p / (p + 0.1) ** 2 if name == "shaped_offpolicy" else torch.ones_like(p))
+        torch.testing.assert_close(logp.grad, want)
+    assert RLConfig(**{"critique": {"loss": "reinforce"}}).critique.loss == "reinforce"
+    with pytest.raises(ValueError):
+        RLConfig(**{"critique": {"loss": "likelihood"}})
+
+
 # ---------------------------------------------------------------- refinements in the group
 
 

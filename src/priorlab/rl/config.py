@@ -137,6 +137,11 @@ class CritiqueConfig(Strict):
         "step", description="the critique: none (right/wrong), answer (the gold answer), step (the first wrong "
                             "step with its expected values); gold places the gold trace itself (a label-leak control)")
     gamma: float = Field(0.1, gt=0, description="shaping f(p) = p / (p + gamma) of refinement tokens")
+    loss: Literal["shaped_offpolicy", "reinforce"] = Field(
+        "shaped_offpolicy", description="loss on refinement tokens: shaped_offpolicy, -A f(p) (the paper's), or "
+                                        "reinforce, -A log p (their advantage-weighted likelihood); the shaping's "
+                                        "gradient in log p is gamma p / (p + gamma)^2, about p / gamma, so it cannot "
+                                        "raise a token the policy gives p << gamma")
     refinements: int = Field(4, ge=1, description="refinements per failed prompt, one from each of its first "
                                                   "samples; the best enters the group (<= rollout.group_size)")
 

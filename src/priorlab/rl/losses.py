@@ -98,19 +98,19 @@ def denominator(mask, mode: str) -> float:
 def policy_loss(name, logp, logp_old, adv, mask, keep=None, logp_ref=None, entropy=None,
                 kl_coef: float = 0.0, entropy_coef: float = 0.0, agg: str = "token_mean",
                 normaliser: float | None = None, denom: float | None = None, off_policy=None,
-                gamma: float = 0.1, **cfg):
+                gamma: float = 0.1, offpolicy_loss: str = "shaped_offpolicy", **cfg):
     """Registered loss + optional k3 KL to the prior − entropy bonus, aggregated once.
 
     ``keep`` [B] (from the advantage estimator) removes samples from the mask. ``off_policy``
-    [B] bool marks refinements (Critique-GRPO): their tokens take :func:`shaped_offpolicy` with
-    ``gamma`` instead of loss ``name``.
+    [B] bool marks refinements (Critique-GRPO): their tokens take ``offpolicy_loss`` (default
+    :func:`shaped_offpolicy` with ``gamma``) instead of loss ``name``.
     Returns (scalar loss, stats: clip_low / clip_high fractions over ``tokens`` counted)."""
     if keep is not None:
         mask = mask * keep[:, None].to(mask.dtype)
     loss, low, high = LOSSES.get(name)(logp, logp_old, adv, gamma=gamma, **cfg)
     if off_policy is not None and bool(off_policy.any()):
         off = off_policy[:, None]
-        loss = torch.where(off, shaped_offpolicy(logp, logp_old, adv, gamma)[0], loss)
+        loss = torch.where(off, LOSSES.get(offpolicy_loss)(logp, logp_old, adv, gamma=gamma)[0], loss)
         low, high = low & ~off, high & ~off
     if kl_coef:
         loss = loss + kl_coef * kl_k3(logp, logp_ref)

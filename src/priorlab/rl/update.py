@@ -223,9 +223,10 @@ def _mini_batch(model, opt, batch: Batch, mb, mask, adv, keep, ref_logp, cfg, st
 
 
 def _off_policy(sub: Batch, cfg) -> dict:
-    """The shaped off-policy loss's arguments when the batch holds refinements (Critique-GRPO);
+    """The off-policy loss's arguments when the batch holds refinements (Critique-GRPO);
     none otherwise (stages without refinements, e.g. RLP, have no ``critique`` config)."""
-    return {} if sub.off_policy is None else {"off_policy": sub.off_policy, "gamma": cfg.critique.gamma}
+    c = cfg.critique
+    return {} if sub.off_policy is None else {"off_policy": sub.off_policy, "gamma": c.gamma, "offpolicy_loss": c.loss}
 
 
 def critic_step(critic, opt, batch: Batch, mb, old_values, returns, cfg, step: int, bf16: bool) -> float:
