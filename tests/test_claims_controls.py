@@ -113,14 +113,18 @@ def test_c2_an_accuracy_loss_without_the_clip_contradicts_that_part_not_the_head
     assert parts["RLOO: no accuracy loss"] != "contradicted"
 
 
-def test_c12_gold_trace_arm_is_planned_and_differs_from_the_critique_arm_only_in_the_critique():
+def test_c12_gold_trace_arm_is_planned_and_differs_from_the_critique_arm_only_in_the_critique_and_its_loss():
+    """The label leak is trained by its likelihood (critique.loss=reinforce): the shaped loss cannot
+    raise a token the prior gives p << gamma, such as a 6th step after 5 (C12 at medium)."""
     from priorlab.claims.c12_critiques import REFINE
 
     priors, arms = plan(chosen(["C12"]), SCALES["tiny"])
     assert priors[REFINE.name].base == "demo" and "corpus.refine.share=0.1" in priors[REFINE.name].sets
     gold, step, grpo = arms["gold-trace"], arms["critique-step"], arms["grpo-refine"]
-    assert "critique.kind=gold" in gold.sets and gold.preset == step.preset == "critique_grpo"
-    assert [s for s in gold.sets if s != "critique.kind=gold"] == [s for s in step.sets if s != "critique.kind=step"]
+    own = ("critique.kind=gold", "critique.loss=reinforce")
+    assert set(own) <= set(gold.sets) and gold.preset == step.preset == "critique_grpo"
+    assert [s for s in gold.sets if s not in own] == [s for s in step.sets if s != "critique.kind=step"]
+    assert not any(s.startswith("critique.loss") for s in step.sets)
     assert grpo.preset == "grpo" and not any(s.startswith("critique.") for s in grpo.sets)
 
 

@@ -48,8 +48,13 @@ class Critiques(Claim):
              "the best kept: 7 on-policy + 1); on-policy tokens keep the clipped ratio, where the released run "
              "removes the clip; advantages are std-normalised as the released code's default.",
              "Positive control: run-level. The 'gold-trace' arm places the world's gold trace in every failed "
-             "group (a label leak, not a critique, LUFFY-style): its pass@n gain over GRPO on the persistent "
-             "failures must be detected, else the instrument cannot see learning on those problems.",
+             "group (a label leak, not a critique, LUFFY-style) and trains it by its likelihood, -A log p "
+             "(critique.loss=reinforce): its pass@n gain over GRPO on the persistent failures must be detected, "
+             "else the instrument cannot see learning on those problems. Until 2026-12-06 it took the shaped loss "
+             "and went undetected at medium (+0.012): the persistent failures are depth-6 problems on which the "
+             "prior writes <ans> after 5 steps (log p of a 6th step ~ -13), and the shaping's gradient, ~ p/gamma "
+             "there, cannot raise that token; by likelihood, seed 0 solved 16 of 35 (docs/claims.md, C12's "
+             "positive control).",
              "Paper effect: the gain on persistent failures was not retrieved as a number (claims.md §10a: "
              "about 29% of training problems have pass@4 = 0; headline pass@1 gains +4.4 / +3.8 points are over "
              "all problems), so no MDE can be shown below it: without a verdict the claim is 'underpowered'.",
@@ -68,6 +73,7 @@ class Critiques(Claim):
     def arms(self, scale: Scale):
         band = f"data.depths=[{','.join(map(str, DEPTHS))}]"
         return [arm(scale, name, REFINE, band, *(() if kind is None else (f"critique.kind={kind}",)),
+                    *(("critique.loss=reinforce",) if kind == "gold" else ()),
                     preset="grpo" if kind is None else "critique_grpo", depths=DEPTHS, horizon=HORIZON,
                     about="GRPO, verified reward" if kind is None else f"Critique-GRPO, critique {kind}")
                 for name, kind in ARMS.items()]
@@ -109,6 +115,6 @@ class Critiques(Claim):
             part(f"pass@{n}: step critique − none critique", f"pass@{n} on persistent failures, step − none",
                  gap("pass_n", "critique-step", "critique-none")),
         ], head, negative=ControlSpec(self.control, gap("pass_n", "critique-none").estimate(), positive=False, sign=0),
-            positive=ControlSpec("run-level: a gold trace in every failed group (a label leak) minus GRPO, pass@n on "
-                                 "persistent failures: must be detected above 0",
+            positive=ControlSpec("run-level: a gold trace in every failed group (a label leak, trained by its "
+                                 "likelihood) minus GRPO, pass@n on persistent failures: must be detected above 0",
                                  gap("pass_n", "gold-trace").estimate(), positive=True, sign=+1))
