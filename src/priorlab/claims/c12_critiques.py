@@ -63,8 +63,12 @@ class Critiques(Claim):
              "0.3): they do not (0-1.6% of refinements verified vs 5% of fresh samples at depths 4-5), so a "
              "'no effect' here says the prior cannot read critiques, not that critiques carry no information; "
              "the per-seed refine_success rows show it.")
-    next_steps = ("Find a prior that passes the gate (more refinement tokens, the small model, a context of "
-                  "question + critique without the attempt), then rerun.",
+    next_steps = ("Re-run at medium with the likelihood gold-trace control (detected in a one-seed pilot: 16 of 35 "
+                  "persistent failures solved); until then the medium verdict is the shaped control's.",
+                  "Find a prior that passes the gate (more refinement tokens, the small model, a context of "
+                  "question + critique without the attempt), then rerun; a persistent failure here is a depth-6 "
+                  "problem whose 6th step the prior never writes, which the paper's shaping cannot teach even "
+                  "from a verified refinement (critique.loss=reinforce as a departure to measure).",
                   "Add the answer critique and γ ∈ {0.1, 0.5, ∞} (more-systems.md §1).")
 
     def priors(self, scale: Scale):
