@@ -225,8 +225,9 @@ def _mini_batch(model, opt, batch: Batch, mb, mask, adv, keep, ref_logp, cfg, st
 def _off_policy(sub: Batch, cfg) -> dict:
     """The off-policy loss's arguments when the batch holds refinements (Critique-GRPO);
     none otherwise (stages without refinements, e.g. RLP, have no ``critique`` config)."""
-    c = cfg.critique
-    return {} if sub.off_policy is None else {"off_policy": sub.off_policy, "gamma": c.gamma, "offpolicy_loss": c.loss}
+    if sub.off_policy is None:
+        return {}
+    return {"off_policy": sub.off_policy, "gamma": cfg.critique.gamma, "offpolicy_loss": cfg.critique.loss}
 
 
 def critic_step(critic, opt, batch: Batch, mb, old_values, returns, cfg, step: int, bf16: bool) -> float:
