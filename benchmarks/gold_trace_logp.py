@@ -38,14 +38,14 @@ def persistent_failures(run: Path, world) -> list:
     return [world.problem(r["split"], int(r["index"]), int(r["depth"]), r["context"]) for r in failed]
 
 
-def trace_logp(model, tok, world, problem) -> tuple[torch.Tensor, list[int], list[int]]:
-    """Per-token log p [T] of the gold steps trace (and its EOS) after the question; its ids; the
+def trace_logp(model, tok, world, problem) -> tuple[torch.Tensor, list[int]]:
+    """Per-token log p [T] of the gold steps trace (and its EOS) after the question, and the
     model's preferred id at each position."""
     q = tok(world.model_input(problem), add_special_tokens=False)["input_ids"]
     a = tok(f"{world.render_solution(problem, 'steps')} {EOS}", add_special_tokens=False)["input_ids"]
     with torch.no_grad():
         lp = torch.log_softmax(model(torch.tensor([q + a])).logits[0, len(q) - 1:-1].float(), -1)
-    return lp[torch.arange(len(a)), torch.tensor(a)], a, lp.argmax(-1).tolist()
+    return lp[torch.arange(len(a)), torch.tensor(a)], lp.argmax(-1).tolist()
 
 
 def score(path: Path, tok, world, problems: list) -> dict:
@@ -53,16 +53,16 @@ def score(path: Path, tok, world, problems: list) -> dict:
     model = load_model(path).eval()
     tokens, traces, worst, prefers = [], [], [], Counter()
     for p in problems:
-        lp, _, top = trace_logp(model, tok, world, p)
+        lp, preferred = trace_logp(model, tok, world, p)
         i = int(lp.argmin())
         tokens += lp.tolist()
         traces.append(float(lp.sum()))
         worst.append(float(lp[i]))
-        prefers[tok.decode([top[i]])] += 1
+        prefers[tok.decode([preferred[i]])] += 1
     return {"model": str(path), "problems": len(problems), "mean_token_logp": statistics.fmean(tokens),
             "median_trace_logp": statistics.median(traces), "median_worst_token_logp": statistics.median(worst),
-            "worst_token_preferred": (top := prefers.most_common(1)[0])[0],
-            "worst_token_preferred_share": top[1] / len(problems)}
+            "worst_token_preferred": (mode := prefers.most_common(1)[0])[0],
+            "worst_token_preferred_share": mode[1] / len(problems)}
 
 
 def main() -> None:
