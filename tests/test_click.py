@@ -66,8 +66,9 @@ def test_pretraining_logs_probes_and_rl_refuses_a_prior_that_never_clicked(tmp_p
 
 
 def test_a_stage_that_wrecks_its_prior_loses_the_click_and_rl_refuses_the_result(monkeypatch, world, tiny_prior, tmp_path):
-    """recheck on constructed probe rows: traces below the threshold lose the click; a policy
-    writing almost no traces is not judged; a prior that never clicked gains nothing. RL then
+    """recheck on constructed probe rows: traces below the threshold lose the click; an RL or SFT
+    policy writing almost no traces is not judged, an RLP stage that stopped writing them lost its
+    click; a prior that never clicked gains nothing. RL then
     refuses a model that lost its click, naming the stage."""
     import json
     import shutil
@@ -82,15 +83,19 @@ def test_a_stage_that_wrecks_its_prior_loses_the_click_and_rl_refuses_the_result
     meta = {"clicked": True, "click_step": 100, "click_threshold": 0.5, "pretrain_depths": [2, 3, 4],
             "corpus_contexts": ["letters"]}
 
-    def probed(acc, share):
+    def probed(acc, share, stage="rlp"):
         monkeypatch.setattr(click, "probe", lambda *a, **k: {"kind": "probe", "trace_acc": acc,
                                                              "probe_trace_share": share, "probe_verified": acc})
-        return click.recheck(None, None, world, meta, "rlp")
+        return click.recheck(None, None, world, meta, stage)
 
     assert probed(0.9, 1.0) == {"final_trace_acc": 0.9, "final_trace_share": 1.0}
     lost = probed(0.05, 0.5)
-    assert lost["clicked"] is False and lost["click_step"] is None and lost["click_lost"] == {"stage": "rlp", "trace_acc": 0.05}
-    assert "clicked" not in probed(0.0, 0.02)  # ≈ 3 trace completions of 128 (< 8): not judged
+    assert lost["clicked"] is False and lost["click_step"] is None
+    assert lost["click_lost"] == {"stage": "rlp", "trace_acc": 0.05, "trace_share": 0.5}
+    rl_probe = probed(0.0, 0.02, "rl")  # ≈ 3 trace completions of 128 (< 8): an RL policy is not judged
+    assert "clicked" not in rl_probe and "clicked" not in probed(0.0, 0.02, "sft")
+    silent = probed(0.0, 0.02)  # an RLP stage that stopped writing traces lost its click
+    assert silent["clicked"] is False and silent["click_lost"]["why"].startswith("3 of ")
     assert click.recheck(None, None, world, meta | {"clicked": False}, "rl") == {}
 
     model = tmp_path / "model"
@@ -98,4 +103,7 @@ def test_a_stage_that_wrecks_its_prior_loses_the_click_and_rl_refuses_the_result
     info = json.loads((model / "priorlab.json").read_text()) | lost | {"click_threshold": 0.5}
     (model / "priorlab.json").write_text(json.dumps(info))
     with pytest.raises(ConfigError, match="lost its click in its rlp stage.*allow_unclicked_prior"):
+        check_prior(load_config(None, [f"prior={model}"], model=RLConfig))
+    (model / "priorlab.json").write_text(json.dumps(info | silent))
+    with pytest.raises(ConfigError, match="rlp stage.*probe completions are traces: it stopped writing them"):
         check_prior(load_config(None, [f"prior={model}"], model=RLConfig))

@@ -24,8 +24,11 @@ The criterion, stated once here and in docs/pretraining.md:
 - A model made from a clicked prior by another stage (RL, SFT, an RLP stage) is probed the same
   way at its end (:func:`recheck`): it **lost its click** when at least ``MIN_FORMAT_SAMPLES`` of
   its probe completions are traces and their ``trace_acc`` is below the prior's threshold; it is
-  then ``clicked: false`` like a prior that never clicked, with ``click_lost`` saying where. (A
-  policy that writes almost no traces, e.g. collapsed onto bare answers, is not judged by it.)
+  then ``clicked: false`` like a prior that never clicked, with ``click_lost`` saying where. An RL
+  or SFT policy that writes almost no traces (collapsed onto bare answers: its reward or data may
+  select a format) is not judged by it; any other stage (an RLP stage, which should leave the
+  prior's outputs alone) that stops writing traces has lost its click too (a 300-step RLP stage
+  without a next-token loss left 1 trace in 128 and verified pass@8 = 0 at depths 4-5, docs/rlp.md).
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ PROBE_PROBLEMS = 16
 PROBE_SAMPLES = 4
 NON_TRACE = ("answer", "mixed", "none")
 MIN_FORMAT_SAMPLES = 8  # a trace format needs this many probe completions to count on its own
+#: Stages whose objective may select the formats a model writes: a model from one of them that
+#: writes too few traces to judge keeps its click (module doc); any other stage loses it.
+FORMAT_SELECTING = ("rl", "sft")
 
 
 def probe_problems(world, corpus_cfg) -> list:
@@ -66,8 +72,11 @@ def recheck(model, tok, world, meta: dict, stage: str) -> dict:
     row = probe(model, tok, world, problems, seed=0)
     out = {"final_trace_acc": round(row["trace_acc"], 4), "final_trace_share": round(row["probe_trace_share"], 4)}
     n_trace = round(row["probe_trace_share"] * PROBE_SAMPLES * len(problems))
-    if n_trace >= MIN_FORMAT_SAMPLES and row["trace_acc"] < meta.get("click_threshold", 0.5):
-        lost = {"stage": stage, "trace_acc": out["final_trace_acc"]}
+    judged = n_trace >= MIN_FORMAT_SAMPLES
+    if (judged and row["trace_acc"] < meta.get("click_threshold", 0.5)) or (
+            not judged and stage not in FORMAT_SELECTING):
+        lost = {"stage": stage, "trace_acc": out["final_trace_acc"], "trace_share": out["final_trace_share"]} | (
+            {} if judged else {"why": f"{n_trace} of {PROBE_SAMPLES * len(problems)} probe completions are traces"})
         out |= {"clicked": False, "click_step": None, "click_lost": lost}
     return out
 

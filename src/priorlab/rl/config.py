@@ -248,8 +248,9 @@ def unclicked(prior: str | Path) -> dict | None:
 def unclicked_reason(info: dict) -> str:
     """Why a prior whose ``priorlab.json`` is ``info`` (``clicked: false``) is refused, in words."""
     if lost := info.get("click_lost"):
-        return (f"lost its click in its {lost.get('stage')} stage (clicked: false; trace accuracy "
-                f"{lost.get('trace_acc')} < {info.get('click_threshold')} on the click probe at its end)")
+        why = (f"{lost['why']}: it stopped writing them" if lost.get("why") else
+               f"trace accuracy {lost.get('trace_acc')} < {info.get('click_threshold')}")
+        return f"lost its click in its {lost.get('stage')} stage (clicked: false; {why} on the click probe at its end)"
     return (f"never clicked: it never left the loss plateau (clicked: false, trace accuracy below "
             f"{info.get('click_threshold')} at every probe)")
 
