@@ -16,8 +16,11 @@ PAPER_PASS1 = 0.026
 #: The same benchmarks before the post-training: RLP 36.0 vs continued pretraining 30.9.
 PAPER_PRIOR = 0.051
 
-RLP = PriorSpec("rlp", (), "the demo prior after an RLP stage on its own corpus mix (priorlab rlp, preset rlp)",
-                base="demo", kind="rlp")
+#: The next-token loss (rlp.ntp_coef = 1) departs from the paper (none): without it the medium stage
+#: (300 steps) wrecked the prior (trace accuracy 0.00, verified pass@8 = 0), with it the prior kept
+#: its click (0.82; docs/rlp.md, "A next-token loss keeps the prior").
+RLP = PriorSpec("rlp", ("rlp.ntp_coef=1.0",), "the demo prior after an RLP stage on its own corpus mix, with a "
+                "next-token step after each update (priorlab rlp, preset rlp, rlp.ntp_coef=1)", base="demo", kind="rlp")
 CPT = PriorSpec("cpt-flops", (), "the demo prior continued on the RLP stage's documents for the FLOPs the RLP "
                                  "stage spent (priorlab.rlp.matched, budget flops)", base="demo",
                 match=("rlp", "flops"))
@@ -53,11 +56,14 @@ class RLPCeiling(Claim):
              "Positive control: constructed (the primary effect planted at 2 × MDE on the measured rows). A run-level "
              "one (a prior known to be better, e.g. the continued prior at 4 × the FLOPs) is not adopted: that it "
              "raises pass@n after RL is not established.",
+             "Departure: the RLP stage keeps a next-token loss (rlp.ntp_coef = 1: one optimizer step on the step's "
+             "documents after each RLP update); the paper has none. Without it a 300-step stage on the demo prior "
+             "stopped writing traces (1 of 128 probe completions) and verified nothing at depths 4-5.",
              "Thoughts are at most 16 tokens (rollout.max_new_tokens) against the paper's 2048; the paper's Fig. "
              "shows 64-token thoughts lose most of the gain (11.5 vs 42.2).")
-    next_steps = ("An RLP stage that keeps the prior's click: on the demo prior the medium stage (300 steps) lost it, "
-                  "and with a thought channel (corpus.thoughts) 60-step stages at lr 1e-4 to 1e-5 still degraded it "
-                  "(docs/rlp.md, 'A thought channel'); until then C13 at medium is refused.",
+    next_steps = ("A thought channel that pays: on the demo prior thoughts never close and their information gain "
+                  "stays near -7 nats over 300 steps; on a thought-channel prior (corpus.thoughts=0.3) they close "
+                  "and cost about 3 nats, still without rising (docs/rlp.md).",
                   "Replicate the RLP and continued priors over prior seeds (pretrain.seed / seed) and resample them.",
                   "Add the token-matched continued prior (match=('rlp', 'tokens')) as a second comparison.",
                   "Measure the share of think-then-answer outputs of the RLP prior (links to C3).")
