@@ -62,10 +62,10 @@ class Critiques(Claim):
              "on the prior's failures, or the claim tests nothing. Measured on this prior recipe (share 0.1, and "
              "0.3): they do not (0-1.6% of refinements verified vs 5% of fresh samples at depths 4-5), so a "
              "'no effect' here says the prior cannot read critiques, not that critiques carry no information; "
-             "the per-seed refine_success rows show it.")
-    next_steps = ("Re-run at medium with the likelihood gold-trace control (detected in a one-seed pilot: 16 of 35 "
-                  "persistent failures solved); until then the medium verdict is the shaped control's.",
-                  "Find a prior that passes the gate (more refinement tokens, the small model, a context of "
+             "the per-seed refine_success rows show it.",
+             "At medium (2026-12-06) the likelihood control was detected (+0.426 [+0.251, +0.601]) and the step "
+             "critique's refinements verified in no seed: the verdict is underpowered, the mechanism untested.")
+    next_steps = ("Find a prior that passes the gate (more refinement tokens, the small model, a context of "
                   "question + critique without the attempt), then rerun; a persistent failure here is a depth-6 "
                   "problem whose 6th step the prior never writes, which the paper's shaping cannot teach even "
                   "from a verified refinement (critique.loss=reinforce as a departure to measure).",
