@@ -61,9 +61,10 @@ class RLPCeiling(Claim):
              "stopped writing traces (1 of 128 probe completions) and verified nothing at depths 4-5.",
              "Thoughts are at most 16 tokens (rollout.max_new_tokens) against the paper's 2048; the paper's Fig. "
              "shows 64-token thoughts lose most of the gain (11.5 vs 42.2).")
-    next_steps = ("Evaluate the ceiling where it is not saturated: at medium, pass@256 after GRPO on the band depths "
-                  "was 0.78-0.97, so the constructed control could not register a gain (docs/claims.md, 'C13 at "
-                  "medium with a next-token loss'); the edge depths 6-7, as C5's redesign.",
+    next_steps = ("Evaluate the ceiling where it is neither saturated nor at the floor: at medium, pass@256 after "
+                  "GRPO was 0.78-0.97 at the band depths 4-5 and 0 at depths 6-7 (a demo-derived prior writes no "
+                  "6th step), so the constructed control could not register a gain (docs/claims.md, 'C13 at medium "
+                  "with a next-token loss'); a base prior that saw deeper depths (C5's edge prior) or a smaller k.",
                   "A thought channel that pays: on the demo prior thoughts never close and their information gain "
                   "stays near -7 nats over 300 steps; on a thought-channel prior (corpus.thoughts=0.3) they close "
                   "and cost about 3 nats, still without rising (docs/rlp.md).",
