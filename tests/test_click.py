@@ -86,7 +86,7 @@ def test_a_stage_that_wrecks_its_prior_loses_the_click_and_rl_refuses_the_result
     def probed(acc, share, stage="rlp"):
         monkeypatch.setattr(click, "probe", lambda *a, **k: {"kind": "probe", "trace_acc": acc,
                                                              "probe_trace_share": share, "probe_verified": acc})
-        return click.recheck(None, None, world, meta, stage)
+        return click.recheck(None, None, world, meta, stage, selects_formats=stage != "rlp")
 
     assert probed(0.9, 1.0) == {"final_trace_acc": 0.9, "final_trace_share": 1.0}
     lost = probed(0.05, 0.5)

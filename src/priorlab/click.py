@@ -26,8 +26,8 @@ The criterion, stated once here and in docs/pretraining.md:
   its probe completions are traces and their ``trace_acc`` is below the prior's threshold; it is
   then ``clicked: false`` like a prior that never clicked, with ``click_lost`` saying where. An RL
   or SFT policy that writes almost no traces (collapsed onto bare answers: its reward or data may
-  select a format) is not judged by it; any other stage (an RLP stage, which should leave the
-  prior's outputs alone) that stops writing traces has lost its click too (a 300-step RLP stage
+  select a format) is not judged by it; a stage that should leave the prior's outputs alone (an
+  RLP stage: ``recheck(..., selects_formats=False)``) and stops writing traces has lost its click too (a 300-step RLP stage
   without a next-token loss left 1 trace in 128 and verified pass@8 = 0 at depths 4-5, docs/rlp.md).
 """
 
@@ -41,9 +41,6 @@ PROBE_PROBLEMS = 16
 PROBE_SAMPLES = 4
 NON_TRACE = ("answer", "mixed", "none")
 MIN_FORMAT_SAMPLES = 8  # a trace format needs this many probe completions to count on its own
-#: Stages whose objective may select the formats a model writes: a model from one of them that
-#: writes too few traces to judge keeps its click (module doc); any other stage loses it.
-FORMAT_SELECTING = ("rl", "sft")
 
 
 def probe_problems(world, corpus_cfg) -> list:
@@ -60,11 +57,13 @@ def _probe_set(world, corpus_depths: list[int], ctx: str | None) -> list:
     return [p for d in depths for p in world.problems("eval", d, PROBE_PROBLEMS, ctx)]
 
 
-def recheck(model, tok, world, meta: dict, stage: str) -> dict:
+def recheck(model, tok, world, meta: dict, stage: str, selects_formats: bool = True) -> dict:
     """What a model made by ``stage`` from a prior with metadata ``meta`` (its ``priorlab.json``)
     adds to its own: ``final_trace_acc`` and ``final_trace_share`` of the click probe on it, and,
     when it lost its click (module doc), ``clicked: false``, ``click_step: None`` and
-    ``click_lost: {stage, trace_acc}``. Nothing for a prior that had not clicked or was not probed."""
+    ``click_lost: {stage, trace_acc, trace_share}``. Nothing for a prior that had not clicked or was not
+    probed. ``selects_formats``: the stage's objective may choose the formats the model writes (RL, SFT),
+    so writing too few traces to judge keeps the click; without it (an RLP stage) that loses it."""
     if meta.get("clicked") is not True:
         return {}
     ctx = (meta.get("corpus_contexts") or [None])[0]
@@ -74,7 +73,7 @@ def recheck(model, tok, world, meta: dict, stage: str) -> dict:
     n_trace = round(row["probe_trace_share"] * PROBE_SAMPLES * len(problems))
     judged = n_trace >= MIN_FORMAT_SAMPLES
     if (judged and row["trace_acc"] < meta.get("click_threshold", 0.5)) or (
-            not judged and stage not in FORMAT_SELECTING):
+            not judged and not selects_formats):
         lost = {"stage": stage, "trace_acc": out["final_trace_acc"], "trace_share": out["final_trace_share"]} | (
             {} if judged else {"why": f"{n_trace} of {PROBE_SAMPLES * len(problems)} probe completions are traces"})
         out |= {"clicked": False, "click_step": None, "click_lost": lost}

@@ -222,12 +222,14 @@ def run_steps(cfg, run: Started, title: str, step_fn, describe, show: bool, hook
                 p.checkpoint(step + 1)
 
 
-def finish_run(cfg, run: Started, show: bool, stage: str) -> tuple[list[dict], list[dict]]:
+def finish_run(cfg, run: Started, show: bool, stage: str,
+               selects_formats: bool = True) -> tuple[list[dict], list[dict]]:
     """Save the trained model as ``model/`` (its ``priorlab.json`` saying whether it kept the prior's
     click: :func:`priorlab.click.recheck`) and evaluate it (``after``); return the after rows and
-    the metrics rows. ``stage``: the run kind, named where a model lost its click."""
+    the metrics rows. ``stage``: the run kind, named where a model lost its click; ``selects_formats``:
+    :func:`priorlab.click.recheck`'s."""
     p = run.parts
-    kept = click.recheck(p.model, p.tok, world_for(run.prior), p.meta, stage)
+    kept = click.recheck(p.model, p.tok, world_for(run.prior), p.meta, stage, selects_formats)
     save_checkpoint(run.out / "model", p.model, p.tok, p.meta | {"step": cfg.steps} | kept)
     after = evaluate_checkpoint(run.out / "model", cfg, run.out / "after", show, reuse=False)
     return after, read_jsonl(run.out / "metrics.jsonl")

@@ -220,7 +220,7 @@ def train(cfg, out: str | Path, resume: bool = False, show: bool = True) -> dict
     run_steps(cfg, run, f"RLP {n_params(p.model) / 1e6:.2f}M params, {len(p.data)} documents", rlp_step,
               lambda row: f"RLP info gain {row['reward_mean']:+.3f}", show)
     p.model.eval()
-    after, rows = finish_run(cfg, run, show, "rlp")
+    after, rows = finish_run(cfg, run, show, "rlp", selects_formats=False)  # RLP should leave formats alone
     prior_params = n_params(load_model(run.prior))
     train_rows = [r for r in rows if r.get("kind") == "train"]
     summary = {"prior": str(run.prior), "checkpoint": str((out / "model").resolve()), "steps": cfg.steps,
