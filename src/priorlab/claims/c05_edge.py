@@ -10,7 +10,8 @@ from priorlab.claims.measure import change, n_samples, problem_pass, problem_row
 
 DEEP = (6, 7, 8)
 #: Pretraining covers depths 2-5 fully and 6-7 rarely (the paper's skewed "hard" share); 8 never.
-EDGE_PRIOR = PriorSpec("edge", ("corpus.depths={2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 0.3, 7: 0.1}",),
+EDGE_DEPTHS = "{2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 0.3, 7: 0.1}"
+EDGE_PRIOR = PriorSpec("edge", (f"corpus.depths={EDGE_DEPTHS}",),
                        "the demo prior continued on depths 2-5 plus 7% depth-6 and 2% depth-7 documents",
                        base="demo")
 BANDS = {"in-distribution": (3, 4), "edge": (6, 7), "too-hard": (9, 10)}

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Horizon, PriorSpec, Scale
 from priorlab.claims.c04_crossover import halves
-from priorlab.claims.common import DEMO, arm, plot_curves
+from priorlab.claims.c05_edge import EDGE_DEPTHS, EDGE_PRIOR
+from priorlab.claims.common import BAND, DEMO, arm, plot_curves
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import n_samples, pass_k, problem_pass, problem_rows, records
 from priorlab.claims.stats import ControlSpec
@@ -19,11 +20,21 @@ PAPER_PRIOR = 0.051
 #: The next-token loss (rlp.ntp_coef = 1) departs from the paper (none): without it the medium stage
 #: (300 steps) wrecked the prior (trace accuracy 0.00, verified pass@8 = 0), with it the prior kept
 #: its click (0.82; docs/rlp.md, "A next-token loss keeps the prior").
-RLP = PriorSpec("rlp", ("rlp.ntp_coef=1.0",), "the demo prior after an RLP stage on its own corpus mix, with a "
-                "next-token step after each update (priorlab rlp, preset rlp, rlp.ntp_coef=1)", base="demo", kind="rlp")
-CPT = PriorSpec("cpt-flops", (), "the demo prior continued on the RLP stage's documents for the FLOPs the RLP "
-                                 "stage spent (priorlab.rlp.matched, budget flops)", base="demo",
+#: Both priors continue C5's edge prior (depths 6-7 rare in pretraining) on its mix, so that the ceiling
+#: after GRPO has room at the edge depths: on the demo prior pass@256 was 0.78-0.97 at 4-5 and 0 at 6-7
+#: (a prior writes no step deeper than it saw), on the edge prior 0.3-0.6 at depth 6 (C5 at medium).
+RLP = PriorSpec("rlp", ("rlp.ntp_coef=1.0", f"data.corpus.depths={EDGE_DEPTHS}"),
+                "C5's edge prior after an RLP stage on its own corpus mix (depths 2-5, rare 6-7), with a "
+                "next-token step after each update (priorlab rlp, preset rlp, rlp.ntp_coef=1)", base=EDGE_PRIOR.name,
+                kind="rlp")
+CPT = PriorSpec("cpt-flops", (), "C5's edge prior continued on the RLP stage's documents for the FLOPs the RLP "
+                                 "stage spent (priorlab.rlp.matched, budget flops)", base=EDGE_PRIOR.name,
                 match=("rlp", "flops"))
+#: The ceiling is judged where the prior is neither saturated nor at the floor; RL trains on BAND.
+EDGE = (6, 7)
+DEPTHS = (*BAND, *EDGE)
+IN_EDGE = "depths " + "-".join(map(str, EDGE))
+IN_BAND = "depths " + "-".join(map(str, BAND))
 #: The paper reports no RLVR step count; C4's first GRPO checkpoint (Yue et al. step 150).
 HORIZON = Horizon(150, 9.4, "RLP Table 1 (identical RLVR, steps not given); Yue et al. GRPO step 150")
 ARMS = {"rlp": "grpo-rlp", "cpt": "grpo-cpt-flops"}
@@ -39,17 +50,24 @@ class RLPCeiling(Claim):
     source = {"arxiv": "2510.01265", "date": "2025-10", "authors": "Hatamizadeh et al. (NVIDIA)",
               "title": "RLP: Reinforcement as a Pretraining Objective"}
     statistic = ("pass@n(GRPO on the RLP prior) − pass@n(GRPO on the FLOP-matched continued prior), verified, held-out "
-                 "eval split at the RL band depths, same problems and sampling seeds per RL seed; pass@1 as a "
-                 "second part and the priors' own pass@1 before RL as a third")
-    control = ("the continued prior against itself: pass@(n/2) of its GRPO policy on the first half of the samples "
-               "minus the second half (disjoint sampling seeds): no difference exists, so the interval must contain 0")
+                 f"eval split at the edge {IN_EDGE} (rare in the priors' pretraining; RL trains on {IN_BAND}), same "
+                 f"problems and sampling seeds per RL seed; parts: pass@n at {IN_BAND}, pass@1 after RL and the "
+                 "priors' own pass@1 before RL (both over every evaluated depth)")
+    control = (f"the continued prior against itself at {IN_EDGE}: pass@(n/2) of its GRPO policy on the first half of "
+               "the samples minus the second half (disjoint sampling seeds): no difference exists, so the interval "
+               "must contain 0")
     paper_effect = None
     horizon = HORIZON
-    notes = ("Primary: pass@n after RL (the ceiling). Paper effect: not retrieved for pass@k (the paper reports "
-             f"average accuracy); its pass@1 effect after identical SFT + RLVR is +{PAPER_PASS1} (Table 1: 42.5 vs "
-             f"39.9) and +{PAPER_PRIOR} before post-training (36.0 vs 30.9), shown beside the parts' MDE.",
+    notes = (f"Primary: pass@n after RL at {IN_EDGE} (the ceiling, where the priors have room: the paper's 'in-"
+             "distribution and edge depths', more-systems.md §2). Paper effect: not retrieved for pass@k (the paper "
+             f"reports average accuracy); its pass@1 effect after identical SFT + RLVR is +{PAPER_PASS1} (Table 1: "
+             f"42.5 vs 39.9) and +{PAPER_PRIOR} before post-training (36.0 vs 30.9), shown beside the parts' MDE.",
+             "Priors (since 2026-12-06): both continue C5's edge prior on its mix. Continued from the demo prior "
+             "(depths 2-5 only) the ceiling could not be judged at medium: pass@256 after GRPO 0.78-0.97 at 4-5, "
+             "0 at 6-7, and the constructed positive control went undetected (docs/claims.md, 'C13 at medium with "
+             "a next-token loss').",
              "Compute match: the continued prior spends C_RLP / (6·N) tokens (FLOPS_FORMULA in priorlab.rlp."
-             "objective), on the same documents, from the same demo prior.",
+             "objective), on the same documents, from the same edge prior.",
              "Paired statistic: both arms of a seed evaluate the same problems with the same sampling seeds; the "
              "bootstrap resamples RL seeds and problems. One RLP prior and one continued prior (prior seeds are not "
              "replicated: the retest framework has one run per prior spec).",
@@ -61,11 +79,7 @@ class RLPCeiling(Claim):
              "stopped writing traces (1 of 128 probe completions) and verified nothing at depths 4-5.",
              "Thoughts are at most 16 tokens (rollout.max_new_tokens) against the paper's 2048; the paper's Fig. "
              "shows 64-token thoughts lose most of the gain (11.5 vs 42.2).")
-    next_steps = ("Evaluate the ceiling where it is neither saturated nor at the floor: at medium, pass@256 after "
-                  "GRPO was 0.78-0.97 at the band depths 4-5 and 0 at depths 6-7 (a demo-derived prior writes no "
-                  "6th step), so the constructed control could not register a gain (docs/claims.md, 'C13 at medium "
-                  "with a next-token loss'); a base prior that saw deeper depths (C5's edge prior) or a smaller k.",
-                  "A thought channel that pays: on the demo prior thoughts never close and their information gain "
+    next_steps = ("A thought channel that pays: on the demo prior thoughts never close and their information gain "
                   "stays near -7 nats over 300 steps; on a thought-channel prior (corpus.thoughts=0.3) they close "
                   "and cost about 3 nats, still without rising (docs/rlp.md).",
                   "Replicate the RLP and continued priors over prior seeds (pretrain.seed / seed) and resample them.",
@@ -73,40 +87,45 @@ class RLPCeiling(Claim):
                   "Measure the share of think-then-answer outputs of the RLP prior (links to C3).")
 
     def priors(self, scale: Scale):
-        return [DEMO, RLP, CPT]
+        return [DEMO, EDGE_PRIOR, RLP, CPT]
 
     def arms(self, scale: Scale):
-        about = "GRPO, verified reward, identical on both priors"
-        return [arm(scale, ARMS["rlp"], RLP, about=about, horizon=HORIZON),
-                arm(scale, ARMS["cpt"], CPT, about=about, horizon=HORIZON)]
+        about = f"GRPO on {IN_BAND}, verified reward, identical on both priors"
+        return [arm(scale, ARMS["rlp"], RLP, about=about, horizon=HORIZON, depths=DEPTHS),
+                arm(scale, ARMS["cpt"], CPT, about=about, horizon=HORIZON, depths=DEPTHS)]
 
     def measure(self, ev: Evidence):
         rows, curves = [], {"rlp": {}, "cpt-flops": {}}
         runs = {m: ev.arms[a] for m, a in ARMS.items()}
         for seed in sorted(set(runs["rlp"]) & set(runs["cpt"])):
-            after = {m: records(runs[m][seed], "after") for m in runs}
-            before = {m: records(runs[m][seed], "before") for m in runs}
-            n = max(ks_up_to(n_samples(after["cpt"])))
-            h1, h2 = halves(after["cpt"])
-            rows += problem_rows({"seed": seed, "n": n}, {
-                "rlp_1": problem_pass(after["rlp"], 1), "cpt_1": problem_pass(after["cpt"], 1),
-                "rlp_n": problem_pass(after["rlp"], n), "cpt_n": problem_pass(after["cpt"], n),
-                "rlp_prior_1": problem_pass(before["rlp"], 1), "cpt_prior_1": problem_pass(before["cpt"], 1),
-                "half_a": problem_pass(h1, n // 2), "half_b": problem_pass(h2, n // 2)})
-            for k in ks_up_to(n):
-                curves["rlp"].setdefault(k, []).append(pass_k(after["rlp"], k))
-                curves["cpt-flops"].setdefault(k, []).append(pass_k(after["cpt"], k))
+            for region, depths in (("edge", EDGE), ("band", BAND)):
+                after = {m: records(runs[m][seed], "after", depths=depths) for m in runs}
+                before = {m: records(runs[m][seed], "before", depths=depths) for m in runs}
+                n = max(ks_up_to(n_samples(after["cpt"])))
+                h1, h2 = halves(after["cpt"])
+                rows += problem_rows({"seed": seed, "n": n, "region": region}, {
+                    "rlp_1": problem_pass(after["rlp"], 1), "cpt_1": problem_pass(after["cpt"], 1),
+                    "rlp_n": problem_pass(after["rlp"], n), "cpt_n": problem_pass(after["cpt"], n),
+                    "rlp_prior_1": problem_pass(before["rlp"], 1), "cpt_prior_1": problem_pass(before["cpt"], 1),
+                    "half_a": problem_pass(h1, n // 2), "half_b": problem_pass(h2, n // 2)})
+                for k in ks_up_to(n) if region == "edge" else ():
+                    curves["rlp"].setdefault(k, []).append(pass_k(after["rlp"], k))
+                    curves["cpt-flops"].setdefault(k, []).append(pass_k(after["cpt"], k))
         fig = plot_curves({m: sorted(c.items()) for m, c in curves.items()}, ev.out / "c13_passk.png",
-                          "GRPO on the RLP prior vs on the FLOP-matched continued prior")
+                          f"GRPO on the RLP prior vs on the FLOP-matched continued prior, {IN_EDGE}")
         return rows, [fig]
 
     def judge(self, rows):
         n = max(r["n"] for r in rows)
-        ceiling = contrast(rows, "rlp_n", {}, {}, value_b="cpt_n", bounds=(0, 1))
-        noise = contrast(rows, "half_a", {}, {}, value_b="half_b")
+        edge, band = {"region": "edge"}, {"region": "band"}
+        ceiling = contrast(rows, "rlp_n", edge, edge, value_b="cpt_n", bounds=(0, 1))
+        noise = contrast(rows, "half_a", edge, edge, value_b="half_b")
         return verdict([
-            part(f"pass@{n} after RL: RLP − continued > 0", f"pass@{n}(GRPO∘RLP) − pass@{n}(GRPO∘continued)",
-                 ceiling),
+            part(f"pass@{n} after RL, {IN_EDGE}: RLP − continued > 0",
+                 f"pass@{n}(GRPO∘RLP) − pass@{n}(GRPO∘continued), {IN_EDGE}", ceiling),
+            part(f"pass@{n} after RL, {IN_BAND}: RLP − continued > 0",
+                 f"pass@{n}(GRPO∘RLP) − pass@{n}(GRPO∘continued), {IN_BAND}",
+                 contrast(rows, "rlp_n", band, band, value_b="cpt_n")),
             part("pass@1 after RL: RLP − continued > 0", "pass@1(GRPO∘RLP) − pass@1(GRPO∘continued)",
                  contrast(rows, "rlp_1", {}, {}, value_b="cpt_1"), paper=PAPER_PASS1),
             part("pass@1 before RL: RLP − continued > 0", "pass@1(RLP prior) − pass@1(continued prior)",
