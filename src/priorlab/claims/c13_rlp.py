@@ -79,11 +79,14 @@ class RLPCeiling(Claim):
              "stopped writing traces (1 of 128 probe completions) and verified nothing at depths 4-5.",
              "Thoughts are at most 16 tokens (rollout.max_new_tokens) against the paper's 2048; the paper's Fig. "
              "shows 64-token thoughts lose most of the gain (11.5 vs 42.2).")
-    next_steps = ("A thought channel that pays: on the demo prior thoughts never close and their information gain "
-                  "stays near -7 nats over 300 steps; on a thought-channel prior (corpus.thoughts=0.3) they close "
-                  "and cost about 3 nats, still without rising (docs/rlp.md).",
+    next_steps = ("Add the token-matched continued prior (match=('rlp', 'tokens')) as a second comparison: at medium "
+                  "the FLOP-matched prior read 15x the RLP stage's tokens and GRPO on it reached more at depths 6-7 "
+                  "in every seed (docs/claims.md, 'C13 on the edge prior'); equal tokens would separate the token "
+                  "deficit from the RL term.",
+                  "A thought channel that pays: on the demo and edge priors thoughts never close and their "
+                  "information gain stays near -7 to -10 nats over 300 steps; on a thought-channel prior "
+                  "(corpus.thoughts=0.3) they close and cost about 3 nats, still without rising (docs/rlp.md).",
                   "Replicate the RLP and continued priors over prior seeds (pretrain.seed / seed) and resample them.",
-                  "Add the token-matched continued prior (match=('rlp', 'tokens')) as a second comparison.",
                   "Measure the share of think-then-answer outputs of the RLP prior (links to C3).")
 
     def priors(self, scale: Scale):
