@@ -176,8 +176,9 @@ def c13(g, e):
     for s in range(SEEDS):
         for region, depth, planted, ceiling in (("edge", 6, e, 0.4), ("band", 4, 0.0, 0.85)):
             cols = {name: g.problems({}, name, m, s, 0.0, 1.0, depth=depth) for name, m in
-                    (("rlp_n", ceiling + planted), ("cpt_n", ceiling), ("rlp_1", 0.3), ("cpt_1", 0.3),
-                     ("rlp_prior_1", 0.2), ("cpt_prior_1", 0.2), ("half_a", ceiling), ("half_b", ceiling))}
+                    (("rlp_n", ceiling + planted), ("cpt_n", ceiling), ("tok_n", ceiling), ("rlp_1", 0.3),
+                     ("cpt_1", 0.3), ("tok_1", 0.3), ("rlp_prior_1", 0.2), ("cpt_prior_1", 0.2),
+                     ("tok_prior_1", 0.2), ("half_a", ceiling), ("half_b", ceiling))}
             rows += [{"seed": s, "n": 64, "region": region, "problem": r["problem"]} | {c: cols[c][i][c] for c in cols}
                      for i, r in enumerate(cols["rlp_n"])]
     return rows

@@ -30,6 +30,10 @@ RLP = PriorSpec("rlp", ("rlp.ntp_coef=1.0", f"data.corpus.depths={EDGE_DEPTHS}")
 CPT = PriorSpec("cpt-flops", (), "C5's edge prior continued on the RLP stage's documents for the FLOPs the RLP "
                                  "stage spent (priorlab.rlp.matched, budget flops)", base=EDGE_PRIOR.name,
                 match=("rlp", "flops"))
+#: The paper's second baseline (more-systems.md §2): the same documents for as many tokens as the stage read.
+CPT_TOKENS = PriorSpec("cpt-tokens", (), "C5's edge prior continued on the RLP stage's documents for as many "
+                                         "tokens as the stage read (priorlab.rlp.matched, budget tokens)",
+                       base=EDGE_PRIOR.name, match=("rlp", "tokens"))
 #: The ceiling is judged where the prior is neither saturated nor at the floor; RL trains on BAND.
 EDGE = (6, 7)
 DEPTHS = (*BAND, *EDGE)
@@ -37,7 +41,9 @@ IN_EDGE = "depths " + "-".join(map(str, EDGE))
 IN_BAND = "depths " + "-".join(map(str, BAND))
 #: The paper reports no RLVR step count; C4's first GRPO checkpoint (Yue et al. step 150).
 HORIZON = Horizon(150, 9.4, "RLP Table 1 (identical RLVR, steps not given); Yue et al. GRPO step 150")
-ARMS = {"rlp": "grpo-rlp", "cpt": "grpo-cpt-flops"}
+ARMS = {"rlp": "grpo-rlp", "cpt": "grpo-cpt-flops", "tok": "grpo-cpt-tokens"}
+#: Each arm's columns in the table: ``{m}_n`` / ``{m}_1`` after RL, ``{m}_prior_1`` before.
+PRIORS = {"rlp": RLP, "cpt": CPT, "tok": CPT_TOKENS}
 
 
 @CLAIMS.register("C13")
@@ -51,8 +57,9 @@ class RLPCeiling(Claim):
               "title": "RLP: Reinforcement as a Pretraining Objective"}
     statistic = ("pass@n(GRPO on the RLP prior) − pass@n(GRPO on the FLOP-matched continued prior), verified, held-out "
                  f"eval split at the edge {IN_EDGE} (rare in the priors' pretraining; RL trains on {IN_BAND}), same "
-                 f"problems and sampling seeds per RL seed; parts: pass@n at {IN_BAND}, pass@1 after RL and the "
-                 "priors' own pass@1 before RL (both over every evaluated depth)")
+                 f"problems and sampling seeds per RL seed; parts: the same against the token-matched continued "
+                 f"prior, pass@n at {IN_BAND}, pass@1 after RL and the priors' own pass@1 before RL (both over "
+                 "every evaluated depth)")
     control = (f"the continued prior against itself at {IN_EDGE}: pass@(n/2) of its GRPO policy on the first half of "
                "the samples minus the second half (disjoint sampling seeds): no difference exists, so the interval "
                "must contain 0")
@@ -67,7 +74,8 @@ class RLPCeiling(Claim):
              "0 at 6-7, and the constructed positive control went undetected (docs/claims.md, 'C13 at medium with "
              "a next-token loss').",
              "Compute match: the continued prior spends C_RLP / (6·N) tokens (FLOPS_FORMULA in priorlab.rlp."
-             "objective), on the same documents, from the same edge prior.",
+             "objective), on the same documents, from the same edge prior; the token-matched one (a part since "
+             "2026-12-06) reads as many document tokens as the stage did.",
              "Paired statistic: both arms of a seed evaluate the same problems with the same sampling seeds; the "
              "bootstrap resamples RL seeds and problems. One RLP prior and one continued prior (prior seeds are not "
              "replicated: the retest framework has one run per prior spec).",
@@ -90,32 +98,31 @@ class RLPCeiling(Claim):
                   "Measure the share of think-then-answer outputs of the RLP prior (links to C3).")
 
     def priors(self, scale: Scale):
-        return [DEMO, EDGE_PRIOR, RLP, CPT]
+        return [DEMO, EDGE_PRIOR, RLP, CPT, CPT_TOKENS]
 
     def arms(self, scale: Scale):
-        about = f"GRPO on {IN_BAND}, verified reward, identical on both priors"
-        return [arm(scale, ARMS["rlp"], RLP, about=about, horizon=HORIZON, depths=DEPTHS),
-                arm(scale, ARMS["cpt"], CPT, about=about, horizon=HORIZON, depths=DEPTHS)]
+        about = f"GRPO on {IN_BAND}, verified reward, identical on each prior"
+        return [arm(scale, name, PRIORS[m], about=about, horizon=HORIZON, depths=DEPTHS) for m, name in ARMS.items()]
 
     def measure(self, ev: Evidence):
-        rows, curves = [], {"rlp": {}, "cpt-flops": {}}
         runs = {m: ev.arms[a] for m, a in ARMS.items()}
-        for seed in sorted(set(runs["rlp"]) & set(runs["cpt"])):
+        rows, curves = [], {m: {} for m in runs}
+        for seed in sorted(set.intersection(*(set(r) for r in runs.values()))):
             for region, depths in (("edge", EDGE), ("band", BAND)):
                 after = {m: records(runs[m][seed], "after", depths=depths) for m in runs}
                 before = {m: records(runs[m][seed], "before", depths=depths) for m in runs}
                 n = max(ks_up_to(n_samples(after["cpt"])))
                 h1, h2 = halves(after["cpt"])
-                rows += problem_rows({"seed": seed, "n": n, "region": region}, {
-                    "rlp_1": problem_pass(after["rlp"], 1), "cpt_1": problem_pass(after["cpt"], 1),
-                    "rlp_n": problem_pass(after["rlp"], n), "cpt_n": problem_pass(after["cpt"], n),
-                    "rlp_prior_1": problem_pass(before["rlp"], 1), "cpt_prior_1": problem_pass(before["cpt"], 1),
+                cols = {f"{m}_{c}": problem_pass(recs[m], k) for m in runs
+                        for c, recs, k in (("1", after, 1), ("n", after, n), ("prior_1", before, 1))}
+                rows += problem_rows({"seed": seed, "n": n, "region": region}, cols | {
                     "half_a": problem_pass(h1, n // 2), "half_b": problem_pass(h2, n // 2)})
-                for k in ks_up_to(n) if region == "edge" else ():
-                    curves["rlp"].setdefault(k, []).append(pass_k(after["rlp"], k))
-                    curves["cpt-flops"].setdefault(k, []).append(pass_k(after["cpt"], k))
-        fig = plot_curves({m: sorted(c.items()) for m, c in curves.items()}, ev.out / "c13_passk.png",
-                          f"GRPO on the RLP prior vs on the FLOP-matched continued prior, {IN_EDGE}")
+                if region == "edge":
+                    for m in runs:
+                        for k in ks_up_to(n):
+                            curves[m].setdefault(k, []).append(pass_k(after[m], k))
+        fig = plot_curves({PRIORS[m].name: sorted(c.items()) for m, c in curves.items()}, ev.out / "c13_passk.png",
+                          f"GRPO on the RLP prior vs on the continued priors, {IN_EDGE}")
         return rows, [fig]
 
     def judge(self, rows):
@@ -126,6 +133,9 @@ class RLPCeiling(Claim):
         return verdict([
             part(f"pass@{n} after RL, {IN_EDGE}: RLP − continued > 0",
                  f"pass@{n}(GRPO∘RLP) − pass@{n}(GRPO∘continued), {IN_EDGE}", ceiling),
+            part(f"pass@{n} after RL, {IN_EDGE}: RLP − token-matched continued > 0",
+                 f"pass@{n}(GRPO∘RLP) − pass@{n}(GRPO∘token-matched continued), {IN_EDGE}",
+                 contrast(rows, "rlp_n", edge, edge, value_b="tok_n")),
             part(f"pass@{n} after RL, {IN_BAND}: RLP − continued > 0",
                  f"pass@{n}(GRPO∘RLP) − pass@{n}(GRPO∘continued), {IN_BAND}",
                  contrast(rows, "rlp_n", band, band, value_b="cpt_n")),
