@@ -57,7 +57,7 @@ class RLPCeiling(Claim):
               "title": "RLP: Reinforcement as a Pretraining Objective"}
     statistic = ("pass@n(GRPO on the RLP prior) − pass@n(GRPO on the FLOP-matched continued prior), verified, held-out "
                  f"eval split at the edge {IN_EDGE} (rare in the priors' pretraining; RL trains on {IN_BAND}), same "
-                 f"problems and sampling seeds per RL seed; parts: the same against the token-matched continued "
+                 "problems and sampling seeds per RL seed; parts: the same against the token-matched continued "
                  f"prior, pass@n at {IN_BAND}, pass@1 after RL and the priors' own pass@1 before RL (both over "
                  "every evaluated depth)")
     control = (f"the continued prior against itself at {IN_EDGE}: pass@(n/2) of its GRPO policy on the first half of "
@@ -77,8 +77,8 @@ class RLPCeiling(Claim):
              "objective), on the same documents, from the same edge prior; the token-matched one (a part since "
              "2026-12-06) reads as many document tokens as the stage did.",
              "Paired statistic: both arms of a seed evaluate the same problems with the same sampling seeds; the "
-             "bootstrap resamples RL seeds and problems. One RLP prior and one continued prior (prior seeds are not "
-             "replicated: the retest framework has one run per prior spec).",
+             "bootstrap resamples RL seeds and problems. One prior of each kind (prior seeds are not replicated: "
+             "the retest framework has one run per prior spec).",
              "Positive control: constructed (the primary effect planted at 2 × MDE on the measured rows). A run-level "
              "one (a prior known to be better, e.g. the continued prior at 4 × the FLOPs) is not adopted: that it "
              "raises pass@n after RL is not established.",
@@ -87,11 +87,10 @@ class RLPCeiling(Claim):
              "stopped writing traces (1 of 128 probe completions) and verified nothing at depths 4-5.",
              "Thoughts are at most 16 tokens (rollout.max_new_tokens) against the paper's 2048; the paper's Fig. "
              "shows 64-token thoughts lose most of the gain (11.5 vs 42.2).")
-    next_steps = ("Add the token-matched continued prior (match=('rlp', 'tokens')) as a second comparison: at medium "
-                  "the FLOP-matched prior read 15x the RLP stage's tokens and GRPO on it reached more at depths 6-7 "
-                  "in every seed (docs/claims.md, 'C13 on the edge prior'); equal tokens would separate the token "
-                  "deficit from the RL term.",
-                  "A thought channel that pays: on the demo and edge priors thoughts never close and their "
+    next_steps = ("A thought channel that pays (the paper's mechanism, untested here): at medium the FLOP-matched "
+                  "prior read 15x the RLP stage's tokens and GRPO on it reached more at depths 6-7 in every seed, "
+                  "while the token-matched prior was level with RLP (docs/claims.md, 'C13 on the edge prior'): the "
+                  "RL term moved nothing. On the demo and edge priors thoughts never close and their "
                   "information gain stays near -7 to -10 nats over 300 steps; on a thought-channel prior "
                   "(corpus.thoughts=0.3) they close and cost about 3 nats, still without rising (docs/rlp.md).",
                   "Replicate the RLP and continued priors over prior seeds (pretrain.seed / seed) and resample them.",
