@@ -12,7 +12,7 @@ from priorlab.claims import CLAIMS, SCALES
 from priorlab.diagnostics.trajectories import count_trajectories, record_trajectories, trajectory
 
 sys.path.insert(0, str(Path(__file__).parent))
-from claim_tables import Gen, c11, c14  # noqa: E402
+from claim_tables import Gen, c11, c13, c14  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -137,6 +137,20 @@ def test_c14_judge_holds_when_sft_keeps_more_correct_trajectories_and_is_contrad
     assert v.verdict == "holds" and not v.negative_control["detected"], v.reason
     assert v.positive_control["detected"]
     assert claim.judge(c14(Gen(4), -1.0)).verdict == "contradicted"
+
+
+def test_c13_judges_the_ceiling_at_the_edge_depths_on_priors_made_from_the_edge_prior():
+    """A gain planted at the band depths only (where pass@n sits near its ceiling) leaves the primary
+    quiet and moves its own part; planted at the edge depths, the primary holds."""
+    claim = CLAIMS.get("C13")()
+    rows = [r | {"rlp_n": min(1.0, r["rlp_n"] + 0.3)} if r["region"] == "band" else r for r in c13(Gen(5), 0.0)]
+    v = claim.judge(rows)
+    assert v.verdict != "holds" and v.parts[0].ci_low <= 0 <= v.parts[0].ci_high, v.reason
+    assert "depths 4-5" in v.parts[2].name and v.parts[2].effect > v.parts[0].effect + 0.05
+    assert claim.judge(c13(Gen(5), 0.3)).verdict == "holds"
+    scale = SCALES["small"]
+    assert {p.name: p.base for p in claim.priors(scale)}["rlp"] == "edge"
+    assert all("final.depths=[4,5,6,7]" in a.sets for a in claim.arms(scale))
 
 
 def test_rarefaction_matches_enumeration_and_removes_the_accuracy_artefact():
