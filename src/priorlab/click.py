@@ -27,8 +27,9 @@ The criterion, stated once here and in docs/pretraining.md:
   then ``clicked: false`` like a prior that never clicked, with ``click_lost`` saying where. An RL
   or SFT policy that writes almost no traces (collapsed onto bare answers: its reward or data may
   select a format) is not judged by it; a stage that should leave the prior's outputs alone (an
-  RLP stage: ``recheck(..., selects_formats=False)``) and stops writing traces has lost its click too (a 300-step RLP stage
-  without a next-token loss left 1 trace in 128 and verified pass@8 = 0 at depths 4-5, docs/rlp.md).
+  RLP stage: ``recheck(..., selects_formats=False)``) and stops writing traces has lost its click
+  too (a 300-step RLP stage without a next-token loss left 1 trace in 128 and verified pass@8 = 0
+  at depths 4-5, docs/rlp.md).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Horizon, PriorSpec, Scale
 from priorlab.claims.c04_crossover import halves
-from priorlab.claims.c05_edge import EDGE_DEPTHS, EDGE_PRIOR
+from priorlab.claims.c05_edge import BANDS, EDGE_DEPTHS, EDGE_PRIOR
+from priorlab.claims.c05_edge import IN_BAND as IN_EDGE
 from priorlab.claims.common import BAND, DEMO, arm, plot_curves
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import n_samples, pass_k, problem_pass, problem_rows, records
@@ -35,9 +36,8 @@ CPT_TOKENS = PriorSpec("cpt-tokens", (), "C5's edge prior continued on the RLP s
                                          "tokens as the stage read (priorlab.rlp.matched, budget tokens)",
                        base=EDGE_PRIOR.name, match=("rlp", "tokens"))
 #: The ceiling is judged where the prior is neither saturated nor at the floor; RL trains on BAND.
-EDGE = (6, 7)
+EDGE = BANDS["edge"]  # C5's edge band, IN_EDGE its label
 DEPTHS = (*BAND, *EDGE)
-IN_EDGE = "depths " + "-".join(map(str, EDGE))
 IN_BAND = "depths " + "-".join(map(str, BAND))
 #: The paper reports no RLVR step count; C4's first GRPO checkpoint (Yue et al. step 150).
 HORIZON = Horizon(150, 9.4, "RLP Table 1 (identical RLVR, steps not given); Yue et al. GRPO step 150")
