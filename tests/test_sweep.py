@@ -92,6 +92,41 @@ def test_ray_executor_on_a_local_instance(tmp_path):
     assert S.read_record(res[0].run_dir)["status"] == "finished"
 
 
+def test_jobs_of_mixed_threads_are_packed_into_the_cores(tmp_path, monkeypatch):
+    """A re-test stage that held a 2-thread prior and one-thread replicas ran them one job at a
+    time (workers // the largest threads), a core idle beside every replica. Jobs are now packed
+    into the cores by their threads: the 2-thread job alone, the one-thread jobs two at a time."""
+    import time
+
+    import priorlab.executors as X
+    import priorlab.sweep as sweep
+    from priorlab.claims import CLAIMS, SCALES
+    from priorlab.claims.retest import run_all
+
+    lock, running, seen = threading.Lock(), [], []
+
+    def fake(payload, log, threads):
+        with lock:
+            running.append(threads)
+            seen.append(sorted(running))
+        time.sleep(0.3)
+        with lock:
+            running.remove(threads)
+        return {"status": "finished"}
+
+    monkeypatch.setattr(X, "attempt", fake)
+    jobs = [Job("pretrain", load_config(None, TINY + ["pretrain.seed=9"]), threads=2, name="wide")]
+    jobs += [tiny_job(f"pretrain.seed={s}", name=f"narrow {s}") for s in range(4)]
+    res = run_jobs(jobs, cores=2, store=tmp_path / "store", show=False)
+    assert [r.status for r in res] == ["finished"] * 5
+    assert [2] in seen and [1, 1] in seen and all(sum(s) <= 2 for s in seen), seen
+    asked = []
+    monkeypatch.setattr(sweep, "run_jobs", lambda jobs, **kw: asked.append(kw) or [
+        JobResult(j, tmp_path / "store" / j.kind, "failed", "not run here") for j in jobs])
+    run_all([CLAIMS.get("C1")()], SCALES["tiny"], "local", 2, tmp_path / "store", False)
+    assert asked and all(kw["cores"] == 2 for kw in asked)
+
+
 def hold(run_dir, seconds: float, sets=()):
     """A second process that claims ``run_dir`` (as a pretrain run of TINY + ``sets``) for
     ``seconds``, then records it finished; returns once it holds the lock."""

@@ -84,11 +84,12 @@ def attempt(payload: dict, log_path: str, threads: int) -> dict:
 
 
 class LocalExecutor:
-    """``workers`` job processes at a time on this machine."""
+    """Job processes on this machine within ``cores``: the driver starts a job while the threads
+    of the running ones leave room for its own (:func:`priorlab.sweep.fits`)."""
 
-    def __init__(self, workers: int):
-        self.slots = workers
-        self.pool = cf.ThreadPoolExecutor(max_workers=workers)
+    def __init__(self, cores: int):
+        self.cores = cores
+        self.pool = cf.ThreadPoolExecutor(max_workers=cores)
 
     def submit(self, payload: dict, log: str, threads: int, gpus: float) -> cf.Future:
         return self.pool.submit(attempt, payload, log, threads)
@@ -115,7 +116,7 @@ class RayExecutor:
             ray.init(log_to_driver=False, **kw)
             self.started = True
         self.cpus = ray.cluster_resources().get("CPU", 0)
-        self.slots = None  # Ray queues tasks until a node has their resources
+        self.cores = None  # Ray queues tasks until a node has their resources
         self.task = ray.remote(max_retries=0)(attempt)
 
     def submit(self, payload: dict, log: str, threads: int, gpus: float) -> cf.Future:

@@ -15,10 +15,12 @@ over (resumed here) when it crashed or failed; with ``wait=False`` it ends as ``
 run's ``run.json``. A sweep in which any job did not finish or get reused ends with
 :class:`~priorlab.errors.IncompleteError` once ``sweep.json`` is written.
 
-Executors (:mod:`priorlab.executors`): ``local`` = a pool of ``workers`` processes (default: free
-cores // threads per job); ``ray`` = Ray tasks with ``num_cpus=threads``, ``num_gpus=gpus`` on the
-cluster at ``address`` (``auto`` for the one this machine belongs to), or on a local instance
-started for the call.
+Executors (:mod:`priorlab.executors`): ``local`` = job processes packed by their threads into
+``cores`` (default: ``workers`` × the largest job's threads; ``workers`` default: free cores //
+that): jobs of one thread count run ``workers`` at a time, and in a mix a 2-thread job runs alone on
+2 cores while one-thread jobs run two at a time; ``ray`` = Ray tasks with ``num_cpus=threads``,
+``num_gpus=gpus`` on the cluster at ``address`` (``auto`` for the one this machine belongs to), or
+on a local instance of ``cores`` CPUs started for the call.
 """
 
 from __future__ import annotations
@@ -115,11 +117,14 @@ def plan(jobs: list[Job], store: str | Path | None) -> list[_State]:
 
 def run_jobs(jobs: list[Job], executor: str = "local", workers: int | None = None, retries: int = 1,
              store: str | Path | None = None, show: bool = True, address: str | None = None,
-             sweep_dir: str | Path | None = None, wait: bool = True, strict: bool = True) -> list[JobResult]:
+             sweep_dir: str | Path | None = None, wait: bool = True, strict: bool = True,
+             cores: int | None = None) -> list[JobResult]:
     """Run ``jobs`` in the store on ``executor``; one :class:`JobResult` per job, in order.
 
-    ``workers``: local processes at a time (default :func:`default_workers`), or the CPUs of a
-    local Ray instance (workers x threads). ``retries``: extra attempts of a failed job.
+    ``workers``: jobs of the largest thread count at a time (default :func:`default_workers`);
+    ``cores`` (instead of ``workers``): the cores to pack jobs into by their threads, the local
+    pool's and a local Ray instance's (default workers x the largest job's threads; see
+    :func:`fits`). ``retries``: extra attempts of a failed job.
     ``sweep_dir``: where ``sweep.json`` (one row per job, updated as jobs end) is written.
     ``wait``: wait for jobs another process holds (else they end as ``elsewhere``). ``strict``:
     raise :class:`IncompleteError` when a job did not finish (after writing the record);
@@ -137,11 +142,11 @@ def run_jobs(jobs: list[Job], executor: str = "local", workers: int | None = Non
             _elsewhere(st, lock_holder(st.run_dir) or "another process", wait)
     todo = [st for st in states if st.status in ("queued", "waiting")]
     workers = workers or default_workers([st.job for st in todo])
+    cores = cores or workers * max([st.job.threads for st in todo] + [1])
     ex = None
     if todo:
-        ex = LocalExecutor(workers) if executor == "local" else RayExecutor(
-            address, workers * max(st.job.threads for st in todo))
-    record = SweepRecord(sweep_dir, executor, workers, root)
+        ex = LocalExecutor(cores) if executor == "local" else RayExecutor(address, cores)
+    record = SweepRecord(sweep_dir, executor, workers, root, cores)
     try:
         with sigterm_as_interrupt(), LiveView(show) as view:
             _drive(ex, states, retries, root, wait, lambda: (view(states), record.write(states)))
@@ -183,9 +188,21 @@ def _take_back(states: list[_State], queue: list[_State]) -> None:
                 queue.append(st)
 
 
+def fits(queue: list[_State], running: list[_State], cores: int | None) -> int | None:
+    """Index of the first queued job whose threads fit in the cores the ``running`` jobs leave
+    free (any job fits an idle pool, even one larger than it; ``cores`` None: the executor queues by
+    itself, so the first), or None. A job that does not fit lets a smaller one behind it start."""
+    if not queue:
+        return None
+    if cores is None or not running:
+        return 0
+    free = cores - sum(st.job.threads for st in running)
+    return next((i for i, st in enumerate(queue) if st.job.threads <= free), None)
+
+
 def _drive(ex, states: list[_State], retries: int, root: Path, wait: bool, refresh) -> None:
-    """Submit (at most ``ex.slots`` at a time), wait, retry failed attempts (each resumes), take
-    back jobs other processes held, until every job has ended."""
+    """Submit (packed into ``ex.cores`` by threads, :func:`fits`), wait, retry failed attempts
+    (each resumes), take back jobs other processes held, until every job has ended."""
     queue, pending = [st for st in states if st.status == "queued"], {}
 
     def submit(st: _State) -> None:
@@ -196,8 +213,8 @@ def _drive(ex, states: list[_State], retries: int, root: Path, wait: bool, refre
 
     while queue or pending or any(st.status == "waiting" for st in states):
         _take_back(states, queue)
-        while queue and (ex.slots is None or len(pending) < ex.slots):
-            submit(queue.pop(0))
+        while (i := fits(queue, list(pending.values()), ex.cores)) is not None:
+            submit(queue.pop(i))
         refresh()
         if not pending:  # only jobs other processes hold: poll their locks
             time.sleep(0.5)
@@ -222,9 +239,10 @@ def _drive(ex, states: list[_State], retries: int, root: Path, wait: bool, refre
 class SweepRecord:
     """``SWEEP_DIR/sweep.json``: the settings and one row per job (rewritten as jobs end)."""
 
-    def __init__(self, sweep_dir, executor: str, workers: int, root: Path):
+    def __init__(self, sweep_dir, executor: str, workers: int, root: Path, cores: int):
         self.path = Path(sweep_dir) / "sweep.json" if sweep_dir else None
-        self.head = {"executor": executor, "workers": workers, "store": str(root), "started_at": S._now()}
+        self.head = {"executor": executor, "workers": workers, "cores": cores, "store": str(root),
+                     "started_at": S._now()}
 
     def write(self, states: list[_State]) -> None:
         if self.path is None:

@@ -188,9 +188,8 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
 
     priors, arms = plan(claims, scale)
 
-    def through_store(jobs, stage):  # ``workers`` counts cores: 2-thread prior jobs on 2 cores run one at a time
-        at_once = workers and max(1, workers // max(j.threads for j in jobs)) if jobs else workers
-        return run_jobs(jobs, executor=executor, workers=at_once, store=store, show=show, address=address,
+    def through_store(jobs, stage):  # ``workers`` counts cores; jobs are packed into them by their threads
+        return run_jobs(jobs, executor=executor, cores=workers, store=store, show=show, address=address,
                         sweep_dir=out and out / f"jobs-{stage}", strict=False)
 
     run = run or through_store

@@ -80,8 +80,9 @@ def retest_cmd(ids: Optional[list[str]] = typer.Argument(None, help="claim ids (
                status: bool = typer.Option(False, "--status", help="show where these claims' runs stand in the "
                                                                  "store and the time left; runs nothing"),
                executor: str = typer.Option("local", help="local (process pool) or ray"),
-               workers: Optional[int] = typer.Option(None, help="cores to use: jobs run workers // threads "
-                                                               "at a time (default: free cores)"),
+               workers: Optional[int] = typer.Option(None, help="cores to use: jobs are packed into them by "
+                                                               "their threads (a 2-thread prior alone on 2 cores, "
+                                                               "one-thread jobs two at a time; default: free cores)"),
                address: Optional[str] = typer.Option(None, help="Ray cluster address (executor ray)"),
                store: Optional[Path] = typer.Option(None, help="run store (default: $PRIORLAB_STORE or runs/store)"),
                quiet: bool = typer.Option(False, help="no progress display")):
