@@ -141,8 +141,9 @@ def run_jobs(jobs: list[Job], executor: str = "local", workers: int | None = Non
         elif status == "running":
             _elsewhere(st, lock_holder(st.run_dir) or "another process", wait)
     todo = [st for st in states if st.status in ("queued", "waiting")]
-    workers = workers or default_workers([st.job for st in todo])
-    cores = cores or workers * max([st.job.threads for st in todo] + [1])
+    threads = max([st.job.threads for st in todo] + [1])
+    workers = workers or (max(1, cores // threads) if cores else default_workers([st.job for st in todo]))
+    cores = cores or workers * threads
     ex = None
     if todo:
         ex = LocalExecutor(cores) if executor == "local" else RayExecutor(address, cores)
