@@ -221,3 +221,53 @@ def test_c11_runs_end_to_end_at_tiny(tmp_path, monkeypatch):
     assert "measurement failed" not in r.reason and len(r.parts) == 6
     assert r.positive_control is not None and r.negative_control is not None
     assert r.parts[-1]["units"] == r.parts[0]["units"] - 1 and any("lost its click (test)" in n for n in r.notes)
+
+
+def test_c13_replicates_the_rlp_stage_and_its_matched_priors_one_per_seed(tmp_path, tiny_prior):
+    """C13's RLP prior and both continued priors are made once per seed from the one edge prior: the
+    stage with the seed's thought draws and documents, each continued prior with the seed's data order,
+    reading the documents of the seed's RLP replica for that replica's budget; and RL seed s runs on
+    the seed-s priors."""
+    import json
+    from dataclasses import replace
+
+    import yaml
+
+    from priorlab.claims.retest import _prior_dir, _run_priors, plan
+    from priorlab.config import ConfigError
+    from priorlab.sweep import JobResult
+
+    scale = SCALES["tiny"]
+    priors = plan([CLAIMS.get("C13")()], scale)[0]
+    replicas = {r.name: r for p in priors.values() for r in p.replicas(scale)}
+    assert {"rlp@s1", "cpt-flops@s1", "cpt-tokens@s1", "edge", "demo"} <= set(replicas) and "rlp" not in replicas
+    jobs = {}
+
+    def run(batch, stage):
+        out = []
+        for j in batch:
+            name = j.name.removeprefix("prior ")
+            jobs[name] = j.config
+            d = tmp_path / name
+            if j.kind == "rlp":  # what matched_sets reads of a finished RLP run
+                d.mkdir()
+                (d / "summary.json").write_text(json.dumps({"prior": str(tiny_prior[1]), "matched": {
+                    "tokens": 1000 + j.config.seed, "flops_tokens": 2000 + j.config.seed}}))
+                (d / "config.yaml").write_text(yaml.safe_dump({"data": {"corpus": j.config.data.corpus.model_dump()}}))
+            out.append(JobResult(j, tiny_prior[0] if j.kind == "pretrain" and "@" not in name else d, "finished"))
+        return out
+
+    _run_priors(replicas, scale, run)
+    edge_model = str(tiny_prior[0] / "model")
+    for s in scale.seeds:
+        rlp = jobs[f"rlp@s{s}"]
+        assert rlp.seed == rlp.data.corpus.seed == s and rlp.prior == edge_model
+        for name, tokens in ((f"cpt-flops@s{s}", 2000 + s), (f"cpt-tokens@s{s}", 1000 + s)):
+            cpt = jobs[name]
+            assert cpt.pretrain.seed == cpt.corpus.seed == s and cpt.pretrain.init_from == edge_model
+            assert cpt.pretrain.tokens == tokens  # the seed's own RLP replica's budget
+        assert _prior_dir("rlp", s, priors, {f"rlp@s{s}": tmp_path}) == tmp_path
+    unmatched = replace(priors["cpt-flops"], name="cpt-unmatched", match=("edge", "flops"))
+    with pytest.raises(ConfigError, match="replicated but matched to 'edge', which is not"):
+        plan([type("C", (), {"priors": lambda self, sc: [*priors.values(), unmatched],
+                             "arms": lambda self, sc: []})()], scale)

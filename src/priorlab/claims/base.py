@@ -13,7 +13,7 @@ or a control changes the verdict in a test without running anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from priorlab.claims.stats import Verdict
@@ -123,9 +123,10 @@ class PriorSpec:
     with that run kind from ``base`` (its default preset, the scale's ``stage_sets``, ``sets``):
     ``rlp``, an RLP stage.
 
-    ``replicated`` priors are trained from scratch once per scale seed (``pretrain.seed`` and
-    ``corpus.seed`` set to it: another initialisation, data order and document sample), and RL
-    seed ``s`` runs on replica ``s``: the unit of replication is then a (prior seed, RL seed)
+    ``replicated`` priors are made once per scale seed: from scratch (``pretrain.seed`` and
+    ``corpus.seed`` set to it: another initialisation, data order and document sample) or, with
+    ``base``, continued from it with the seed's data order and documents (a matched one matched to
+    the seed's replica of ``match``, which must be replicated too); RL seed ``s`` runs on replica ``s``: the unit of replication is then a (prior seed, RL seed)
     pair, so an interval over seeds covers the variance between priors of one composition.
     Replicas come several at a time, so each trains at ``threads=1`` beside the others: at the demo
     model's size one thread does as much as two (docs/performance.md, "Priors side by side"); and
@@ -151,14 +152,25 @@ class PriorSpec:
         return [n for n in (self.base, self.match and self.match[0]) if n]
 
     def replicas(self, scale: Scale) -> list["PriorSpec"]:
-        """The priors to train: one per scale seed when replicated (from scratch only, with the
-        scale's ``scratch_sets``), else this one."""
+        """The priors to train: one per scale seed when replicated, else this one. From scratch
+        with the scale's ``scratch_sets``; a replicated continuation or stage continues the same
+        ``base`` with its own seeds (:data:`SEEDS`) and matches seed ``s``'s replica of ``match``."""
         if not self.replicated:
             return [self]
-        return [PriorSpec(replica(self.name, s), (*self.sets, *scale.scratch_sets, f"pretrain.seed={s}",
-                                                  f"corpus.seed={s}", "pretrain.compile=auto"),
-                          f"{self.about} (prior seed {s})", threads=1)
+        if self.base is None:
+            return [PriorSpec(replica(self.name, s), (*self.sets, *scale.scratch_sets, f"pretrain.seed={s}",
+                                                      f"corpus.seed={s}", "pretrain.compile=auto"),
+                              f"{self.about} (prior seed {s})", threads=1)
+                    for s in scale.seeds]
+        return [replace(self, name=replica(self.name, s), sets=(*self.sets, *(f.format(s=s) for f in SEEDS[self.kind])),
+                        about=f"{self.about} (prior seed {s})", replicated=False, threads=1,
+                        match=self.match and (replica(self.match[0], s), self.match[1]))
                 for s in scale.seeds]
+
+
+#: The seeds of a replicated continuation or stage, by run kind: its data order, its document sample
+#: and (RLP) its thought draws; a matched continuation reads its RLP replica's documents.
+SEEDS = {"pretrain": ("pretrain.seed={s}", "corpus.seed={s}"), "rlp": ("seed={s}", "data.corpus.seed={s}")}
 
 
 def replica(name: str, seed: int) -> str:

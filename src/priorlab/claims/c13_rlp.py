@@ -27,14 +27,14 @@ PAPER_PRIOR = 0.051
 RLP = PriorSpec("rlp", ("rlp.ntp_coef=1.0", f"data.corpus.depths={EDGE_DEPTHS}"),
                 "C5's edge prior after an RLP stage on its own corpus mix (depths 2-5, rare 6-7), with a "
                 "next-token step after each update (priorlab rlp, preset rlp, rlp.ntp_coef=1)", base=EDGE_PRIOR.name,
-                kind="rlp")
+                kind="rlp", replicated=True)
 CPT = PriorSpec("cpt-flops", (), "C5's edge prior continued on the RLP stage's documents for the FLOPs the RLP "
                                  "stage spent (priorlab.rlp.matched, budget flops)", base=EDGE_PRIOR.name,
-                match=("rlp", "flops"))
+                match=("rlp", "flops"), replicated=True)
 #: The paper's second baseline (more-systems.md §2): the same documents for as many tokens as the stage read.
 CPT_TOKENS = PriorSpec("cpt-tokens", (), "C5's edge prior continued on the RLP stage's documents for as many "
                                          "tokens as the stage read (priorlab.rlp.matched, budget tokens)",
-                       base=EDGE_PRIOR.name, match=("rlp", "tokens"))
+                       base=EDGE_PRIOR.name, match=("rlp", "tokens"), replicated=True)
 #: The ceiling is judged where the prior is neither saturated nor at the floor; RL trains on BAND.
 EDGE = BANDS["edge"]  # C5's edge band, IN_EDGE its label
 DEPTHS = (*BAND, *EDGE)
@@ -76,9 +76,15 @@ class RLPCeiling(Claim):
              "Compute match: the continued prior spends C_RLP / (6·N) tokens (FLOPS_FORMULA in priorlab.rlp."
              "objective), on the same documents, from the same edge prior; the token-matched one (a part since "
              "2026-12-06) reads as many document tokens as the stage did.",
+             "Replicated priors (since 2026-12-07): the RLP stage and both continued priors are made once per "
+             "seed from the one edge prior (the stage's seed and documents, data.corpus.seed; the continued priors' "
+             "pretrain.seed, reading their seed's RLP documents for its budget), and RL seed s runs on the seed-s "
+             "priors: the unit of replication is the (prior seed, RL seed) pair, so the interval covers the "
+             "variance between RLP stages and between continuations, not only RL's. The edge prior they continue "
+             "is one run (the claim is conditional on it). Before, each kind was one prior and the interval was "
+             "over RL seeds only.",
              "Paired statistic: both arms of a seed evaluate the same problems with the same sampling seeds; the "
-             "bootstrap resamples RL seeds and problems. One prior of each kind (prior seeds are not replicated: "
-             "the retest framework has one run per prior spec).",
+             "bootstrap resamples seeds and problems.",
              "Positive control: constructed (the primary effect planted at 2 × MDE on the measured rows). A run-level "
              "one (a prior known to be better, e.g. the continued prior at 4 × the FLOPs) is not adopted: that it "
              "raises pass@n after RL is not established.",
@@ -93,7 +99,6 @@ class RLPCeiling(Claim):
                   "RL term moved nothing. On the demo and edge priors thoughts never close and their "
                   "information gain stays near -7 to -10 nats over 300 steps; on a thought-channel prior "
                   "(corpus.thoughts=0.3) they close and cost about 3 nats, still without rising (docs/rlp.md).",
-                  "Replicate the RLP and continued priors over prior seeds (pretrain.seed / seed) and resample them.",
                   "Measure the share of think-then-answer outputs of the RLP prior (links to C3).")
 
     def priors(self, scale: Scale):

@@ -43,6 +43,10 @@ def plan(claims: list[Claim], scale: Scale) -> tuple[dict[str, PriorSpec], dict[
     """The distinct priors and arms the claims need."""
     priors = _unique([p for c in claims for p in c.priors(scale)], "prior")
     arms = _unique([a for c in claims for a in c.arms(scale)], "arm")
+    for p in priors.values():
+        if p.replicated and p.match and p.match[0] in priors and not priors[p.match[0]].replicated:
+            raise ConfigError(f"prior {p.name!r} is replicated but matched to {p.match[0]!r}, which is not: "
+                              f"replicate both (seed s matches seed s) or neither")
     for a in arms.values():
         if a.prior not in priors and a.prior not in arms:
             raise ConfigError(f"arm {a.name!r} runs on prior {a.prior!r}, which no claim declares")
