@@ -1,6 +1,6 @@
 """Corpus recipe knobs for priors as a factor: operation-fact drills (corpus.facts), per-format
-document accuracy (corpus.format_accuracy), a depth curriculum (corpus.curriculum); the probe's
-per-format criterion."""
+document accuracy (corpus.format_accuracy), a depth curriculum and a smaller-modulus first phase
+(corpus.curriculum); the probe's per-format criterion."""
 
 import random
 from collections import Counter
@@ -67,6 +67,9 @@ def test_a_slip_is_carried_into_later_steps_and_the_answer(world):
     (["corpus.curriculum.share=1.0"], "corpus.curriculum.share"),
     (["corpus.curriculum.shar=0.2"], "corpus.curriculum.shar.*share"),
     (["corpus.curriculum.formats={stepz: 1.0}"], "corpus.curriculum.formats: unknown name 'stepz'. Did you mean 'steps'"),
+    (["corpus.curriculum.world={modulu: 7}"], "corpus.curriculum.world: modulu: unknown field 'modulu'. Did you mean 'modulus'"),
+    (["corpus.curriculum.world={modulus: 29}"], "corpus.curriculum.world: .*vocabulary lacks \\(23, 24"),
+    (["corpus.curriculum.world={name: arith_dag}"], "corpus.curriculum.world: .*remove 'name'"),
     (["corpus.confidence_prob=1.0", "corpus.confidence_op_acc={steps: 0.8, answer: 0.2}", "corpus.curriculum.share=0.3",
       "corpus.curriculum.formats={code: 1.0}"], "corpus.confidence_op_acc: no entry for corpus format 'code'"),
     (["corpus.confidence_prob=1.0", "corpus.confidence_op_acc={answer: 0.2}", "corpus.curriculum.share=0.3",
@@ -120,3 +123,21 @@ def test_the_first_phase_is_served_first_and_every_row_once():
     order = [i for step in range(n // bs + 1) for i in batch_indices(step, bs, n, seed=3, first=first)]
     assert set(order[:first]) == set(range(first)) and sorted(order[:n]) == list(range(n))
     assert list(batch_indices(0, n, n, seed=3, first=0)) == list(batch_indices(0, n, n, seed=3))
+
+
+def test_a_smaller_modulus_phase_draws_only_its_first_rows_from_the_changed_world(world):
+    """corpus.curriculum.world={modulus: 5}: every value in the first rows is below 5, values up to
+    22 appear after them, and the rows after the first phase are those of the same corpus without it."""
+    sets = ["corpus.depths={2: 1.0, 3: 1.0}", "corpus.curriculum.share=0.25", "corpus.curriculum.depths={2: 1.0}"]
+    cfg = load_config(None, [*sets, "corpus.curriculum.world={modulus: 5}"])
+    tok = build_tokenizer(world.vocabulary())
+    vocab = tok.get_vocab()
+    first_world = cfg.world.changed(cfg.corpus.curriculum.world).build()
+    corpus = build_corpus(world, cfg.corpus, vocab, 40 * 256, 256, first_world)
+    numbers = {vocab[str(v)]: v for v in range(23)}
+    values = [[numbers[t] for t in row if t in numbers] for row in corpus.tokens]
+    first = corpus.first_rows
+    assert first > 0 and max(max(v) for v in values[:first]) < 5
+    assert max(max(v) for v in values[first:]) == 22
+    plain = build_corpus(world, load_config(None, sets).corpus, vocab, 40 * 256, 256)
+    assert (plain.tokens[first:] == corpus.tokens[first:]).all()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -33,6 +33,21 @@ def _check_weights(weights: dict, field: str, known: list[str] | None = None) ->
             raise ValueError(f"{field}.{key}: weight {w} is negative; weights must be >= 0")
     if sum(weights.values()) <= 0:
         raise ValueError(f"{field}: all weights are zero; give at least one a positive weight")
+
+
+def _check_first_world(world: "WorldConfig", knobs: dict[str, Any], built) -> None:
+    """``corpus.curriculum.world``: known knobs of the same world, whose words the prior's tokenizer has."""
+    if "name" in knobs:
+        raise ValueError("corpus.curriculum.world: the first phase changes the world's knobs, not the world "
+                         "(remove 'name')")
+    try:
+        first = world.changed(knobs).build()
+    except ValidationError as e:
+        raise ValueError(f"corpus.curriculum.world: {first_error(e).removeprefix('world.')}") from None
+    extra = sorted(set(first.vocabulary()) - set(built.vocabulary()))
+    if extra:
+        raise ValueError(f"corpus.curriculum.world: the first phase's documents would use words the world's "
+                         f"vocabulary lacks ({', '.join(extra[:5])}); e.g. a smaller modulus, not a larger one")
 
 
 def _check_op_acc(op_acc: dict[str, float], used: list[str], known: list[str]) -> None:
@@ -74,6 +89,10 @@ class WorldConfig(BaseModel):
         from priorlab.worlds import make_world
 
         return make_world(self.name, seed=self.seed, **(self.model_extra or {}))
+
+    def changed(self, knobs: dict[str, Any]) -> "WorldConfig":
+        """This world with ``knobs`` changed (``corpus.curriculum.world``: a first phase's world)."""
+        return WorldConfig(**(self.model_dump() | knobs))
 
 
 class ContaminationConfig(Strict):
@@ -117,6 +136,9 @@ class CurriculumConfig(Strict):
                                      description="depth weights of the first phase's documents")
     formats: dict[str, float] | None = Field(None, description="format weights of the first phase's documents "
                                              "({steps: 1.0}: a trace-only warm-up); None: the corpus's")
+    world: dict[str, Any] = Field(default_factory=dict, description="the world's knobs changed for the first phase's "
+                                  "documents ({modulus: 7}: a smaller-modulus phase); its vocabulary must be the world's "
+                                  "or part of it")
 
 
 class CorpusConfig(Strict):
@@ -266,6 +288,8 @@ class PriorConfig(Strict):
             _check_weights(c.formats, "corpus.formats", FORMATS.names())
             if c.curriculum.formats is not None:
                 _check_weights(c.curriculum.formats, "corpus.curriculum.formats", FORMATS.names())
+            if c.curriculum.world:
+                _check_first_world(self.world, c.curriculum.world, world)
             _check_weights(c.contexts, "corpus.contexts", world.contexts)
             _check_weights(c.depths, "corpus.depths")
             if c.confidence_op_acc is not None:

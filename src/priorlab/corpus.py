@@ -171,15 +171,17 @@ def refine_doc(world: World, problem, rng: random.Random, critiques: dict[str, f
     return f"{refine_input(world, problem, attempt, crit)} {world.render_solution(problem, 'steps')} {EOS}"
 
 
-def build_corpus(world: World, cfg, vocab: dict[str, int], n_tokens: int, seq_len: int) -> Corpus:
+def build_corpus(world: World, cfg, vocab: dict[str, int], n_tokens: int, seq_len: int,
+                 first_world: World | None = None) -> Corpus:
     """Pack documents worth ``n_tokens`` (rounded up to whole rows) into ``seq_len`` rows; with a
-    curriculum (``cfg.curriculum.share`` > 0) its first phase is packed apart, into the first rows."""
+    curriculum (``cfg.curriculum.share`` > 0) its first phase is packed apart, into the first rows,
+    its documents drawn from ``first_world`` (default ``world``; ``cfg.curriculum.world``)."""
     n_rows = -(-n_tokens // seq_len)
     n_first = round(n_rows * cfg.curriculum.share)
     used_docs: Counter = Counter()
     rows = []
     if n_first:
-        rows = _pack(document_texts(world, cfg, int(n_first * seq_len * 0.97), first=True)[0], vocab, seq_len,
+        rows = _pack(document_texts(first_world or world, cfg, int(n_first * seq_len * 0.97), first=True)[0], vocab, seq_len,
                      used_docs)
     docs, contaminated = document_texts(world, cfg, int((n_rows - n_first) * seq_len * 0.97))
     n_first = len(rows)

@@ -146,7 +146,8 @@ def _build(cfg, out: Path) -> _Run:
     threads = runtime.set_threads(pc.threads)
     world = cfg.world.build()
     tok = build_tokenizer(world.vocabulary() + corpus_vocabulary(cfg.corpus))
-    corpus: Corpus = build_corpus(world, cfg.corpus, tok.get_vocab(), pc.tokens, pc.seq_len)
+    first = cfg.world.changed(cfg.corpus.curriculum.world).build() if cfg.corpus.curriculum.world else world
+    corpus: Corpus = build_corpus(world, cfg.corpus, tok.get_vocab(), pc.tokens, pc.seq_len, first)
     write_json(out / "corpus.json", corpus.stats)
     total = pc.total_steps
     torch.manual_seed(pc.seed)
