@@ -181,8 +181,8 @@ def build_corpus(world: World, cfg, vocab: dict[str, int], n_tokens: int, seq_le
     used_docs: Counter = Counter()
     rows = []
     if n_first:
-        rows = _pack(document_texts(first_world or world, cfg, int(n_first * seq_len * 0.97), first=True)[0], vocab, seq_len,
-                     used_docs)
+        first_docs = document_texts(first_world or world, cfg, int(n_first * seq_len * 0.97), first=True)[0]
+        rows = _pack(first_docs, vocab, seq_len, used_docs)
     docs, contaminated = document_texts(world, cfg, int((n_rows - n_first) * seq_len * 0.97))
     n_first = len(rows)
     rows += _pack(docs, vocab, seq_len, used_docs, cfg.contamination.whole_document)

@@ -124,14 +124,15 @@ class PriorSpec:
     ``rlp``, an RLP stage.
 
     ``replicated`` priors are made once per scale seed: from scratch (``pretrain.seed`` and
-    ``corpus.seed`` set to it: another initialisation, data order and document sample) or, with
-    ``base``, continued from it with the seed's data order and documents (a matched one matched to
-    the seed's replica of ``match``, which must be replicated too); RL seed ``s`` runs on replica ``s``: the unit of replication is then a (prior seed, RL seed)
-    pair, so an interval over seeds covers the variance between priors of one composition.
-    Replicas come several at a time, so each trains at ``threads=1`` beside the others: at the demo
-    model's size one thread does as much as two (docs/performance.md, "Priors side by side"); and
-    with ``pretrain.compile=auto`` (compiled on a CPU with a C++ compiler: 1.3-1.45x; compiled
-    demo-mix priors clicked 9 of 10 at 9M, docs/performance.md, "Do compiled priors click?").
+    ``corpus.seed`` set to it: another initialisation, data order and document sample), or with
+    ``base`` continued from it with the seed's data order and documents (a matched one matched to
+    the seed's replica of ``match``, which must be replicated too). RL seed ``s`` runs on replica
+    ``s``: the unit of replication is then a (prior seed, RL seed) pair, so an interval over seeds
+    covers the variance between priors. Replicas come several at a time, so each trains at
+    ``threads=1`` beside the others: at the demo model's size one thread does as much as two
+    (docs/performance.md, "Priors side by side"); from scratch with ``pretrain.compile=auto``
+    (compiled on a CPU with a C++ compiler: 1.3-1.45x; compiled demo-mix priors clicked 9 of 10
+    at 9M, docs/performance.md, "Do compiled priors click?").
     ``threads`` None: the scale's ``prior_threads``. ``budget`` scales a continued prior's token
     budget (the scale's ``continue_sets``): a teacher that must be stronger than the prior it
     continues trains on ``budget`` times the tokens of a plain variant, at every scale alike.
@@ -162,8 +163,8 @@ class PriorSpec:
                                                       f"corpus.seed={s}", "pretrain.compile=auto"),
                               f"{self.about} (prior seed {s})", threads=1)
                     for s in scale.seeds]
-        return [replace(self, name=replica(self.name, s), sets=(*self.sets, *(f.format(s=s) for f in SEEDS[self.kind])),
-                        about=f"{self.about} (prior seed {s})", replicated=False, threads=1,
+        return [replace(self, name=replica(self.name, s), about=f"{self.about} (prior seed {s})",
+                        sets=(*self.sets, *(f.format(s=s) for f in SEEDS[self.kind])), replicated=False, threads=1,
                         match=self.match and (replica(self.match[0], s), self.match[1]))
                 for s in scale.seeds]
 
