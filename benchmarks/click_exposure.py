@@ -27,8 +27,7 @@ from pathlib import Path
 from click_study import stopped_early  # benchmarks/: this script's own folder
 
 from priorlab.config import load_config
-from priorlab.corpus import build_corpus, corpus_vocabulary
-from priorlab.tokenizer import build_tokenizer
+from priorlab.pretrain import prior_corpus
 
 
 def study_rows(out: Path, label: str) -> dict[int, dict]:
@@ -55,9 +54,7 @@ def phases(run: Path, stats: dict) -> list[tuple[int, float, float, float]]:
         return [(stats["n_rows"], stats["n_documents"] / stats["n_rows"], 1 - answer / stats["n_documents"],
                  mean_depth(asked["depths"]))]
     cfg = load_config(run / "config.yaml")
-    world = cfg.world.build()
-    vocab = build_tokenizer(world.vocabulary() + corpus_vocabulary(cfg.corpus)).get_vocab()
-    per_row = build_corpus(world, cfg.corpus, vocab, cfg.pretrain.tokens, cfg.pretrain.seq_len).doc.max(1)
+    per_row = prior_corpus(cfg)[2].doc.max(1)
     docs1, docs2 = int(per_row[:first].sum()), int(per_row[first:].sum())
     mix1 = cfg.corpus.curriculum.formats or cfg.corpus.formats
     answer1 = mix1.get("answer", 0.0) / sum(mix1.values()) * docs1  # expected answer-only docs of phase 1

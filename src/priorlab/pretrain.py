@@ -139,15 +139,23 @@ class _Run:
     forward: torch.nn.Module  # the model, or its torch.compile wrapper (pretrain.compile)
 
 
+def prior_corpus(cfg):
+    """The world, tokenizer and corpus of prior config ``cfg``: a curriculum's first phase from the
+    world with ``corpus.curriculum.world`` changed."""
+    world = cfg.world.build()
+    tok = build_tokenizer(world.vocabulary() + corpus_vocabulary(cfg.corpus))
+    first = cfg.world.changed(cfg.corpus.curriculum.world).build() if cfg.corpus.curriculum.world else None
+    pc = cfg.pretrain
+    corpus: Corpus = build_corpus(world, cfg.corpus, tok.get_vocab(), pc.tokens, pc.seq_len, first)
+    return world, tok, corpus
+
+
 def _build(cfg, out: Path) -> _Run:
     """World, tokenizer, corpus (``out/corpus.json``), model, optimizer, schedule and metadata."""
     pc = cfg.pretrain
     dev = runtime.device()
     threads = runtime.set_threads(pc.threads)
-    world = cfg.world.build()
-    tok = build_tokenizer(world.vocabulary() + corpus_vocabulary(cfg.corpus))
-    first = cfg.world.changed(cfg.corpus.curriculum.world).build() if cfg.corpus.curriculum.world else world
-    corpus: Corpus = build_corpus(world, cfg.corpus, tok.get_vocab(), pc.tokens, pc.seq_len, first)
+    world, tok, corpus = prior_corpus(cfg)
     write_json(out / "corpus.json", corpus.stats)
     total = pc.total_steps
     torch.manual_seed(pc.seed)

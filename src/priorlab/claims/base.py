@@ -153,24 +153,20 @@ class PriorSpec:
         return [n for n in (self.base, self.match and self.match[0]) if n]
 
     def replicas(self, scale: Scale) -> list["PriorSpec"]:
-        """The priors to train: one per scale seed when replicated, else this one. From scratch
-        with the scale's ``scratch_sets``; a replicated continuation or stage continues the same
-        ``base`` with its own seeds (:data:`SEEDS`) and matches seed ``s``'s replica of ``match``."""
+        """The priors to train: one per scale seed when replicated, else this one; each with the
+        seed's :data:`SEEDS` (from scratch also the scale's ``scratch_sets``, compiled where it pays),
+        matched to seed ``s``'s replica of ``match``."""
         if not self.replicated:
             return [self]
-        if self.base is None:
-            return [PriorSpec(replica(self.name, s), (*self.sets, *scale.scratch_sets, f"pretrain.seed={s}",
-                                                      f"corpus.seed={s}", "pretrain.compile=auto"),
-                              f"{self.about} (prior seed {s})", threads=1)
-                    for s in scale.seeds]
-        return [replace(self, name=replica(self.name, s), about=f"{self.about} (prior seed {s})",
-                        sets=(*self.sets, *(f.format(s=s) for f in SEEDS[self.kind])), replicated=False, threads=1,
+        scratch = (*scale.scratch_sets, *SEEDS["pretrain"], "pretrain.compile=auto") if self.base is None else ()
+        return [replace(self, name=replica(self.name, s), about=f"{self.about} (prior seed {s})", replicated=False,
+                        sets=(*self.sets, *(f.format(s=s) for f in scratch or SEEDS[self.kind])), threads=1,
                         match=self.match and (replica(self.match[0], s), self.match[1]))
                 for s in scale.seeds]
 
 
-#: The seeds of a replicated continuation or stage, by run kind: its data order, its document sample
-#: and (RLP) its thought draws; a matched continuation reads its RLP replica's documents.
+#: The seeds of a replica, by run kind: its initialisation (from scratch), data order, document sample and
+#: (RLP) thought draws; a matched continuation reads its RLP replica's documents.
 SEEDS = {"pretrain": ("pretrain.seed={s}", "corpus.seed={s}"), "rlp": ("seed={s}", "data.corpus.seed={s}")}
 
 
