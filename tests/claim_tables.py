@@ -112,8 +112,9 @@ def c9(g, e):
     for split, m in (("eval-contaminated", e), ("eval", 0.0)):
         rows += [r | {"split": split} for s in range(SEEDS) for r in
                  g.problems({"kind": "rl", "arm": f"Δ {split}"}, "d_answer", m, s, split=split)]
-    return rows + [{"kind": "probe", "set": st, "rouge_l": float(g.rng.uniform(0.3, 0.6) + (0.2 if st == "planted" else 0))}
-                   for st in ("planted", "unplanted", "clean") for _ in range(PROBLEMS)]
+    return rows + [{"kind": "probe", "set": st, "seed": s, "problem": f"{st}/{i}",  # each replica probes the same items
+                    "rouge_l": float(g.rng.uniform(0.3, 0.6) + (0.2 if st == "planted" else 0))}
+                   for s in range(SEEDS) for st in ("planted", "unplanted", "clean") for i in range(PROBLEMS)]
 
 
 def c10(g, e, medium: float = 0.0):

@@ -173,8 +173,10 @@ def test_retest_tiny_runs_shares_and_reuses_runs_and_writes_the_report(tmp_path)
     # C9's probe read the contaminated prior on planted, never-planted and clean items
     probe = [r for r in results[2].table if r.get("kind") == "probe"]
     assert {r["set"] for r in probe} == {"planted", "unplanted", "clean"} and all(0 <= r["rouge_l"] <= 1 for r in probe)
-    # one prior and one arm x 3 seeds shared by C4 and C7, C7's two control arms x 3 seeds, C9's prior and arm x 3
-    assert len(list(store.iterdir())) == 1 + 3 + 3 + 3 + 1 + 3
+    assert {r["seed"] for r in probe} == set(SCALES["tiny"].seeds)  # every replica of the contaminated prior probed
+    # one prior and one arm x 3 seeds shared by C4 and C7, C7's two control arms x 3 seeds, C9's prior
+    # (one replica per seed) and arm x 3
+    assert len(list(store.iterdir())) == 1 + 3 + 3 + 3 + 3 + 3
     again = retest(["C4"], "tiny", out, workers=2, store=store, show=False)
     assert all(r["reused"] for r in again[0].runs)
     assert again[0].effect == results[0].effect
@@ -256,6 +258,24 @@ def test_composition_priors_are_replicated_from_scratch_one_per_rl_seed(tmp_path
         prior_cfg = yaml.safe_load((Path(prior).parent / "config.yaml").read_text())
         assert prior_cfg["pretrain"]["seed"] == prior_cfg["corpus"]["seed"] == seed
         assert prior_cfg["pretrain"]["init_from"] is None
+
+
+def test_every_prior_but_the_demo_prior_is_made_once_per_seed():
+    """Every prior a claim declares other than the one demo prior (its variants continued from the
+    demo prior, compositions from scratch, the RLP stage and its matched priors) is replicated, so
+    that each claim's interval covers the variance between two priors of one recipe; a continued
+    prior's replica s continues seed s's replica of its base when the base is replicated too."""
+    from priorlab.claims.base import prior_replicas
+
+    for name, scale in SCALES.items():
+        priors = plan(chosen(None), scale)[0]
+        assert [n for n, p in priors.items() if not p.replicated] == ["demo"], name
+        made = prior_replicas(priors, scale)
+        assert len(made) == 1 + (len(priors) - 1) * len(scale.seeds)
+        for n, (declared, r) in made.items():
+            assert r.base is None or r.base in made  # every replica continues a prior that is made
+            if r.base not in (None, "demo"):
+                assert r.base == f"{priors[declared].base}@s{n.rsplit('@s', 1)[1]}"
 
 
 def test_a_replica_that_never_clicked_is_refused_and_its_seed_left_out(tmp_path):

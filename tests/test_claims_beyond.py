@@ -191,12 +191,13 @@ def test_c11_arms_distil_from_the_teacher_and_continue_the_distilled_models_seed
         return [JobResult(j, Path(f"/runs/{j.name.replace(' ', '-')}"), "failed" if j.name == f"{DISTILL} seed 1"
                           else "finished") for j in jobs]
 
-    done = _run_arms(arms, scale, priors, {"demo": Path("/demo/model"), TEACHER.name: Path("/teacher/model")}, run)
+    teachers = {f"{TEACHER.name}@s{s}": Path(f"/teacher{s}/model") for s in scale.seeds}  # one replica per seed
+    done = _run_arms(arms, scale, priors, {"demo": Path("/demo/model"), **teachers}, run)
     assert [n.split(" seed")[0] for n in stages[1]] == [BOTH, BOTH]  # the second stage, seeds 0 and 2 only
     both = {s: r.job.config for a, s, r in done if a == BOTH}
     assert set(both) == {0, 2} and str(both[2].prior) == f"/runs/{DISTILL}-seed-2/model"
-    distill = next(r.job.config for a, s, r in done if a == DISTILL)
-    assert str(distill.teacher) == "/teacher/model" and str(distill.prior) == "/demo/model"
+    distill = {s: r.job.config for a, s, r in done if a == DISTILL}
+    assert all(str(c.teacher) == f"/teacher{s}/model" and str(c.prior) == "/demo/model" for s, c in distill.items())
     names = []
     _run_arms(arms, scale, priors, {"demo": Path("/demo/model")},  # the teacher failed: nothing distils from it
               lambda jobs, stage: names.extend(j.name for j in jobs) or [JobResult(j, Path("/r"), "finished")
@@ -223,24 +224,28 @@ def test_c11_runs_end_to_end_at_tiny(tmp_path, monkeypatch):
     assert r.parts[-1]["units"] == r.parts[0]["units"] - 1 and any("lost its click (test)" in n for n in r.notes)
 
 
-def test_c13_replicates_the_rlp_stage_and_its_matched_priors_one_per_seed(tmp_path, tiny_prior):
-    """C13's RLP prior and both continued priors are made once per seed from the one edge prior: the
-    stage with the seed's thought draws and documents, each continued prior with the seed's data order,
-    reading the documents of the seed's RLP replica for that replica's budget; and RL seed s runs on
-    the seed-s priors."""
+def test_c13_replicates_the_edge_prior_the_rlp_stage_and_its_matched_priors_one_per_seed(tmp_path, tiny_prior):
+    """C13's edge prior, its RLP stage and both continued priors are made once per seed from the one
+    demo prior: seed s's edge replica continues the demo prior with the seed's data order, its RLP
+    stage continues that replica with the seed's thought draws and documents, each matched prior
+    continues it too, reading the documents of the seed's RLP replica for that replica's budget; and
+    RL seed s runs on the seed-s priors. A continuation left unreplicated on a replicated base, or a
+    replicated prior matched to an unreplicated one, is refused."""
     import json
     from dataclasses import replace
 
     import yaml
 
+    from priorlab.claims.base import prior_replicas
     from priorlab.claims.retest import _prior_dir, _run_priors, plan
     from priorlab.config import ConfigError
     from priorlab.sweep import JobResult
 
     scale = SCALES["tiny"]
     priors = plan([CLAIMS.get("C13")()], scale)[0]
-    replicas = {r.name: r for p in priors.values() for r in p.replicas(scale)}
-    assert {"rlp@s1", "cpt-flops@s1", "cpt-tokens@s1", "edge", "demo"} <= set(replicas) and "rlp" not in replicas
+    replicas = {n: r for n, (_, r) in prior_replicas(priors, scale).items()}
+    assert {"edge@s1", "rlp@s1", "cpt-flops@s1", "cpt-tokens@s1", "demo"} <= set(replicas)
+    assert not {"edge", "rlp"} & set(replicas)
     jobs = {}
 
     def run(batch, stage):
@@ -251,15 +256,16 @@ def test_c13_replicates_the_rlp_stage_and_its_matched_priors_one_per_seed(tmp_pa
             d = tmp_path / name
             if j.kind == "rlp":  # what matched_sets reads of a finished RLP run
                 d.mkdir()
-                (d / "summary.json").write_text(json.dumps({"prior": str(tiny_prior[1]), "matched": {
+                (d / "summary.json").write_text(json.dumps({"prior": str(j.config.prior), "matched": {
                     "tokens": 1000 + j.config.seed, "flops_tokens": 2000 + j.config.seed}}))
                 (d / "config.yaml").write_text(yaml.safe_dump({"data": {"corpus": j.config.data.corpus.model_dump()}}))
-            out.append(JobResult(j, tiny_prior[0] if j.kind == "pretrain" and "@" not in name else d, "finished"))
+            out.append(JobResult(j, tiny_prior[0] if name == "demo" else d, "finished"))
         return out
 
     _run_priors(replicas, scale, run)
-    edge_model = str(tiny_prior[0] / "model")
     for s in scale.seeds:
+        edge, edge_model = jobs[f"edge@s{s}"], str(tmp_path / f"edge@s{s}" / "model")
+        assert edge.pretrain.seed == edge.corpus.seed == s and edge.pretrain.init_from == str(tiny_prior[0] / "model")
         rlp = jobs[f"rlp@s{s}"]
         assert rlp.seed == rlp.data.corpus.seed == s and rlp.prior == edge_model
         for name, tokens in ((f"cpt-flops@s{s}", 2000 + s), (f"cpt-tokens@s{s}", 1000 + s)):
@@ -267,7 +273,12 @@ def test_c13_replicates_the_rlp_stage_and_its_matched_priors_one_per_seed(tmp_pa
             assert cpt.pretrain.seed == cpt.corpus.seed == s and cpt.pretrain.init_from == edge_model
             assert cpt.pretrain.tokens == tokens  # the seed's own RLP replica's budget
         assert _prior_dir("rlp", s, priors, {f"rlp@s{s}": tmp_path}) == tmp_path
-    unmatched = replace(priors["cpt-flops"], name="cpt-unmatched", match=("edge", "flops"))
-    with pytest.raises(ConfigError, match="replicated but matched to 'edge', which is not"):
-        plan([type("C", (), {"priors": lambda self, sc: [*priors.values(), unmatched],
-                             "arms": lambda self, sc: []})()], scale)
+
+    def refused(*extra):
+        return plan([type("C", (), {"priors": lambda self, sc: [*priors.values(), *extra],
+                                    "arms": lambda self, sc: []})()], scale)
+
+    with pytest.raises(ConfigError, match="replicated but matched to 'demo', which is not"):
+        refused(replace(priors["cpt-flops"], name="cpt-unmatched", match=("demo", "flops")))
+    with pytest.raises(ConfigError, match="continues 'edge', which is replicated"):
+        refused(replace(priors["cpt-flops"], name="cpt-once", match=None, replicated=False))

@@ -152,15 +152,17 @@ class PriorSpec:
         """The priors this one is made from or matched to."""
         return [n for n in (self.base, self.match and self.match[0]) if n]
 
-    def replicas(self, scale: Scale) -> list["PriorSpec"]:
+    def replicas(self, scale: Scale, replicated: frozenset[str] = frozenset()) -> list["PriorSpec"]:
         """The priors to train: one per scale seed when replicated, else this one; each with the
         seed's :data:`SEEDS` (from scratch also the scale's ``scratch_sets``, compiled where it pays),
-        matched to seed ``s``'s replica of ``match``."""
+        matched to seed ``s``'s replica of ``match``, continued from seed ``s``'s replica of ``base``
+        when ``base`` is among ``replicated`` (the names of the plan's replicated priors)."""
         if not self.replicated:
             return [self]
         scratch = (*scale.scratch_sets, *SEEDS["pretrain"], "pretrain.compile=auto") if self.base is None else ()
         return [replace(self, name=replica(self.name, s), about=f"{self.about} (prior seed {s})", replicated=False,
                         sets=(*self.sets, *(f.format(s=s) for f in scratch or SEEDS[self.kind])), threads=1,
+                        base=replica(self.base, s) if self.base in replicated else self.base,
                         match=self.match and (replica(self.match[0], s), self.match[1]))
                 for s in scale.seeds]
 
@@ -173,6 +175,13 @@ SEEDS = {"pretrain": ("pretrain.seed={s}", "corpus.seed={s}"), "rlp": ("seed={s}
 def replica(name: str, seed: int) -> str:
     """The name of prior ``name``'s replica for ``seed``."""
     return f"{name}@s{seed}"
+
+
+def prior_replicas(priors: dict[str, PriorSpec], scale: Scale) -> dict[str, tuple[str, PriorSpec]]:
+    """Every prior to train for the declared ``priors``: ``{name: (declared prior, spec)}``, a
+    replicated prior's seed ``s`` continuing seed ``s``'s replica of a replicated base."""
+    replicated = frozenset(n for n, p in priors.items() if p.replicated)
+    return {r.name: (p.name, r) for p in priors.values() for r in p.replicas(scale, replicated)}
 
 
 @dataclass(frozen=True)

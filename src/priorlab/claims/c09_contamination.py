@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from priorlab.claims.base import CLAIMS, Claim, Evidence, PriorSpec, Scale
+from priorlab.claims.base import CLAIMS, Claim, Evidence, PriorSpec, Scale, replica
 from priorlab.claims.c01_spurious import PAPER as SPURIOUS_GAIN
-from priorlab.claims.common import BAND, DEMO, RANDOM_HORIZON, evaluated_items, final_sets, plot_arms, random_reward
+from priorlab.claims.common import (BAND, DEMO, RANDOM_HORIZON, VARIANT_NOTE, evaluated_items, final_sets, plot_arms,
+                                    random_reward, variant)
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import change, problem_pass, problem_rows, records, seed_means
 from priorlab.claims.stats import ControlSpec, Estimate
@@ -22,13 +21,11 @@ def contaminated(scale: Scale) -> PriorSpec:
     times in its corpus: every item any seed is evaluated on (each seed has its own problems), so
     every seed's contaminated split is memorised."""
     n = evaluated_items(scale)
-    return PriorSpec("contaminated", (f"corpus.contamination.n_items={n}",
-                                      f"corpus.contamination.repeats={REPEATS}",
-                                      f"corpus.contamination.depths=[{','.join(map(str, BAND))}]",
-                                      "corpus.contamination.whole_document=true"),
-                     f"the demo prior continued on a corpus holding {n} eval-contaminated items "
-                     f"per depth {BAND} (every seed's evaluation problems), {REPEATS} copies each, "
-                     f"questions trained on as well as solutions", base="demo")
+    return variant("contaminated", f"the demo prior continued on a corpus holding {n} eval-contaminated items "
+                   f"per depth {BAND} (every seed's evaluation problems), {REPEATS} copies each, "
+                   f"questions trained on as well as solutions",
+                   f"corpus.contamination.n_items={n}", f"corpus.contamination.repeats={REPEATS}",
+                   f"corpus.contamination.depths=[{','.join(map(str, BAND))}]", "corpus.contamination.whole_document=true")
 
 
 #: The probe's item sets: (split, first index) — planted items, items of the same split never
@@ -57,14 +54,10 @@ def probe_rows(prior, scale: Scale) -> list[dict]:
 
 
 def probe_gap(rows: list[dict], a: str, b: str = "clean", metric: str = "rouge_l") -> Estimate:
-    """``metric`` of the probe on item set ``a`` minus on ``b`` (greedy: one run of one prior).
-    The unit is the item: the SE is that of a difference of two independent item means."""
-    v = {s: np.array([r[metric] for r in rows if r.get("kind") == "probe" and r["set"] == s], dtype=float)
-         for s in (a, b)}
-    if not all(len(x) > 1 for x in v.values()):
-        return Estimate(None, None, 0)
-    se = float(np.sqrt(sum(x.var(ddof=1) / len(x) for x in v.values())))
-    return Estimate(float(v[a].mean() - v[b].mean()), se, min(len(x) for x in v.values()))
+    """``metric`` of the probe on item set ``a`` minus on ``b``, per replica of the contaminated prior
+    (greedy: one probe per replica); the interval from the two-level bootstrap over the replicas (prior
+    seeds) and the items (each replica probes the same items)."""
+    return contrast(rows, metric, {"kind": "probe", "set": a}, {"kind": "probe", "set": b}).estimate()
 
 
 @CLAIMS.register("C9")
@@ -83,8 +76,8 @@ class Contamination(Claim):
     paper_effect = SPURIOUS_GAIN
     horizon = RANDOM_HORIZON
     notes = ("Per-problem Δ are after − before of one run (paired); the two splits of a seed are different "
-             "problems, so the contrast is unpaired within the seed. The probe's unit is the item (one greedy "
-             "run of one prior).", f"Paper effect +{SPURIOUS_GAIN}: the random-reward gain on memorised "
+             "problems, so the contrast is unpaired within the seed. The probe runs on every replica of the "
+             "contaminated prior: its interval is over replicas and items.", f"Paper effect +{SPURIOUS_GAIN}: the random-reward gain on memorised "
              "MATH-500 (Shao et al.'s +21.4) against no steady gain on fresh RandomCalculation (Wu et al. §4.3: "
              "'random is unstable'; no number), so it is the contaminated side's size only.",
              f"Contamination: every evaluated contaminated item (of every seed: each seed has its own problems, "
@@ -96,7 +89,8 @@ class Contamination(Claim):
              "ROUGE-L against the true remainder, planted − clean: the paper's other completion metric, because "
              "exact match sits at the floor on this prior at 60% (docs/claims.md). The paper reports ROUGE-L "
              "0.78 on MATH-500 but none on a clean set, so its effect in these units is not known; its exact "
-             "match (54.6% on MATH-500, 0 on LiveMathBench) is recorded per item beside it.")
+             "match (54.6% on MATH-500, 0 on LiveMathBench) is recorded per item beside it.",
+             VARIANT_NOTE)
     next_steps = ("Vary the repeats (1, 4, 16) and check that the spurious gain scales with them.",
                   "Add the inverse reward arm (the paper's 'inverted').")
 
@@ -114,14 +108,16 @@ class Contamination(Claim):
                 d = change(problem_pass(records(run, "before", split=split), 1, "answer"),
                            problem_pass(records(run, "after", split=split), 1, "answer"))
                 rows += problem_rows({"kind": "rl", "arm": f"Δ {split}", "seed": seed, "split": split}, {"d_answer": d})
-        rows += [r | {"kind": "probe"} for r in probe_rows(ev.priors["contaminated"], ev.scale)]
+        for seed in ev.scale.seeds:  # each seed's replica of the contaminated prior (a refused one is absent)
+            if (prior := ev.priors.get(replica("contaminated", seed))) is not None:
+                rows += [r | {"kind": "probe", "seed": seed, "problem": r["id"]} for r in probe_rows(prior, ev.scale)]
         per_seed = [{"arm": f"Δ {s}", "d_answer": v} for s in ("eval", "eval-contaminated")
                     for v in seed_means(rows, "d_answer", kind="rl", split=s).values()]
         fig = plot_arms(per_seed, "d_answer", ev.out / "c9_contamination.png",
                         "random reward on the contaminated prior: Δ answer pass@1", "Δ answer pass@1",
                         ["Δ eval", "Δ eval-contaminated"])
         probe = plot_arms([r for r in rows if r["kind"] == "probe"], "rouge_l", ev.out / "c9_probe.png",
-                          f"probe of the contaminated prior: ROUGE-L from a {FRACTION:.0%} prefix, a dot per item",
+                          f"probe of the contaminated prior: ROUGE-L from a {FRACTION:.0%} prefix, a dot per item and replica",
                           "ROUGE-L", list(PROBE_SETS), key="set")
         return rows, [fig, probe]
 

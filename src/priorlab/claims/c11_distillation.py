@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from priorlab.claims.base import CLAIMS, Claim, Evidence, PriorSpec, Scale
+from priorlab.claims.base import CLAIMS, Claim, Evidence, Scale
 from priorlab.claims.c04_crossover import PAPER as RL_SHRINK
-from priorlab.claims.common import DEMO, GRPO_HORIZON, arm, plot_curves, sft_arm, sft_base
+from priorlab.claims.common import DEMO, GRPO_HORIZON, VARIANT_NOTE, arm, plot_curves, sft_arm, sft_base, variant
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import change, halves, n_samples, pass_k, problem_pass, problem_rows, records
 from priorlab.claims.stats import ControlSpec
@@ -26,10 +26,10 @@ RARE = 0.0
 #: depths 6-7 at pass@16 0.12 / 0.12 and depths 4-5 no better than the prior, so distillation had nothing
 #: to carry; one on depths 4-7 alone solved them (0.81-0.88 / 0.50-0.62) but forgot depths 2-3, and its
 #: distilled students lost their click. seq_len 256 (the tiny scale's 128 cannot hold a depth-7 document).
-TEACHER = PriorSpec("teacher-deep", ("corpus.depths={2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 2.0, 7: 2.0}",
-                                     "pretrain.seq_len=256", "pretrain.lr=0.001"),
-                    "the demo prior continued on depths 2-7 (6-7 weighted double), 4x a variant's tokens: "
-                    "more tokens and two depths beyond the demo's", base="demo", budget=4.0)
+TEACHER = variant("teacher-deep", "the demo prior continued on depths 2-7 (6-7 weighted double), 4x a variant's "
+                  "tokens: more tokens and two depths beyond the demo's",
+                  "corpus.depths={2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 2.0, 7: 2.0}", "pretrain.seq_len=256",
+                  "pretrain.lr=0.001", budget=4.0)
 #: Distillation, R1's way (rejection-sampled teacher completions, sft preset ``rft``) on the teacher's
 #: whole range, depths 2-7 (on 4-7 alone the student lost its shallow depths: its click probe at depths
 #: 2-3 fell to 0.02), at 16x the scale's SFT steps and twice its teacher prompts (small: 960 steps on 512
@@ -107,7 +107,8 @@ class Distillation(Claim):
              "(the first half of its samples) with the prior's own second half: the chance level of a 'new' solve.",
              f"Paper effect {RL_SHRINK}: a lower bound, RL's pass@256 loss alone (Omni-MATH test, base − GRPO step "
              "450, Table 2); distillation lies above the base at every k (the paper's figure; its value was not "
-             "retrieved), which only widens the distilled − RL gap.")
+             "retrieved), which only widens the distilled − RL gap.",
+             VARIANT_NOTE)
     next_steps = ("Distil the unfiltered samples too, to separate new knowledge from style (Kim et al., arXiv "
                   "2505.14216: distillation expands only with new knowledge).",
                   "GRPO on depths 2-7 as well: the same prompts as the distillation, so only the mechanism differs.",

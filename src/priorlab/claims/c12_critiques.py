@@ -3,8 +3,8 @@ claims.md §10a, more-systems.md §1)."""
 
 from __future__ import annotations
 
-from priorlab.claims.base import CLAIMS, Claim, Evidence, Horizon, PriorSpec, Scale
-from priorlab.claims.common import DEMO, arm, plot_arms
+from priorlab.claims.base import CLAIMS, Claim, Evidence, Horizon, Scale
+from priorlab.claims.common import DEMO, VARIANT_NOTE, arm, plot_arms, variant
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import n_samples, problem_pass, problem_rows, records, seed_means
 from priorlab.claims.stats import ControlSpec
@@ -13,8 +13,8 @@ from priorlab.runs import read_jsonl
 
 #: The demo prior continued on 10% refinement documents (question, wrong attempt, critique, correct
 #: solution), which adds the critique markers to its vocabulary: a prior that can read a critique.
-REFINE = PriorSpec("refine", ("corpus.refine.share=0.1", "pretrain.seq_len=256"),
-                   "the demo prior continued on 10% refinement documents (corpus.refine.share)", base="demo")
+REFINE = variant("refine", "the demo prior continued on 10% refinement documents (corpus.refine.share)",
+                 "corpus.refine.share=0.1", "pretrain.seq_len=256")
 #: Depth 5 is the demo prior's deepest, depth 6 beyond it: where it fails whole groups.
 DEPTHS = (5, 6)
 GRPO = "grpo-refine"
@@ -64,7 +64,8 @@ class Critiques(Claim):
              "'no effect' here says the prior cannot read critiques, not that critiques carry no information; "
              "the per-seed refine_success rows show it.",
              "At medium (2026-12-06) the likelihood control was detected (+0.426 [+0.251, +0.601]) and the step "
-             "critique's refinements verified in no seed: the verdict is underpowered, the mechanism untested.")
+             "critique's refinements verified in no seed: the verdict is underpowered, the mechanism untested.",
+             VARIANT_NOTE)
     next_steps = ("Find a prior that passes the gate (more refinement tokens, the small model, a context of "
                   "question + critique without the attempt), then rerun; a persistent failure here is a depth-6 "
                   "problem whose 6th step the prior never writes, which the paper's shaping cannot teach even "

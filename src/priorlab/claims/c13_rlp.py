@@ -77,12 +77,13 @@ class RLPCeiling(Claim):
              "objective), on the same documents, from the same edge prior; the token-matched one (a part since "
              "2026-12-06) reads as many document tokens as the stage did.",
              "Replicated priors (since 2026-12-07): the RLP stage and both continued priors are made once per "
-             "seed from the one edge prior (the stage's seed and documents, data.corpus.seed; the continued priors' "
-             "pretrain.seed, reading their seed's RLP documents for its budget), and RL seed s runs on the seed-s "
-             "priors: the unit of replication is the (prior seed, RL seed) pair, so the interval covers the "
-             "variance between RLP stages and between continuations, not only RL's. The edge prior they continue "
-             "is one run (the claim is conditional on it). Before, each kind was one prior and the interval was "
-             "over RL seeds only.",
+             "seed from the seed's replica of the edge prior (C5's, itself the demo prior continued once per seed; "
+             "the stage's seed and documents, data.corpus.seed; the continued priors' pretrain.seed, reading their "
+             "seed's RLP documents for its budget), and RL seed s runs on the seed-s priors: the unit of "
+             "replication is the (prior seed, RL seed) pair, so the interval covers the variance between edge "
+             "priors, RLP stages and continuations, not only RL's. The demo prior is one run (the claim is "
+             "conditional on it). Before, each kind was one prior, and until the edge prior was replicated "
+             "(later on 2026-12-07) the three kinds continued one edge prior.",
              "Paired statistic: both arms of a seed evaluate the same problems with the same sampling seeds; the "
              "bootstrap resamples seeds and problems.",
              "Positive control: constructed (the primary effect planted at 2 × MDE on the measured rows). A run-level "

@@ -18,7 +18,7 @@ import time
 import traceback
 from pathlib import Path
 
-from priorlab.claims.base import CLAIMS, SCALES, Arm, Claim, Evidence, PriorSpec, Scale, replica
+from priorlab.claims.base import CLAIMS, SCALES, Arm, Claim, Evidence, PriorSpec, Scale, prior_replicas, replica
 from priorlab.claims.result import ClaimResult
 from priorlab.config import ConfigError, default_config_path, load_config
 from priorlab.errors import IncompleteError
@@ -47,6 +47,9 @@ def plan(claims: list[Claim], scale: Scale) -> tuple[dict[str, PriorSpec], dict[
         if p.replicated and p.match and p.match[0] in priors and not priors[p.match[0]].replicated:
             raise ConfigError(f"prior {p.name!r} is replicated but matched to {p.match[0]!r}, which is not: "
                               f"replicate both (seed s matches seed s) or neither")
+        if not p.replicated and p.base in priors and priors[p.base].replicated:
+            raise ConfigError(f"prior {p.name!r} continues {p.base!r}, which is replicated (one prior per seed): "
+                              f"replicate {p.name!r} too, so that seed s continues seed s's replica")
     for a in arms.values():
         if a.prior not in priors and a.prior not in arms:
             raise ConfigError(f"arm {a.name!r} runs on prior {a.prior!r}, which no claim declares")
@@ -198,16 +201,15 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
 
     run = run or through_store
 
-    replicas = [(p.name, r) for p in priors.values() for r in p.replicas(scale)]
-    spec_of = {r.name: spec for spec, r in replicas}
-    done = _run_priors({r.name: r for _, r in replicas}, scale, run)
+    replicas = prior_replicas(priors, scale)
+    done = _run_priors({n: r for n, (_, r) in replicas.items()}, scale, run)
     prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.ok}
     trained = _run_arms(arms, scale, priors, prior_dirs, run)
     arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}
     for a, s, r in trained:
         if r.ok:
             arm_dirs[a][s] = r.run_dir
-    jobs = ([("prior", n, None, r, spec_of[n]) for n, r in done.items()]
+    jobs = ([("prior", n, None, r, replicas[n][0]) for n, r in done.items()]
             + [(arms[a].kind, a, s, r, a) for a, s, r in trained])
     return prior_dirs, arm_dirs, [_run_row(*j) for j in jobs]
 
@@ -229,8 +231,8 @@ def _failed(rows: list[dict], refused: bool = False) -> list[str]:
 
 def _missing(claim: Claim, ev: Evidence) -> list[str]:
     """The claim's priors and required arms of which no run finished."""
-    return ([f"prior {r.name}" for p in claim.priors(ev.scale) for r in p.replicas(ev.scale)
-             if r.name not in ev.priors]
+    return ([f"prior {n}" for n in prior_replicas({p.name: p for p in claim.priors(ev.scale)}, ev.scale)
+             if n not in ev.priors]
             + [f"arm {a.name}" for a in claim.arms(ev.scale) if a.required and not ev.arms.get(a.name)])
 
 

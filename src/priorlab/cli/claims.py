@@ -26,6 +26,7 @@ def _scale(scale: str) -> None:
 def _list(ids: list[str] | None, scale: str) -> None:
     """The registry (or the claims ``ids``) at ``scale``: sources, priors, arms and the run count."""
     from priorlab.claims import SCALES
+    from priorlab.claims.base import prior_replicas
     from priorlab.claims.retest import chosen, plan
 
     _scale(scale)
@@ -42,7 +43,7 @@ def _list(ids: list[str] | None, scale: str) -> None:
     priors, arms = plan(claims, SCALES[scale])
     kinds = [a.kind for a in arms.values()]
     runs = ", ".join(f"{kinds.count(k) * len(seeds)} {k.upper()}" for k in dict.fromkeys(kinds))
-    made = sum(len(p.replicas(SCALES[scale])) for p in priors.values())
+    made = len(prior_replicas(priors, SCALES[scale]))
     console.print(f"{'these' if ids else 'all'} claims: {len(priors)} priors ({made} to train: replicated ones once "
                   f"per seed), {len(arms)} arms × {len(seeds)} seeds = {len(arms) * len(seeds)} runs ({runs})")
 
