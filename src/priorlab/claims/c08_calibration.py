@@ -14,8 +14,9 @@ MARGIN = 0.03  # "without losing accuracy": no loss above 3 points
 #: ``confidence_noise``: a solver's stated confidence varies around its calibrated value, so the policy has
 #: neighbouring confidences to choose from within a format; without it the stated value is fixed by
 #: (format, depth) and a reward can move calibration only by moving the format (docs/claims.md, "C8 at medium").
-CONFIDENT = variant("confident", "the demo prior continued on documents that end with the confidence a calibrated "
-                    "solver states (0.8^depth for steps, 0.2^depth for answer-only, + N(0, 0.1²); docs/calibration.md)",
+CONFIDENT = variant("confident", "the demo prior continued on documents that end with the confidence a "
+                    "calibrated solver states (0.8^depth for steps, 0.2^depth for answer-only, + N(0, 0.1²); "
+                    "docs/calibration.md)",
                     "corpus.confidence_prob=1.0", "corpus.confidence_op_acc={steps: 0.8, answer: 0.2}",
                     "corpus.confidence_noise=0.1")
 #: Both arms mean-centre without dividing by the group std (RLCR's ``scale_rewards: false``): with std

@@ -25,7 +25,8 @@ def contaminated(scale: Scale) -> PriorSpec:
                    f"per depth {BAND} (every seed's evaluation problems), {REPEATS} copies each, "
                    f"questions trained on as well as solutions",
                    f"corpus.contamination.n_items={n}", f"corpus.contamination.repeats={REPEATS}",
-                   f"corpus.contamination.depths=[{','.join(map(str, BAND))}]", "corpus.contamination.whole_document=true")
+                   f"corpus.contamination.depths=[{','.join(map(str, BAND))}]",
+                   "corpus.contamination.whole_document=true")
 
 
 #: The probe's item sets: (split, first index) — planted items, items of the same split never
@@ -77,7 +78,8 @@ class Contamination(Claim):
     horizon = RANDOM_HORIZON
     notes = ("Per-problem Δ are after − before of one run (paired); the two splits of a seed are different "
              "problems, so the contrast is unpaired within the seed. The probe runs on every replica of the "
-             "contaminated prior: its interval is over replicas and items.", f"Paper effect +{SPURIOUS_GAIN}: the random-reward gain on memorised "
+             "contaminated prior: its interval is over replicas and items.",
+             f"Paper effect +{SPURIOUS_GAIN}: the random-reward gain on memorised "
              "MATH-500 (Shao et al.'s +21.4) against no steady gain on fresh RandomCalculation (Wu et al. §4.3: "
              "'random is unstable'; no number), so it is the contaminated side's size only.",
              f"Contamination: every evaluated contaminated item (of every seed: each seed has its own problems, "
@@ -117,7 +119,8 @@ class Contamination(Claim):
                         "random reward on the contaminated prior: Δ answer pass@1", "Δ answer pass@1",
                         ["Δ eval", "Δ eval-contaminated"])
         probe = plot_arms([r for r in rows if r["kind"] == "probe"], "rouge_l", ev.out / "c9_probe.png",
-                          f"probe of the contaminated prior: ROUGE-L from a {FRACTION:.0%} prefix, a dot per item and replica",
+                          f"probe of the contaminated prior: ROUGE-L from a {FRACTION:.0%} prefix, a dot per item "
+                          "and replica",
                           "ROUGE-L", list(PROBE_SETS), key="set")
         return rows, [fig, probe]
 

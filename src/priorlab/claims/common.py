@@ -38,11 +38,12 @@ def variant(name: str, about: str, *sets: str, budget: float = 1.0) -> PriorSpec
 
 
 #: The note of a claim on a :func:`variant` prior: what its interval covers.
-VARIANT_NOTE = ("Replicated variant prior (since 2026-12-07): the variant is the demo prior continued once per "
-                "seed (pretrain.seed = corpus.seed = s: the seed's data order and documents) and seed s's arms run on "
-                "(or distil from) replica s, so the interval covers the variance between two continuations of the recipe, not only "
-                "RL's and the problems'. The demo prior they continue is one run: the claim is conditional on it. "
-                "Before, the variant was one prior and the interval over RL seeds and problems only.")
+VARIANT_NOTE = ("Replicated variant prior (since 2026-12-07): the variant is the demo prior continued once "
+                "per seed (pretrain.seed = corpus.seed = s: the seed's data order and documents) and seed s's arms "
+                "run on (or distil from) replica s, so the interval covers the variance between two continuations "
+                "of the recipe, not only RL's and the problems'. The demo prior they continue is one run: the claim "
+                "is conditional on it. Before, the variant was one prior and the interval over RL seeds and "
+                "problems only.")
 
 
 #: C1's accurate-dominant prior, as Qwen2.5-Math: the dominant format (code, 65%) is the accurate
