@@ -90,9 +90,9 @@ SCALES: dict[str, Scale] = {
             "data.corpus_tokens=2000", "data.n_prompts=8", "final.n_problems=2", "final.n_samples=2",
             "checkpoint_every=2", "allow_unclicked_prior=true")),
     # 3 seeds, 30 RL steps: 69 min for the claims on the demo prior on 2 cores (measured from an empty
-    # store, AVX-512 EPYC, 2026-12-07), 2.0 h with C1 and C3's 12 replicated priors (docs/claims.md). A single
-    # prior runs with 2 threads: the demo prior is then exactly docs/demo.md's; replicas one thread each,
-    # two at a time (PriorSpec.threads).
+    # store, AVX-512 EPYC, 2026-12-07), 2.0 h with C1 and C3's 12 replicated priors, ≈ 2.3 h since the
+    # variant priors are replicated too (docs/claims.md). A single prior runs with 2 threads: the demo prior
+    # is then exactly docs/demo.md's; replicas one thread each, two at a time (PriorSpec.threads).
     "small": Scale("small", (0, 1, 2), ("eval.n_problems=16", "eval.n_samples=16"), (
         "steps=30", "data.n_prompts=128", "probe.every=10", "checkpoint_every=30", "kl_every=0"),
         n_large=64, n_problems=24, continue_sets=CONTINUE, scratch_sets=SCRATCH_BUDGET, prior_threads=2,
