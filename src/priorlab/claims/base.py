@@ -208,7 +208,8 @@ class Arm:
 class Evidence:
     """Finished runs handed to :meth:`Claim.measure`.
 
-    ``priors[name]`` is the prior's HF directory; ``arms[name]`` maps seed -> run directory;
+    ``priors[name]`` is the prior's HF directory (a replicated prior's under each replica's name,
+    :func:`replica`); ``arms[name]`` maps seed -> run directory;
     ``out`` is the claim's own output directory (figures go there).
     """
 
