@@ -168,7 +168,7 @@ def plot(rows: dict[str, list[dict]], path: Path, threshold: float, tokens_per_s
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from priorlab.plots import plt, save
 
-    fig, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 3.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 3.6), sharey=True, squeeze=False)
     for ax, (label, runs) in zip(axes[0], rows.items()):
         for r in runs:
             ax.plot([s * tokens_per_step / 1e6 for s, _ in r["probes"]], [a for _, a in r["probes"]], lw=1.2,
@@ -176,7 +176,8 @@ def plot(rows: dict[str, list[dict]], path: Path, threshold: float, tokens_per_s
         ax.axhline(threshold, color="grey", lw=0.8)
         ax.axvline(demo_budget / 1e6, color="black", lw=0.8, ls="--")
         n = sum(r["clicked"] for r in runs)
-        ax.set(title=f"{label}: {n} of {len(runs)} clicked", xlabel="training tokens (M)")
+        ax.set_title(f"{label}\n{n} of {len(runs)} clicked", fontsize=9)  # two lines: long labels
+        ax.set_xlabel("training tokens (M)")
         ax.legend(fontsize=6, ncol=2, loc="upper left")
     axes[0][0].set_ylabel("probe trace accuracy")
     save(fig, path)

@@ -110,8 +110,9 @@ class Contamination(Claim):
                 d = change(problem_pass(records(run, "before", split=split), 1, "answer"),
                            problem_pass(records(run, "after", split=split), 1, "answer"))
                 rows += problem_rows({"kind": "rl", "arm": f"Δ {split}", "seed": seed, "split": split}, {"d_answer": d})
+        name = contaminated(ev.scale).name
         for seed in ev.scale.seeds:  # each seed's replica of the contaminated prior (a refused one is absent)
-            if (prior := ev.priors.get(replica("contaminated", seed))) is not None:
+            if (prior := ev.priors.get(replica(name, seed))) is not None:
                 rows += [r | {"kind": "probe", "seed": seed, "problem": r["id"]} for r in probe_rows(prior, ev.scale)]
         per_seed = [{"arm": f"Δ {s}", "d_answer": v} for s in ("eval", "eval-contaminated")
                     for v in seed_means(rows, "d_answer", kind="rl", split=s).values()]
