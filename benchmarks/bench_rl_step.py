@@ -246,7 +246,7 @@ def _sections(times: list[float], per_step: list[dict[str, float]]) -> str:
     return "; ".join(f"{k} {v:.2f} s ({100 * v / total:.0f}%)" for k, v in parts)
 
 
-def main() -> None:
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: free cores)")
     ap.add_argument("--steps", type=int, default=5, help="optimizer steps, the first one a warm-up")
@@ -264,7 +264,11 @@ def main() -> None:
     ap.add_argument("--never-eos", action="store_true",
                     help="untrained model that never samples <eos>: every completion is max-new-tokens long")
     ap.add_argument("--json", action="store_true", help="print the headline figures as JSON on the last line")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = _args()
     args.threads = runtime.set_threads(args.threads)
 
     with tempfile.TemporaryDirectory() as tmp:
