@@ -9,7 +9,7 @@ import pytest
 
 from priorlab.click import probe_problems
 from priorlab.config import ConfigError, load_config
-from priorlab.corpus import FACTS, build_corpus, document_texts
+from priorlab.corpus import FACTS, FIRST_INDEX, build_corpus, document_texts
 from priorlab.pretrain import batch_indices
 from priorlab.tokenizer import build_tokenizer
 
@@ -49,6 +49,32 @@ def test_format_accuracy_plants_slips_at_the_stated_rate(world):
     assert abs(acc - 0.6 ** 3) < 4 * sd + 0.03  # a slip can be masked (x * 0), hence the margin
 
 
+def _verified_by_format(world, docs, first: bool) -> dict[str, list[bool]]:
+    """Per format, whether each depth-3 problem document's solution verifies."""
+    base = FIRST_INDEX if first else 0
+    gold = {p.prompt: p for p in (world.problem("pretrain", base + i, 3, "letters") for i in range(len(docs) + 1))}
+    out: dict[str, list[bool]] = {}
+    for text, tags in docs:
+        prompt, solution = text.removeprefix("<bos> ").removesuffix(" <eos>").split(" <sol> ")
+        out.setdefault(tags["format"], []).append(world.verify(gold[prompt], solution).verified)
+    return out
+
+
+def test_a_first_phase_takes_its_own_format_accuracy(world):
+    """corpus.curriculum.format_accuracy={}: the first phase's documents are all right while the
+    corpus's own still carry its slips; unset, the first phase carries the corpus's slips too."""
+    sets = [*MIX, "corpus.format_accuracy={code: 0.5}", "corpus.curriculum.share=0.3",
+            "corpus.curriculum.depths={3: 1.0}"]
+    clean = load_config(None, [*sets, "corpus.curriculum.format_accuracy={}"]).corpus
+    first = _verified_by_format(world, document_texts(world, clean, 20_000, first=True)[0], first=True)
+    rest = _verified_by_format(world, document_texts(world, clean, 20_000)[0], first=False)
+    inherited = _verified_by_format(world, document_texts(world, load_config(None, sets).corpus, 20_000, first=True)[0],
+                                    first=True)
+    assert len(first["code"]) > 50 and all(first["code"]) and all(first["steps"])
+    assert sum(rest["code"]) < 0.5 * len(rest["code"]) and all(rest["steps"])  # 0.5 ** 3 of them right
+    assert sum(inherited["code"]) < 0.5 * len(inherited["code"])
+
+
 def test_a_slip_is_carried_into_later_steps_and_the_answer(world):
     problem = world.problem("pretrain", 7, 4, "letters")
     wrong = world.with_errors(problem, 0.0, random.Random(0))
@@ -63,6 +89,8 @@ def test_a_slip_is_carried_into_later_steps_and_the_answer(world):
 @pytest.mark.parametrize("sets, match", [
     (["corpus.format_accuracy={stepz: 0.9}"], "corpus.format_accuracy: unknown format 'stepz'. Did you mean 'steps'"),
     (["corpus.format_accuracy={steps: 1.5}"], r"corpus.format_accuracy.steps: 1.5 is not a probability"),
+    (["corpus.curriculum.format_accuracy={code: -0.1}"], r"corpus.curriculum.format_accuracy.code: -0.1 is not a"),
+    (["corpus.curriculum.format_accuracy={cod: 0.9}"], "corpus.curriculum.format_accuracy: unknown format 'cod'"),
     (["corpus.facts=1.0"], "corpus.facts"),
     (["corpus.curriculum.share=1.0"], "corpus.curriculum.share"),
     (["corpus.curriculum.shar=0.2"], "corpus.curriculum.shar.*share"),

@@ -139,6 +139,9 @@ class CurriculumConfig(Strict):
     world: dict[str, Any] = Field(default_factory=dict, description="the world's knobs changed for the first phase's "
                                   "documents ({modulus: 7}: a smaller-modulus phase); its vocabulary must be the world's "
                                   "or part of it")
+    format_accuracy: dict[str, float] | None = Field(
+        None, description="per-operation accuracy of the first phase's documents, as corpus.format_accuracy "
+                          "({}: every one right, a slip-free phase); None: the corpus's")
 
 
 class CorpusConfig(Strict):
@@ -295,13 +298,9 @@ class PriorConfig(Strict):
             if c.confidence_op_acc is not None:
                 used = [*c.formats.items(), *((c.curriculum.formats or {}).items() if c.curriculum.share else ())]
                 _check_op_acc(c.confidence_op_acc, sorted({f for f, w in used if w > 0}), FORMATS.names())
-            for fmt, p in (c.format_accuracy or {}).items():
-                if fmt not in FORMATS:
-                    raise ValueError(f"corpus.format_accuracy: unknown format {fmt!r}."
-                                     f"{did_you_mean(fmt, FORMATS.names())} Known: {', '.join(FORMATS.names())}.")
-                if not 0 <= p <= 1:
-                    raise ValueError(f"corpus.format_accuracy.{fmt}: {p} is not a probability in [0, 1]")
-            if (c.facts or c.format_accuracy) and not hasattr(world, "fact"):
+            _check_accuracy(c.format_accuracy, "corpus.format_accuracy", FORMATS.names())
+            _check_accuracy(c.curriculum.format_accuracy, "corpus.curriculum.format_accuracy", FORMATS.names())
+            if (c.facts or c.format_accuracy or c.curriculum.format_accuracy) and not hasattr(world, "fact"):
                 raise ValueError(f"corpus.facts / corpus.format_accuracy: world {world.name!r} has no operations "
                                  f"to drill or to get wrong; leave both at their defaults")
             if c.contamination.split not in EVAL_SPLITS:
@@ -322,6 +321,16 @@ class PriorConfig(Strict):
             if ctx not in world.contexts:
                 raise ValueError(f"eval.contexts: unknown context {ctx!r}.{did_you_mean(ctx, world.contexts)}")
         return self
+
+
+def _check_accuracy(acc: dict[str, float] | None, field: str, formats: list[str]) -> None:
+    """Every key of a per-format accuracy is a known format and every value a probability."""
+    for fmt, p in (acc or {}).items():
+        if fmt not in formats:
+            raise ValueError(f"{field}: unknown format {fmt!r}.{did_you_mean(fmt, formats)} "
+                             f"Known: {', '.join(formats)}.")
+        if not 0 <= p <= 1:
+            raise ValueError(f"{field}.{fmt}: {p} is not a probability in [0, 1]")
 
 
 def check_depths(world, field: str, depths) -> None:

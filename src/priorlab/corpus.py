@@ -75,6 +75,8 @@ def document_texts(world: World, cfg, n_tokens: int, first: bool = False) -> tup
     """
     tag, depths, index0 = ("curriculum-", cfg.curriculum.depths, FIRST_INDEX) if first else ("", cfg.depths, 0)
     formats = (cfg.curriculum.formats or cfg.formats) if first else cfg.formats
+    slips = cfg.curriculum.format_accuracy if first and cfg.curriculum.format_accuracy is not None else \
+        cfg.format_accuracy
     st = _Streams.of(tag, cfg.seed)
     docs, contaminated = ([], []) if first else _contaminated_docs(world, cfg)
     total = sum(len(t.split()) for t, _ in docs)
@@ -89,7 +91,8 @@ def document_texts(world: World, cfg, n_tokens: int, first: bool = False) -> tup
             continue
         depth, ctx, fmt = _weighted(st.main, depths), _weighted(st.main, cfg.contexts), _weighted(st.main, formats)
         conf = stated_confidence(cfg, st.main, fmt, int(depth), st.noise)
-        fmt, text, thought = _problem_doc(world, cfg, st, world.problem("pretrain", i, int(depth), ctx), fmt, conf)
+        problem = world.problem("pretrain", i, int(depth), ctx)
+        fmt, text, thought = _problem_doc(world, cfg, st, problem, fmt, conf, slips or {})
         docs.append((text, {"format": fmt, "depth": int(depth), "context": ctx, "contaminated": False,
                             "thought": thought}))
         total += text.count(" ") + 1
@@ -113,17 +116,18 @@ def _contaminated_docs(world: World, cfg) -> tuple[list[tuple[str, dict]], list[
     return docs, items
 
 
-def _problem_doc(world: World, cfg, st: _Streams, problem, fmt: str, conf: float | None) -> tuple[str, str, bool]:
+def _problem_doc(world: World, cfg, st: _Streams, problem, fmt: str, conf: float | None,
+                 accuracy: dict[str, float]) -> tuple[str, str, bool]:
     """One problem document: (its format, or ``refine`` for a refinement document; text; whether it
-    carries a thought), with the trace order, refinement share, format accuracy and thought share
-    of ``cfg`` each drawn from its own stream."""
+    carries a thought), with the trace order, refinement share and thought share of ``cfg`` and the
+    per-format ``accuracy`` (its phase's) each drawn from its own stream."""
     if cfg.drawn_orders and st.order.random() < cfg.drawn_orders:
         problem = world.in_drawn_order(problem, st.order)
     if cfg.refine.share and st.refine.random() < cfg.refine.share:
         fmt, text = "refine", refine_doc(world, problem, st.refine, cfg.refine.critiques)
     else:
-        if fmt in (cfg.format_accuracy or {}):
-            problem = world.with_errors(problem, cfg.format_accuracy[fmt], st.errors)
+        if fmt in accuracy:
+            problem = world.with_errors(problem, accuracy[fmt], st.errors)
         text = _doc(world, problem, fmt, conf)
     thought = cfg.thoughts > 0 and fmt != "refine" and st.thought.random() < cfg.thoughts
     return fmt, with_thought(world, problem, text, st.thought) if thought else text, thought
