@@ -35,20 +35,6 @@ def test_fact_drills_take_their_token_share_and_are_right(world):
         assert int(c) == want
 
 
-def test_format_accuracy_plants_slips_at_the_stated_rate(world):
-    sets = MIX + ["corpus.format_accuracy={code: 0.6}"]
-    docs, _ = document_texts(world, load_config(None, sets).corpus, 60_000)
-    gold = {p.prompt: p for p in (world.problem("pretrain", i, 3, "letters") for i in range(len(docs) + 1))}
-    by_format = {"steps": [], "code": []}
-    for text, tags in docs:
-        prompt, solution = text.removeprefix("<bos> ").removesuffix(" <eos>").split(" <sol> ")
-        by_format[tags["format"]].append(world.verify(gold[prompt], solution).verified)
-    assert all(by_format["steps"])  # formats not listed are always right
-    n, acc = len(by_format["code"]), sum(by_format["code"]) / len(by_format["code"])
-    sd = (0.6 ** 3 * (1 - 0.6 ** 3) / n) ** 0.5
-    assert abs(acc - 0.6 ** 3) < 4 * sd + 0.03  # a slip can be masked (x * 0), hence the margin
-
-
 def _verified_by_format(world, docs, first: bool) -> dict[str, list[bool]]:
     """Per format, whether each depth-3 problem document's solution verifies."""
     base = FIRST_INDEX if first else 0
@@ -58,6 +44,16 @@ def _verified_by_format(world, docs, first: bool) -> dict[str, list[bool]]:
         prompt, solution = text.removeprefix("<bos> ").removesuffix(" <eos>").split(" <sol> ")
         out.setdefault(tags["format"], []).append(world.verify(gold[prompt], solution).verified)
     return out
+
+
+def test_format_accuracy_plants_slips_at_the_stated_rate(world):
+    sets = MIX + ["corpus.format_accuracy={code: 0.6}"]
+    docs, _ = document_texts(world, load_config(None, sets).corpus, 60_000)
+    by_format = _verified_by_format(world, docs, first=False)
+    assert all(by_format["steps"])  # formats not listed are always right
+    n, acc = len(by_format["code"]), sum(by_format["code"]) / len(by_format["code"])
+    sd = (0.6 ** 3 * (1 - 0.6 ** 3) / n) ** 0.5
+    assert abs(acc - 0.6 ** 3) < 4 * sd + 0.03  # a slip can be masked (x * 0), hence the margin
 
 
 def test_a_first_phase_takes_its_own_format_accuracy(world):
