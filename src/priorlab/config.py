@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from priorlab.config_checks import check_corpus, check_weights
 from priorlab.errors import ConfigError  # noqa: F401  (re-exported: priorlab.config.ConfigError)
 from priorlab.overrides import apply_sets, first_error
 from priorlab.registry import did_you_mean
@@ -20,48 +21,6 @@ from priorlab.registry import did_you_mean
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-
-def _check_weights(weights: dict, field: str, known: list[str] | None = None) -> None:
-    if not weights:
-        raise ValueError(f"{field}: give at least one entry with a positive weight")
-    for key, w in weights.items():
-        if known is not None and str(key) not in known:
-            raise ValueError(f"{field}: unknown name {key!r}.{did_you_mean(str(key), known)} "
-                             f"Known: {', '.join(known)}.")
-        if not w >= 0:  # also catches NaN
-            raise ValueError(f"{field}.{key}: weight {w} is negative; weights must be >= 0")
-    if sum(weights.values()) <= 0:
-        raise ValueError(f"{field}: all weights are zero; give at least one a positive weight")
-
-
-def _check_first_world(world: "WorldConfig", knobs: dict[str, Any], built) -> None:
-    """``corpus.curriculum.world``: known knobs of the same world, whose words the prior's tokenizer has."""
-    if "name" in knobs:
-        raise ValueError("corpus.curriculum.world: the first phase changes the world's knobs, not the world "
-                         "(remove 'name')")
-    try:
-        first = world.changed(knobs).build()
-    except ValidationError as e:
-        raise ValueError(f"corpus.curriculum.world: {first_error(e).removeprefix('world.')}") from None
-    extra = sorted(set(first.vocabulary()) - set(built.vocabulary()))
-    if extra:
-        raise ValueError(f"corpus.curriculum.world: the first phase's documents would use words the world's "
-                         f"vocabulary lacks ({', '.join(extra[:5])}); e.g. a smaller modulus, not a larger one")
-
-
-def _check_op_acc(op_acc: dict[str, float], used: list[str], known: list[str]) -> None:
-    """``corpus.confidence_op_acc``: known formats, every used format covered, p in (0, 1]."""
-    field = "corpus.confidence_op_acc"
-    for fmt, p in op_acc.items():
-        if fmt not in known:
-            raise ValueError(f"{field}: unknown format {fmt!r}.{did_you_mean(fmt, known)} Known: {', '.join(known)}.")
-        if not 0 < p <= 1:
-            raise ValueError(f"{field}.{fmt}: {p} is not a probability in (0, 1]")
-    missing = [f for f in used if f not in op_acc]
-    if missing:
-        raise ValueError(f"{field}: no entry for corpus format {missing[0]!r}; give every format in "
-                         f"corpus.formats a per-operation accuracy, e.g. {{{missing[0]}: 0.85}}")
 
 
 class WorldConfig(BaseModel):
@@ -123,7 +82,7 @@ class RefineDocsConfig(Strict):
     def _kinds(self) -> "RefineDocsConfig":
         from priorlab.worlds.critique import KINDS
 
-        _check_weights(self.critiques, "corpus.refine.critiques", list(KINDS))
+        check_weights(self.critiques, "corpus.refine.critiques", list(KINDS))
         return self
 
 
@@ -283,32 +242,12 @@ class PriorConfig(Strict):
 
     @model_validator(mode="after")
     def _cross(self) -> "PriorConfig":
-        from priorlab.worlds import EVAL_SPLITS, FORMATS, SPLIT_BUCKETS
+        from priorlab.worlds import SPLIT_BUCKETS
 
         world = self.world.build()
         c = self.corpus
         if world.pretrainable:  # a dataset or reasoning-gym world only evaluates: no corpus to check
-            _check_weights(c.formats, "corpus.formats", FORMATS.names())
-            if c.curriculum.formats is not None:
-                _check_weights(c.curriculum.formats, "corpus.curriculum.formats", FORMATS.names())
-            if c.curriculum.world:
-                _check_first_world(self.world, c.curriculum.world, world)
-            _check_weights(c.contexts, "corpus.contexts", world.contexts)
-            _check_weights(c.depths, "corpus.depths")
-            if c.confidence_op_acc is not None:
-                used = [*c.formats.items(), *((c.curriculum.formats or {}).items() if c.curriculum.share else ())]
-                _check_op_acc(c.confidence_op_acc, sorted({f for f, w in used if w > 0}), FORMATS.names())
-            _check_accuracy(c.format_accuracy, "corpus.format_accuracy", FORMATS.names())
-            _check_accuracy(c.curriculum.format_accuracy, "corpus.curriculum.format_accuracy", FORMATS.names())
-            if (c.facts or c.format_accuracy or c.curriculum.format_accuracy) and not hasattr(world, "fact"):
-                raise ValueError(f"corpus.facts / corpus.format_accuracy: world {world.name!r} has no operations "
-                                 f"to drill or to get wrong; leave both at their defaults")
-            if c.contamination.split not in EVAL_SPLITS:
-                raise ValueError(f"corpus.contamination.split: {c.contamination.split!r} is not an eval split; "
-                                 f"only {', '.join(EVAL_SPLITS)} can be contaminated on purpose")
-            if c.contamination.format not in FORMATS:
-                raise ValueError(f"corpus.contamination.format: unknown format {c.contamination.format!r}."
-                                 f"{did_you_mean(c.contamination.format, FORMATS.names())}")
+            check_corpus(c, self.world, world)
         fields = [("eval.depths", self.eval.depths or [])]
         if world.pretrainable:
             fields += [("corpus.depths", c.depths), ("corpus.contamination.depths", c.contamination.depths or [])]
@@ -321,16 +260,6 @@ class PriorConfig(Strict):
             if ctx not in world.contexts:
                 raise ValueError(f"eval.contexts: unknown context {ctx!r}.{did_you_mean(ctx, world.contexts)}")
         return self
-
-
-def _check_accuracy(acc: dict[str, float] | None, field: str, formats: list[str]) -> None:
-    """Every key of a per-format accuracy is a known format and every value a probability."""
-    for fmt, p in (acc or {}).items():
-        if fmt not in formats:
-            raise ValueError(f"{field}: unknown format {fmt!r}.{did_you_mean(fmt, formats)} "
-                             f"Known: {', '.join(formats)}.")
-        if not 0 <= p <= 1:
-            raise ValueError(f"{field}.{fmt}: {p} is not a probability in [0, 1]")
 
 
 def check_depths(world, field: str, depths) -> None:

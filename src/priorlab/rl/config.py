@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from priorlab.config import ConfigError, EvalConfig, Strict, _check_weights, preset_path
+from priorlab.config import ConfigError, EvalConfig, Strict, preset_path
+from priorlab.config_checks import check_weights
 from priorlab.errors import InputDataError
 from priorlab.registry import did_you_mean
 
@@ -99,7 +100,7 @@ class RewardConfig(Strict):
     def _known(self) -> "RewardConfig":
         from priorlab.rl.rewards import REWARDS
 
-        _check_weights(self.weights, "reward.weights", REWARDS.names())
+        check_weights(self.weights, "reward.weights", REWARDS.names())
         return self
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from pydantic import Field, model_validator
 
-from priorlab.config import CorpusConfig, Strict, _check_weights, preset_path
+from priorlab.config import CorpusConfig, Strict, preset_path
+from priorlab.config_checks import check_weights
 from priorlab.rl.config import AlgoConfig, RolloutConfig, _check_group
 from priorlab.sft.config import StageConfig
 
@@ -67,9 +68,9 @@ class RLPConfig(StageConfig):
     def _cross(self) -> "RLPConfig":
         from priorlab.worlds import FORMATS
 
-        _check_weights(self.data.corpus.formats, "data.corpus.formats", FORMATS.names())
-        _check_weights(self.data.corpus.depths, "data.corpus.depths")
-        _check_weights(self.data.corpus.contexts, "data.corpus.contexts")
+        check_weights(self.data.corpus.formats, "data.corpus.formats", FORMATS.names())
+        check_weights(self.data.corpus.depths, "data.corpus.depths")
+        check_weights(self.data.corpus.contexts, "data.corpus.contexts")
         _check_group(self.algo.advantage, self.rollout.group_size)
         if self.rollout.max_new_tokens is None:
             raise ValueError("rollout.max_new_tokens: the thought length; set it, e.g. rollout.max_new_tokens=16")

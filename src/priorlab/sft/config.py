@@ -16,7 +16,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from priorlab.config import ConfigError, CorpusConfig, EvalConfig, Strict, _check_weights, preset_path
+from priorlab.config import ConfigError, CorpusConfig, EvalConfig, Strict, preset_path
+from priorlab.config_checks import check_weights
 from priorlab.registry import did_you_mean
 from priorlab.rl.config import BAND_EVAL_HELP, OptimConfig, _final_eval
 
@@ -49,9 +50,9 @@ class SFTDataConfig(Strict):
             raise ValueError(f"data.filter={self.filter}: filters teacher samples; set data.filter=none with "
                              f"data.source={self.source}")
         if self.source == "corpus":
-            _check_weights(self.corpus.formats, "data.corpus.formats", FORMATS.names())
-            _check_weights(self.corpus.depths, "data.corpus.depths")
-            _check_weights(self.corpus.contexts, "data.corpus.contexts")
+            check_weights(self.corpus.formats, "data.corpus.formats", FORMATS.names())
+            check_weights(self.corpus.depths, "data.corpus.depths")
+            check_weights(self.corpus.contexts, "data.corpus.contexts")
         return self
 
 
