@@ -71,6 +71,22 @@ def test_a_first_phase_takes_its_own_format_accuracy(world):
     assert sum(inherited["code"]) < 0.5 * len(inherited["code"])
 
 
+def test_no_slips_spelled_two_ways_is_one_run():
+    """A format accuracy that changes no document ({} without slips; the phase's equal to the corpus's)
+    resolves to the default, so the same documents have one store hash; a slip-free phase over a
+    mix with slips stays a different run."""
+    from priorlab.store import config_hash
+
+    base = [*MIX, "corpus.curriculum.share=0.3"]
+    h = lambda *sets: config_hash("pretrain", load_config(None, [*base, *sets]))  # noqa: E731
+    plain = h()
+    assert h("corpus.curriculum.format_accuracy={}") == plain
+    assert h("corpus.format_accuracy={}", "corpus.curriculum.format_accuracy={}") == plain
+    slips = h("corpus.format_accuracy={code: 0.5}")
+    assert h("corpus.format_accuracy={code: 0.5}", "corpus.curriculum.format_accuracy={code: 0.5}") == slips
+    assert h("corpus.format_accuracy={code: 0.5}", "corpus.curriculum.format_accuracy={}") not in (slips, plain)
+
+
 def test_a_slip_is_carried_into_later_steps_and_the_answer(world):
     problem = world.problem("pretrain", 7, 4, "letters")
     wrong = world.with_errors(problem, 0.0, random.Random(0))

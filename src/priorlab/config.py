@@ -100,7 +100,8 @@ class CurriculumConfig(Strict):
                                   "or part of it")
     format_accuracy: dict[str, float] | None = Field(
         None, description="per-operation accuracy of the first phase's documents, as corpus.format_accuracy "
-                          "({}: every one right, a slip-free phase); None: the corpus's")
+                          "({}: every one right, a slip-free phase); None: the corpus's (a value equal to "
+                          "it resolves to None: same documents, same store hash)")
 
 
 class CorpusConfig(Strict):
@@ -147,6 +148,18 @@ class CorpusConfig(Strict):
         if self.confidence_noise and self.confidence_op_acc is None:
             raise ValueError("corpus.confidence_noise: acts only with corpus.confidence_op_acc (the default "
                              "uniform confidence is noise already); set both or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _one_spelling_of_no_slips(self) -> "CorpusConfig":
+        """A format accuracy that changes no document is kept as None: ``{}`` for the corpus (no slips
+        either way), the first phase's when equal to what it inherits. The same documents then have
+        one resolved config and one store hash (``claims.common.SCRATCH`` sets a slip-free phase for
+        every composition, a no-op for a mix without slips)."""
+        if self.format_accuracy == {}:
+            self.format_accuracy = None
+        if self.curriculum.format_accuracy == (self.format_accuracy or {}):
+            self.curriculum.format_accuracy = None
         return self
 
 
