@@ -36,7 +36,8 @@ SCRATCH: tuple[str, ...] = (f"corpus.depths={_D1}", "corpus.curriculum.share=0.3
 
 def scratch(name: str, about: str, *sets: str) -> PriorSpec:
     """A composition trained from scratch, once per seed (:attr:`PriorSpec.replicated`)."""
-    return PriorSpec(name, (*SCRATCH, *sets), about + "; from scratch, one prior per seed", replicated=True)
+    return PriorSpec(name, (*SCRATCH, *sets), about + "; from scratch, one prior per seed (its modulus-7 first third "
+                     "slip-free)", replicated=True)
 
 
 def variant(name: str, about: str, *sets: str, budget: float = 1.0) -> PriorSpec:
