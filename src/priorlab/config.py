@@ -158,8 +158,8 @@ class CorpusConfig(Strict):
         every composition, a no-op for a mix without slips)."""
         if self.format_accuracy == {}:
             self.format_accuracy = None
-        if self.curriculum.format_accuracy == (self.format_accuracy or {}):
-            self.curriculum.format_accuracy = None
+        if self.curriculum.format_accuracy == (self.format_accuracy or {}):  # a copy: the phase may be shared
+            self.curriculum = self.curriculum.model_copy(update={"format_accuracy": None})
         return self
 
 
