@@ -102,8 +102,8 @@ class FormatCollapse(Claim):
              f"Paper effect {PAPER}: a single format reaches ~100% of outputs [2nd: secondary summary].",
              "'Not always the initial mode / the most accurate' are per-run indicators: with identical runs "
              "their bootstrap interval has zero width and they get no verdict, though an exact sign test over "
-             "the 6 units (3 seeds × 2 compositions) would give p = 0.03 when all agree (a binomial interval "
-             "for per-run indicators is not built).",
+             "n units that all agree gives p = 2 × 0.5^n (0.03 at 6 units, 0.004 at 9; not built: it would "
+             "ignore that the winner and the most accurate format are read from samples).",
              "The unit is the replica prior (composition × seed) with its RL run: the two compositions of one seed "
              "are independent priors. Before 2026-12-05 the unit was the seed, and where both compositions of a "
              "seed had run, rare-accurate's values replaced three-formats' (same problem keys): the C3 results of "
