@@ -35,6 +35,15 @@ def test_yaml_file_errors_name_the_file(tmp_path):
         load_config(None, ["pretrain.tokens"])
 
 
+def test_set_mapping_without_space_after_colon_says_how_to_write_it():
+    # YAML reads {steps:1.0} as the key 'steps:1.0' with no value: the message used to be pydantic's
+    # "Input should be a valid number" on a field of that name.
+    with pytest.raises(ConfigError, match=r"'steps:1.0' as one key.*corpus.formats=\{steps: 1.0\}"):
+        load_config(None, ["corpus.formats={steps:1.0}"])
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(None, ["corpus.formats={steps: 1.0"])
+
+
 def test_set_merges_into_dicts_and_yaml_replaces(tmp_path):
     cfg = load_config(None, ["corpus.formats.code=0.2", "pretrain.tokens=1000"])
     assert cfg.corpus.formats == {"steps": 0.7, "answer": 0.3, "code": 0.2}

@@ -42,7 +42,31 @@ def parse_set(expr: str) -> tuple[list[str], Any]:
     if "=" not in expr:
         raise ConfigError(f"--set {expr!r}: expected KEY=VALUE, e.g. --set pretrain.tokens=200000")
     key, value = expr.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(value)
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {expr!r}: the value is not valid YAML ({str(e).splitlines()[0]}); quote it for "
+                          "the shell, e.g. --set \"reward.weights={verified: 1.0}\"") from None
+    glued = _glued_key(parsed)
+    if glued:
+        fixed = expr.replace(glued, glued.replace(":", ": ", 1), 1)
+        raise ConfigError(f"--set {expr!r}: YAML reads {glued!r} as one key with no value (a mapping needs a space "
+                          f"after the colon); write --set \"{fixed}\"")
+    return key.strip().split("."), parsed
+
+
+def _glued_key(value: Any) -> str | None:
+    """A mapping key like ``'random:1.0'`` with no value, anywhere in ``value``: ``{random:1.0}`` typed
+    without the space YAML needs after a colon."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if v is None and isinstance(k, str) and ":" in k:
+                return k
+            if (found := _glued_key(v)) is not None:
+                return found
+    elif isinstance(value, list):
+        return next((f for v in value if (f := _glued_key(v)) is not None), None)
+    return None
 
 
 def _apply_set(data: dict, path: list[str], value: Any) -> None:
