@@ -60,11 +60,15 @@ def test_medium_rl_arms_make_their_horizons_epochs_over_the_pool(tmp_path):
 
 def test_c2_has_the_papers_same_minibatch_no_clip_arm():
     arms = {a.name: a for a in CLAIMS.get("C2")().arms(SCALES["small"])}
-    noclip = arms["random-noclip"].sets
-    assert not any(s.startswith("algo.mini_batches") for s in noclip)  # the same 4 mini-batches as "random"
+    noclip, clip = arms["random-noclip"].sets, arms["random"].sets
+
+    def mini_batches(sets):
+        return [s for s in sets if s.startswith("algo.mini_batches")][-1:]
+
+    assert mini_batches(noclip) == mini_batches(clip) == ["algo.mini_batches=16"]  # the same mini-batches
     eps = [float(s.split("=")[1]) for s in noclip if s.startswith(("algo.eps_low", "algo.eps_high"))]
     assert len(eps) == 2 and min(eps) > 1e6  # no ratio can reach the clip
-
+    assert [s for s in noclip if not s.startswith("algo.eps")] == [s for s in clip if not s.startswith("algo.eps")]
 
 
 def test_c2_reads_each_runs_clipped_share_and_judges_without_it(tmp_path):
@@ -85,7 +89,9 @@ def test_c2_reads_each_runs_clipped_share_and_judges_without_it(tmp_path):
     clipped = [{"arm": "random", "seed": s, "clip_share": 0.02} for s in range(3)]
     c2 = CLAIMS.get("C2")()
     assert [p.effect for p in c2.judge(clipped + rows).parts] == [p.effect for p in c2.judge(rows).parts]
-    assert c2.judge(rows).primary.effect == pytest.approx(0.2)
+    v = c2.judge(rows)
+    assert v.primary.effect == pytest.approx(0.2 - 0.01 * 1.5 * 1.0)  # the drift under the clip: mean over i, s
+    assert {p.name: p.effect for p in v.parts}["clip vs no clip, same mini-batches"] == pytest.approx(0.2)
 
 def test_c3_pays_every_format_on_priors_with_three_formats():
     from priorlab.rl.rewards import REWARDS

@@ -102,6 +102,16 @@ def test_c2_positive_control_needs_the_verified_arm_to_move():
     assert v.positive_control["detected"] is False and v.verdict == "instrument failed"
 
 
+def test_c2_a_clip_that_only_restrains_the_walk_does_not_hold():
+    """With a clip that binds, the unclipped walk is the wider one: clipped − unclipped drift can be
+    positive with no drift toward the mode under the clip (a trust region, not the clipping bias the
+    claim names). The primary is the drift under the clip; the difference is a part."""
+    rows = [r | {"d_mode": r["d_mode"] - 0.4} if r["arm"] == "random-noclip" else r for r in c2(Gen(3), 0.0)]
+    v = CLAIMS.get("C2")().judge(rows)
+    parts = {p.name: p.verdict for p in v.parts}
+    assert parts["clip vs no clip, same mini-batches"] == "holds" and v.verdict != "holds", (v.verdict, parts)
+
+
 def test_c2_an_accuracy_loss_without_the_clip_contradicts_that_part_not_the_headline():
     """'Without the clip the change disappears', on the loss side: a 1-update arm that lost 0.55 of
     accuracy contradicts its 'keeps' part; the headline stays the drift comparison's verdict."""

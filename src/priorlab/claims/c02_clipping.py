@@ -13,8 +13,12 @@ from priorlab.claims.measure import change, problem_rows, problem_share, records
 from priorlab.claims.stats import ControlSpec, cells
 from priorlab.diagnostics.rundir import metrics_rows
 
+#: The clipped arms' optimizer: 16 mini-batches per rollout batch and a clip range of 0.05, so the clip
+#: binds on ≈ 1.2% of update tokens over 200 steps where the preset's 4 and 0.2 reached 0.03-0.05% (the
+#: two arms were then nearly one run; docs/claims.md, "C2 with a clip that binds").
+CLIP = ("algo.mini_batches=16", "algo.eps_low=0.05", "algo.eps_high=0.05")
 #: Clipping disabled on the same mini-batches: a ratio bound no update reaches.
-NO_CLIP = ("algo.eps_low=1000000000.0", "algo.eps_high=1000000000.0")
+NO_CLIP = ("algo.mini_batches=16", "algo.eps_low=1000000000.0", "algo.eps_high=1000000000.0")
 ARMS = ("random", "random-noclip", "random-1-update", "random-rloo")
 #: The positive control: a reward with signal moves the policy with one update per batch (ratio ≡ 1).
 CONTROL = "verified-1-update"
@@ -59,9 +63,10 @@ class Clipping(Claim):
                  "(ratio ≡ 1) or without a ratio (REINFORCE/RLOO).")
     source = {"arxiv": "2506.10947", "date": "2025-06", "authors": "Shao et al.",
               "title": "Spurious Rewards: Rethinking Training Signals in RLVR"}
-    statistic = ("drift toward the prior's majority format: Δ share of that format (held-out eval at the band, "
-                 "after − before) under the random reward with clipping, minus the same with clipping disabled on "
-                 "the same 4 mini-batches per rollout batch (the paper's Fig. 11 ablation), per seed")
+    statistic = ("concentration on the prior's majority format under the clip: Δ share of that format (held-out "
+                 "eval at the band, after − before) under the random reward with clipping (16 mini-batches per "
+                 "rollout batch, clip range 0.05), per seed; the same minus clipping disabled on the same "
+                 "mini-batches (the paper's Fig. 11 ablation) is the second part")
     paper_effect = PAPER
     horizon = RANDOM_HORIZON
     notes = ("The clipping bias pushes up already-likely tokens (App. B), so its signature is a drift toward the "
@@ -70,16 +75,26 @@ class Clipping(Claim):
              "paper calls 'highly stochastic' across seeds, average out instead of counting as an effect. Before "
              "2026-12-05 the primary was |Δ answer pass@1| per seed, where a large random drift of either sign "
              "counted for the arm it happened in.",
+             "Primary since 2026-12-07: the drift under the clip itself (the paper's 65% → 95.6% code), not clipped "
+             "minus unclipped. With a clip that binds, the unclipped arm's walk is the wider one (screen: 16 "
+             "mini-batches, 200 steps, majority share −0.46 / +0.13 without the clip, −0.09 / +0.09 with it), so "
+             "the difference can hold because the clip restrains a walk away from the mode — a trust region, not "
+             "the bias toward it that the claim names. The difference stays a part.",
              "The accuracy change, whose direction depends on whether the majority format is the accurate one "
              "(claim C1), is a part: |Δ answer pass@1| clipped − clip disabled.",
-             "Primary comparison: the same mini-batches (4 optimizer steps per batch) with the clip disabled "
-             f"({', '.join(NO_CLIP)}), so the only difference is the clip; 1 update per batch and RLOO are "
-             "secondary parts (they also change the number of optimizer steps).",
+             f"Clip against no clip on the same mini-batches ({', '.join(NO_CLIP)} against {', '.join(CLIP)}), so "
+             "the only difference is the clip; 1 update per batch and RLOO are further parts (they also change the "
+             "number of optimizer steps). Until 2026-12-07 both clip arms ran the preset's 4 mini-batches at a clip "
+             "range of 0.2, where the clip bound on 0.03-0.05% of update tokens over 200 steps: the arms were nearly "
+             "one run and the comparison could not see the clip.",
              "Paired statistic: each Δ is after − before of one run on the same problems and sampling seeds.",
              f"Paper effect {PAPER}: Qwen2.5-Math-7B's code frequency under the random reward, 65.0% → 95.6% (§4.2; "
              "with clipping; Fig. 11 shows the accuracy gain vanishing without it, no format figure). Accuracy part: "
              f"{PAPER_ACCURACY}, the low end of 'every γ > 0 gains 15-20 MATH-500 points'. Departure: the paper "
-             "takes about 8 optimizer steps per rollout batch, 4 here.",
+             "takes about 8 optimizer steps per rollout batch at a clip range of 0.2 on a 7B model at lr 5e-7 (its "
+             "clipped share is not reported); here 16 at 0.05, chosen so that the clip binds on a measurable share "
+             "of this 0.8M-parameter prior's update tokens at C2's learning rate (docs/claims.md, 'When does the "
+             "clip bind?').",
              "Random rewards are Bernoulli(0.5) per completion, seeded by (seed, step).",
              "c2_clip.png shows the share of update tokens each run clipped (metrics.jsonl clip_low + clip_high, "
              "mean over steps): the clipping bias acts only through those tokens, so a share near 0 in the clipped "
@@ -93,17 +108,16 @@ class Clipping(Claim):
              f"1-update and RLOO arms must stay above −{MARGIN:g} (half the paper's smallest gain; 'keeps' parts). A "
              "zero-mean walk away from a trained prior is expected to lose accuracy, not gain it (at medium every "
              "random arm lost); a gain needs a bias such as the clip's, which the drift parts measure.")
-    next_steps = ("At small (30 steps, 4 mini-batches) the clip bound on 0.02-0.05% of update tokens, so the clipped "
-                  "and unclipped arms were nearly one run: add the paper's 8 mini-batches per rollout batch and "
-                  "sweep the clip range (eps 0.1, 0.2, 0.3) to see the drift follow the clipped share.",
-                  "At medium (200 steps) every random arm lost 0.13-0.26 of accuracy, clip or not, while entropy rose: "
-                  "measure the loss against the learning rate to separate diffusion from any clipping effect.")
+    next_steps = ("Sweep the clipped share (mini-batches 8-32, clip range 0.02-0.2) at 200 steps and see whether the "
+                  "drift under the clip follows it, or only the walk's width does.",
+                  "At medium (200 steps) every random arm lost accuracy, clip or not, while entropy rose: measure the "
+                  "loss against the learning rate to separate diffusion from any clipping effect.")
 
     def priors(self, scale: Scale):
         return [DEMO]
 
     def arms(self, scale: Scale):
-        return [random_reward(scale), random_reward(scale, DEMO, *NO_CLIP, name="random-noclip"),
+        return [random_reward(scale, DEMO, *CLIP), random_reward(scale, DEMO, *NO_CLIP, name="random-noclip"),
                 random_reward(scale, DEMO, "algo.mini_batches=1", name="random-1-update"),
                 random_reward(scale, DEMO, "algo.mini_batches=1", "algo.advantage=rloo", "algo.loss=reinforce",
                               name="random-rloo"),
@@ -129,10 +143,12 @@ class Clipping(Claim):
         def toward_mode(other: str):
             return contrast(rows, "d_mode", {"arm": "random"}, {"arm": other}, bounds=(-1, 1))
 
-        head = toward_mode("random-noclip")
+        head = contrast(rows, "d_mode", {"arm": "random"}, bounds=(-1, 1))
         return verdict([
-            part("clip vs no clip, same mini-batches", "Δ majority-format share, clipped − clip disabled", head,
+            part("the clip concentrates on the majority format", "Δ majority-format share under the clip", head,
                  paper=PAPER),
+            part("clip vs no clip, same mini-batches", "Δ majority-format share, clipped − clip disabled",
+                 toward_mode("random-noclip"), paper=PAPER),
             part("clip vs 1 update", "Δ majority-format share, clipped − one update per batch",
                  toward_mode("random-1-update"), paper=PAPER),
             part("clip vs RLOO", "Δ majority-format share, clipped − RLOO", toward_mode("random-rloo"), paper=PAPER),
