@@ -43,11 +43,17 @@ class SpuriousRewards(Claim):
              "Llama/OLMo; here answer pass@1 on held-out arithmetic, so the units match only in kind.",
              "Only the random reward is run at small scale; format-only and incorrect-label rewards are in the "
              "registry (reward.weights={format: 1.0} / {incorrect_label: 1.0}) for a full-scale sweep.",
+             "Departure: the random arms run the GRPO preset's 4 mini-batches per rollout batch at a clip range of "
+             "0.2, where the clip binds on 0.03-0.05% of update tokens over 200 steps (C2 at medium): the arms test a "
+             "random reward whose clip barely acts, i.e. the walk, not the clipping bias the paper gives as the "
+             "mechanism. C2's clip arms (16 mini-batches at 0.05, ≈ 1% clipped) measure what a clip that binds does.",
              "Controls: constructed on the measured rows (a planted shift; the two priors' values exchanged at "
              "random per problem). Until 2026-12-05 the negative control was a random-reward arm with γ = 0: every "
              "reward 0, so every advantage 0 and no update — it could not fire (every Δ exactly 0) and cost a run "
              "per seed.")
-    next_steps = ("Add the format and incorrect-label rewards and a third prior whose dominant format is "
+    next_steps = ("Run the random arms with C2's clip that binds (16 mini-batches, clip range 0.05) if C2 finds a "
+                  "drift toward the mode under it (docs/claims.md, 'The clip that binds').",
+                  "Add the format and incorrect-label rewards and a third prior whose dominant format is "
                   "accurate but rarer.", "Sweep γ ∈ {0.3, 0.5, 0.7} as the paper does.")
 
     def priors(self, scale: Scale):
