@@ -15,7 +15,7 @@ from priorlab.diagnostics.rundir import metrics_rows
 
 #: The clipped arms' optimizer: 16 mini-batches per rollout batch and a clip range of 0.05, so the clip
 #: binds on ≈ 1.2% of update tokens over 200 steps where the preset's 4 and 0.2 reached 0.03-0.05% (the
-#: two arms were then nearly one run; docs/claims.md, "C2 with a clip that binds").
+#: two arms were then nearly one run; docs/claims.md, "The clip that binds").
 CLIP = ("algo.mini_batches=16", "algo.eps_low=0.05", "algo.eps_high=0.05")
 #: Clipping disabled on the same mini-batches: a ratio bound no update reaches.
 NO_CLIP = ("algo.mini_batches=16", "algo.eps_low=1000000000.0", "algo.eps_high=1000000000.0")
@@ -77,8 +77,8 @@ class Clipping(Claim):
              "counted for the arm it happened in.",
              "Primary since 2026-12-07: the drift under the clip itself (the paper's 65% → 95.6% code), not clipped "
              "minus unclipped. With a clip that binds, the unclipped arm's walk is the wider one (screen: 16 "
-             "mini-batches, 200 steps, majority share −0.46 / +0.13 without the clip, −0.09 / +0.09 with it), so "
-             "the difference can hold because the clip restrains a walk away from the mode — a trust region, not "
+             "mini-batches, 200 steps, seeds 0-2: majority share −0.46 / +0.13 / +0.24 without the clip, −0.09 / "
+             "+0.09 / +0.29 with it), so the difference can hold because the clip restrains a walk away from the mode — a trust region, not "
              "the bias toward it that the claim names. The difference stays a part.",
              "The accuracy change, whose direction depends on whether the majority format is the accurate one "
              "(claim C1), is a part: |Δ answer pass@1| clipped − clip disabled.",
