@@ -78,8 +78,8 @@ class Clipping(Claim):
              "Primary since 2026-12-07: the drift under the clip itself (the paper's 65% → 95.6% code), not clipped "
              "minus unclipped. With a clip that binds, the unclipped arm's walk is the wider one (screen: 16 "
              "mini-batches, 200 steps, seeds 0-2: majority share −0.46 / +0.13 / +0.24 without the clip, −0.09 / "
-             "+0.09 / +0.29 with it), so the difference can hold because the clip restrains a walk away from the mode — a trust region, not "
-             "the bias toward it that the claim names. The difference stays a part.",
+             "+0.09 / +0.29 with it), so the difference can hold because the clip restrains a walk away from the "
+             "mode — a trust region, not the bias toward it that the claim names. The difference stays a part.",
              "The accuracy change, whose direction depends on whether the majority format is the accurate one "
              "(claim C1), is a part: |Δ answer pass@1| clipped − clip disabled.",
              f"Clip against no clip on the same mini-batches ({', '.join(NO_CLIP)} against {', '.join(CLIP)}), so "
