@@ -135,9 +135,12 @@ class Clipping(Claim):
         fig = plot_arms(per_seed, "d_answer", ev.out / "c2_random.png",
                         "Δ answer pass@1 by optimizer setting (random reward; last: verified)", "Δ answer pass@1",
                         order)
+        drift = [{"arm": a, "d_mode": v} for a in order for v in seed_means(rows, "d_mode", arm=a).values()]
+        mode_fig = plot_arms(drift, "d_mode", ev.out / "c2_mode.png", "drift toward the prior's majority format "
+                             "(the primary: first column), per seed", "Δ majority-format share", order)
         clip_fig = plot_arms(clipped, "clip_share", ev.out / "c2_clip.png",
                              "share of update tokens clipped (mean over steps), per seed", "clipped share", order)
-        return clipped + rows, [fig, clip_fig]
+        return clipped + rows, [mode_fig, fig, clip_fig]
 
     def judge(self, rows):
         def toward_mode(other: str):
