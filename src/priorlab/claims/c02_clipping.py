@@ -131,13 +131,14 @@ class Clipping(Claim):
                 rows += problem_rows({"arm": name, "seed": seed}, {"d_answer": problem_change(run),
                                                                    "d_mode": mode_drift(run)})
                 clipped.append({"arm": name, "seed": seed, "clip_share": clip_share(run)})
-        per_seed = [{"arm": a, "d_answer": v} for a in order for v in seed_means(rows, "d_answer", arm=a).values()]
-        fig = plot_arms(per_seed, "d_answer", ev.out / "c2_random.png",
+        def per_seed(value: str) -> list[dict]:
+            return [{"arm": a, value: v} for a in order for v in seed_means(rows, value, arm=a).values()]
+
+        fig = plot_arms(per_seed("d_answer"), "d_answer", ev.out / "c2_random.png",
                         "Δ answer pass@1 by optimizer setting (random reward; last: verified)", "Δ answer pass@1",
                         order)
-        drift = [{"arm": a, "d_mode": v} for a in order for v in seed_means(rows, "d_mode", arm=a).values()]
-        mode_fig = plot_arms(drift, "d_mode", ev.out / "c2_mode.png", "drift toward the prior's majority format "
-                             "(the primary: first column), per seed", "Δ majority-format share", order)
+        mode_fig = plot_arms(per_seed("d_mode"), "d_mode", ev.out / "c2_mode.png", "drift toward the prior's "
+                             "majority format (the primary: first column), per seed", "Δ majority-format share", order)
         clip_fig = plot_arms(clipped, "clip_share", ev.out / "c2_clip.png",
                              "share of update tokens clipped (mean over steps), per seed", "clipped share", order)
         return clipped + rows, [mode_fig, fig, clip_fig]
