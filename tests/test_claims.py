@@ -125,8 +125,8 @@ def test_c8_prior_states_neighbouring_confidences_within_a_format():
 
 
 def test_a_continued_priors_own_sets_win_and_its_budget_scales_the_scales_tokens():
-    """A continued prior gets the scale's continuation (tokens, learning rate), then its own sets on
-    top, and ``budget`` times the scale's tokens at every scale (a stronger teacher stays cheap at tiny)."""
+    """A continued prior gets the scale's continuation (tokens, learning rate, no first phase), then its
+    own sets on top, and ``budget`` times the scale's tokens at every scale (a stronger teacher stays cheap at tiny)."""
     from pathlib import Path
 
     from priorlab.claims.base import PriorSpec
@@ -138,6 +138,7 @@ def test_a_continued_priors_own_sets_win_and_its_budget_scales_the_scales_tokens
         a, b = prior_config(plain, scale, Path("demo")), prior_config(strong, scale, Path("demo"))
         assert b.pretrain.tokens == 3 * a.pretrain.tokens and b.pretrain.lr == 0.0015 != a.pretrain.lr
         assert str(b.pretrain.init_from) == "demo" and dict(b.corpus.depths) == {4: 1.0}
+        assert a.corpus.curriculum.share == 0  # the demo recipe's modulus-7 phase is for priors from scratch
 
 
 def test_c6_compares_with_grpo_as_the_papers_baseline():
@@ -242,14 +243,19 @@ def test_composition_priors_are_replicated_from_scratch_one_per_rl_seed(tmp_path
     RL seed s runs on prior seed s: the unit of replication is the (prior seed, RL seed) pair."""
     import yaml
 
-    from priorlab.claims.retest import prior_job, retest
+    from priorlab.claims.retest import prior_config, prior_job, retest
+    from priorlab.config import default_config_path, load_config
 
     c3 = CLAIMS.get("C3")()
     for spec in c3.priors(SCALES["small"]):
         assert spec.replicated and spec.base is None
         replicas = spec.replicas(SCALES["small"])
         assert [r.name for r in replicas] == [f"{spec.name}@s{s}" for s in (0, 1, 2)]
-        assert all(set(SCALES["small"].scratch_sets) <= set(r.sets) for r in replicas)
+        demo = load_config(default_config_path("demo"))  # the demo prior's recipe and budget, slips as asked
+        for r in replicas:
+            corpus, budget = (c := prior_config(r, SCALES["small"])).corpus, c.pretrain.tokens
+            assert budget == demo.pretrain.tokens and corpus.curriculum.world == {"modulus": 7}
+            assert corpus.curriculum.format_accuracy == ({} if corpus.format_accuracy else None)
         assert all("pretrain.compile=auto" in r.sets for r in replicas)  # compiled where it pays (long runs)
         # replicas run side by side at one thread each; a single prior (the demo) at the scale's threads
         assert [prior_job(r, SCALES["small"], {}).threads for r in replicas] == [1, 1, 1]

@@ -87,6 +87,24 @@ def test_no_slips_spelled_two_ways_is_one_run():
     assert h("corpus.format_accuracy={code: 0.5}", "corpus.curriculum.format_accuracy={}") not in (slips, plain)
 
 
+
+def test_a_yaml_slip_free_phase_stays_slip_free_under_an_overridden_mix_with_slips(tmp_path):
+    """The demo config's phase is slip-free (``{}``, equal to its slip-free corpus's): a composition
+    that adds slips with --set keeps the phase slip-free, as if both had been given with --set (the
+    normalisation waits for the overrides)."""
+    from priorlab.config import default_config_path
+
+    path = tmp_path / "c.yaml"
+    path.write_text("corpus:\n  formats: {steps: 0.5, code: 0.5}\n  curriculum:\n    share: 0.3\n"
+                    "    format_accuracy: {}\n")
+    slips = ["corpus.format_accuracy={code: 0.5}"]
+    assert load_config(path, slips).corpus.curriculum.format_accuracy == {}
+    assert load_config(None, [*MIX, "corpus.curriculum.share=0.3", "corpus.curriculum.format_accuracy={}",
+                              *slips]).corpus.curriculum.format_accuracy == {}
+    assert load_config(path).corpus.curriculum.format_accuracy is None  # no slips anywhere: one spelling
+    demo = load_config(default_config_path("demo"), slips).corpus
+    assert demo.curriculum.share > 0 and demo.curriculum.format_accuracy == {}
+
 def test_a_slip_is_carried_into_later_steps_and_the_answer(world):
     problem = world.problem("pretrain", 7, 4, "letters")
     wrong = world.with_errors(problem, 0.0, random.Random(0))

@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from priorlab.config_checks import check_corpus, check_weights
 from priorlab.errors import ConfigError  # noqa: F401  (re-exported: priorlab.config.ConfigError)
 from priorlab.overrides import apply_sets, first_error
 from priorlab.registry import did_you_mean
+
+#: Validation context: ``--set`` overrides are still to be merged (:func:`load_config`), so the
+#: normalisations that compare fields (``CorpusConfig._one_spelling_of_no_slips``) wait for them.
+OVERRIDES_FOLLOW = "overrides_follow"
 
 
 class Strict(BaseModel):
@@ -151,11 +155,14 @@ class CorpusConfig(Strict):
         return self
 
     @model_validator(mode="after")
-    def _one_spelling_of_no_slips(self) -> "CorpusConfig":
-        """A format accuracy that changes no document is kept as None: ``{}`` for the corpus (no slips
-        either way), the first phase's when equal to what it inherits. The same documents then have
-        one resolved config and one store hash (``claims.common.SCRATCH`` sets a slip-free phase for
-        every composition, a no-op for a mix without slips)."""
+    def _one_spelling_of_no_slips(self, info: ValidationInfo) -> "CorpusConfig":
+        """Documents that one config makes have one resolved config and one store hash: a format accuracy
+        that changes no document is kept as None (``{}`` for the corpus: no slips either way; the first
+        phase's when equal to what it inherits). Not while ``--set`` overrides are still to come
+        (:func:`load_config`): the demo config's slip-free phase (``{}``, equal to its slip-free
+        corpus's) must stay slip-free under a composition's overrides that add slips."""
+        if (info.context or {}).get(OVERRIDES_FOLLOW):
+            return self
         if self.format_accuracy == {}:
             self.format_accuracy = None
         if self.curriculum.format_accuracy == (self.format_accuracy or {}):  # a copy: the phase may be shared
@@ -328,7 +335,7 @@ def load_config(path: str | Path | None = None, sets: list[str] = (), model=Prio
     where = str(path) if path else "defaults"
     data = read_yaml(path, "config file") if path is not None else {}
     try:
-        cfg = model.model_validate(data)
+        cfg = model.model_validate(data, context={OVERRIDES_FOLLOW: bool(sets)})
         if sets:
             merged = cfg.model_dump()
             apply_sets(merged, sets)

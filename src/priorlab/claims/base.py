@@ -26,8 +26,7 @@ class Scale:
 
     ``prior_sets``, ``rl_sets`` and ``sft_sets`` are ``--set`` overrides applied to every prior,
     every RL arm and every SFT arm before the claim's own; ``continue_sets`` (a continued prior's budget
-    and learning rate) before a continued prior's own, ``scratch_sets`` after a replicated prior's own (the
-    token budget of a composition trained from scratch); ``stage_sets`` before the own of a prior made by
+    and learning rate) before a continued prior's own; ``stage_sets`` before the own of a prior made by
     another run kind (:attr:`PriorSpec.kind`, e.g. an RLP stage); ``n_large`` is the sample count per
     problem for pass@k claims
     (k runs up to it); ``prior_threads`` the torch threads of a prior job. With ``horizons``
@@ -42,7 +41,6 @@ class Scale:
     n_large: int
     n_problems: int
     continue_sets: tuple[str, ...] = ()
-    scratch_sets: tuple[str, ...] = ()
     prior_threads: int = 1
     horizons: bool = False
     sft_sets: tuple[str, ...] = ()
@@ -58,15 +56,11 @@ class Horizon:
     source: str = ""
 
 
-#: A continued prior (:attr:`PriorSpec.base`): 2M tokens at a quarter of the demo learning rate.
-#: From scratch, 6M-token priors with a changed mix often never leave the loss plateau (measured:
-#: answer-heavy and edge mixes, docs/claims.md); continuing the demo prior always starts past it.
-CONTINUE = ("pretrain.tokens=2000000", "pretrain.lr=0.0005", "pretrain.warmup_steps=20")
-#: A composition trained from scratch (:attr:`PriorSpec.replicated`) gets 1.5x the demo's tokens:
-#: with 20% depth-1 problems, 6 of 10 demo-mix seeds clicked at 6M, all late; at 9M 9 of 10,
-#: code-accurate 12 of 12 and answer-heavy only 7 of 11 over two CPUs (docs/pretraining.md, "A longer
-#: budget", "The composition recipe over 10 seeds"): a replica that does not click is refused.
-SCRATCH_BUDGET = ("pretrain.tokens=9000000",)
+#: A continued prior (:attr:`PriorSpec.base`): 2M tokens at a quarter of the demo learning rate, on its
+#: own mix from the first row (the demo recipe's modulus-7 first phase is for a prior from scratch: it
+#: would spend a third of a continuation on another world's arithmetic). A mid-training stage on another
+#: mix; a composition trained from scratch on the demo recipe (claims.common.scratch) is the other way.
+CONTINUE = ("pretrain.tokens=2000000", "pretrain.lr=0.0005", "pretrain.warmup_steps=20", "corpus.curriculum.share=0")
 
 #: A prior stage made by another run kind (RLP) evaluates itself briefly: the claims measure it after RL.
 STAGE_EVAL = ("final.depths=[4,5]", "final.n_problems=8", "final.n_samples=8", "data.n_prompts=64", "band_eval=false")
@@ -83,7 +77,7 @@ SCALES: dict[str, Scale] = {
         "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=4", "data.n_prompts=8",
         "probe.every=1", "probe.n_problems=2", "probe.n_samples=2", "checkpoint_every=2", "kl_every=0",
         "allow_unclicked_prior=true"),
-        n_large=8, n_problems=3, continue_sets=("pretrain.tokens=8192",), sft_sets=(
+        n_large=8, n_problems=3, continue_sets=("pretrain.tokens=8192", "corpus.curriculum.share=0"), sft_sets=(
             "steps=2", "data.n_prompts=2", "data.samples_per_prompt=2", "data.batch_size=4", "data.filter=none",
             "data.corpus_tokens=2000", "checkpoint_every=2", "allow_unclicked_prior=true"), stage_sets=(
             *STAGE_EVAL, "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=2", "rollout.max_new_tokens=4",
@@ -95,18 +89,18 @@ SCALES: dict[str, Scale] = {
     # is then exactly docs/demo.md's; replicas one thread each, two at a time (PriorSpec.threads).
     "small": Scale("small", (0, 1, 2), ("eval.n_problems=16", "eval.n_samples=16"), (
         "steps=30", "data.n_prompts=128", "probe.every=10", "checkpoint_every=30", "kl_every=0"),
-        n_large=64, n_problems=24, continue_sets=CONTINUE, scratch_sets=SCRATCH_BUDGET, prior_threads=2,
+        n_large=64, n_problems=24, continue_sets=CONTINUE, prior_threads=2,
         sft_sets=("steps=60", "checkpoint_every=60"),
         stage_sets=("steps=60", "rollout.prompts_per_step=8", *STAGE_EVAL)),
     # The papers' horizons (each claim's Claim.horizon), 5 seeds, n = 256 (cost: docs/claims.md).
     "medium": Scale("medium", (0, 1, 2, 3, 4), ("eval.n_problems=16", "eval.n_samples=16"), (
         "probe.every=25", "checkpoint_every=50", "kl_every=0"),  # the pool: each claim's horizon (data.epochs)
-        n_large=256, n_problems=32, continue_sets=CONTINUE, scratch_sets=SCRATCH_BUDGET, prior_threads=2,
+        n_large=256, n_problems=32, continue_sets=CONTINUE, prior_threads=2,
         horizons=True,
         stage_sets=("steps=300", *STAGE_EVAL)),
     # What a GPU afternoon buys: 5 seeds, 150 steps, n = 256.
     "full": Scale("full", (0, 1, 2, 3, 4), (), ("steps=150", "probe.every=10", "checkpoint_every=50"),
-                  n_large=256, n_problems=64, continue_sets=CONTINUE, scratch_sets=SCRATCH_BUDGET, prior_threads=2,
+                  n_large=256, n_problems=64, continue_sets=CONTINUE, prior_threads=2,
                   stage_sets=("steps=1000",)),
 }
 
@@ -154,12 +148,12 @@ class PriorSpec:
 
     def replicas(self, scale: Scale, replicated: frozenset[str] = frozenset()) -> list["PriorSpec"]:
         """The priors to train: one per scale seed when replicated, else this one; each with the
-        seed's :data:`SEEDS` (from scratch also the scale's ``scratch_sets``, compiled where it pays),
+        seed's :data:`SEEDS` (from scratch compiled where it pays),
         matched to seed ``s``'s replica of ``match``, continued from seed ``s``'s replica of ``base``
         when ``base`` is among ``replicated`` (the names of the plan's replicated priors)."""
         if not self.replicated:
             return [self]
-        scratch = (*scale.scratch_sets, *SEEDS["pretrain"], "pretrain.compile=auto") if self.base is None else ()
+        scratch = (*SEEDS["pretrain"], "pretrain.compile=auto") if self.base is None else ()
         return [replace(self, name=replica(self.name, s), about=f"{self.about} (prior seed {s})", replicated=False,
                         sets=(*self.sets, *(f.format(s=s) for f in scratch or SEEDS[self.kind])), threads=1,
                         base=replica(self.base, s) if self.base in replicated else self.base,

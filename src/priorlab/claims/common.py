@@ -17,26 +17,20 @@ from priorlab.plots import plt, save
 
 BAND = (4, 5)
 
-#: The demo prior: 70% step-by-step / 30% answer-only, depths 2-5 (docs/demo.md).
-DEMO = PriorSpec("demo", (), "the demo prior: formats steps 0.7 / answer 0.3, depths 2-5")
-_D1 = "{1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0}"
-#: The recipe of every prior trained from scratch for a composition claim (docs/pretraining.md,
-#: "The click study", "A smaller modulus", "A slip-free phase"): overrides of the demo config applied
-#: before the composition's own: a fifth of the problem documents at depth 1 (one step line), and the
-#: first third of the rows at modulus 7 (the composition's formats, the world's arithmetic mod 7) with
-#: every document right (the composition's slips are in the other two thirds, as asked). Eager, at 9M,
-#: it clicked at least 9 of 10 seeds of each of five compositions, 48 of 50 (demo, answer-heavy,
-#: rare-accurate 10 each, code-accurate and three formats 9); with the phase's slips 45 of 50
-#: (rare-accurate 6); the depth-1 recipe alone 24 of 30 over the first three.
-#: The budget is the scale's (``Scale.scratch_sets``: 9M tokens outside ``tiny``).
-SCRATCH: tuple[str, ...] = (f"corpus.depths={_D1}", "corpus.curriculum.share=0.333",
-                            f"corpus.curriculum.depths={_D1}", "corpus.curriculum.world={modulus: 7}",
-                            "corpus.curriculum.format_accuracy={}")
+#: The demo prior: 70% step-by-step / 30% answer-only, depths 1-5, the from-scratch recipe (docs/demo.md).
+DEMO = PriorSpec("demo", (), "the demo prior: formats steps 0.7 / answer 0.3, depths 1-5 (a fifth at depth 1), "
+                 "9M tokens, a slip-free modulus-7 first third")
 
 
 def scratch(name: str, about: str, *sets: str) -> PriorSpec:
-    """A composition trained from scratch, once per seed (:attr:`PriorSpec.replicated`)."""
-    return PriorSpec(name, (*SCRATCH, *sets), about + "; from scratch, one prior per seed (its modulus-7 first third "
+    """A composition trained from scratch, once per seed (:attr:`PriorSpec.replicated`), with the demo
+    prior's recipe (``configs/demo.yaml``; docs/pretraining.md, "The click study", "A smaller modulus",
+    "A slip-free phase"): a fifth of the problem documents at depth 1 (one step line), the first third of
+    the rows at modulus 7 (the composition's formats, the world's arithmetic mod 7) with every document
+    right (the composition's slips are in the other two thirds, as asked), 9M tokens. Eager it clicked
+    at least 9 of 10 seeds of each of five compositions, 48 of 50 (demo, answer-heavy, rare-accurate 10
+    each, code-accurate and three formats 9); with the phase's slips 45 of 50 (rare-accurate 6)."""
+    return PriorSpec(name, sets, about + "; from scratch, one prior per seed (its modulus-7 first third "
                      "slip-free)", replicated=True)
 
 
