@@ -53,11 +53,10 @@ def c3(g, e):
     for a in ("answer-reward-3f", "answer-reward-rare-accurate"):
         for s in range(SEEDS):
             share = g.problems({"kind": "problem", "arm": a, "unit": f"{a}@s{s}"}, "winner_share", 0.9 + e, s, 0.0, 1.0)
-            prior = g.problems({}, "prior_mode_share", 0.6, s, 0.0, 1.0)
-            rows += [r | {"prior_mode_share": q["prior_mode_share"]} for r, q in zip(share, prior)]
-            rows.append({"kind": "seed", "arm": a, "seed": s, "unit": f"{a}@s{s}",
-                         "one_minus_epoch": g.scalar(0.0, 0.3),
-                         "not_initial_mode": float(g.rng.random() < 0.5), "not_most_accurate": float(g.rng.random() < 0.5)})
+            others = {v: g.problems({}, v, m, s, lo) for v, m, lo in (("prior_mode_share", 0.6, 0.0),
+                                                                     ("mode_deficit", 0.0, -1.0), ("best_deficit", 0.0, -1.0))}
+            rows += [r | {v: col[i][v] for v, col in others.items()} for i, r in enumerate(share)]
+            rows.append({"kind": "seed", "arm": a, "seed": s, "unit": f"{a}@s{s}", "one_minus_epoch": g.scalar(0.0, 0.3)})
     return rows
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import priorlab.claims.stats.bootstrap as B
 from priorlab.claims import CLAIMS
-from priorlab.claims.c03_formats import collapse_epoch, one_minus_epoch
+from priorlab.claims.c03_formats import collapse_epoch, deficit, one_minus_epoch
 from priorlab.claims.stats import ControlSpec, Estimate, PartSpec, judge, judge_part, pair_bootstrap, two_level
 from priorlab.claims.stats.tdist import t_quantile
 
@@ -185,6 +185,34 @@ def test_c3_pools_both_compositions_as_their_own_units():
     primary = CLAIMS.get("C3")().judge(rows).primary
     assert primary.units == 6 and primary.effect == pytest.approx((1.0 + 0.6) / 2 + 0.015 - 0.9)
 
+
+
+def test_c3_deficit_is_the_strongest_rivals_share_minus_the_formats_own_per_problem():
+    recs = [{"split": "eval", "context": "c", "depth": 4, "index": i, "format": f}
+            for i, fmts in enumerate((["steps"] * 3 + ["code"], ["steps", "code", "code", "answer"]))
+            for f in fmts]
+    assert deficit(recs, "steps") == pytest.approx({"eval/c/4/0": 0.25 - 0.75, "eval/c/4/1": 0.5 - 0.25})
+    assert deficit(recs, "code") == pytest.approx({"eval/c/4/0": 0.75 - 0.25, "eval/c/4/1": 0.25 - 0.5})
+    assert deficit([r for r in recs if r["format"] == "steps"], "steps") == pytest.approx(
+        {"eval/c/4/0": -1.0, "eval/c/4/1": -1.0})  # no rival: it holds every sample
+
+
+def test_c3_winner_parts_get_a_verdict_where_every_run_agrees():
+    """Every run keeps its initial mode and none picks the most accurate format: as per-run indicators
+    (0 and 1 in every unit) both parts had a zero-width interval and no verdict; per problem, with
+    sampling noise, each gets an interval with width and a verdict."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for u in range(6):
+        rows.append({"kind": "seed", "unit": f"u{u}", "seed": u, "one_minus_epoch": float(rng.normal(0, 0.2))})
+        rows += [{"kind": "problem", "unit": f"u{u}", "seed": u, "problem": f"eval/c/4/{p}",
+                  "winner_share": 0.85 + rng.normal(0, 0.05), "prior_mode_share": 0.6,
+                  "mode_deficit": -0.7 + rng.normal(0, 0.1), "best_deficit": 0.7 + rng.normal(0, 0.1)}
+                 for p in range(8)]
+    parts = {p.name: p for p in CLAIMS.get("C3")().judge(rows).parts}
+    mode, best = parts["winner ≠ initial mode"], parts["winner ≠ most accurate"]
+    assert mode.verdict == "contradicted" and mode.ci_low < mode.ci_high < 0
+    assert best.verdict == "holds" and 0 < best.ci_low < best.ci_high
 
 def test_c5_depth_beyond_the_edge_band_is_never_pooled_with_the_band():
     """The band's depths are the edge arm's own training depths: a gain there makes the primary (the
