@@ -29,6 +29,10 @@ from pathlib import Path
 
 import yaml
 
+#: The demo config's token budget (9M since the demo took the from-scratch recipe; 6M before).
+DEMO_BUDGET = yaml.safe_load((Path(__file__).resolve().parents[1] / "src/priorlab/configs/demo.yaml")
+                             .read_text())["pretrain"]["tokens"]
+
 
 def seeds_arg(text: str) -> list[int]:
     """``0-9`` or ``0,3,5``."""
@@ -162,7 +166,7 @@ def summary(label: str, rows: list[dict]) -> dict:
 
 
 def plot(rows: dict[str, list[dict]], path: Path, threshold: float, tokens_per_step: int,
-         demo_budget: int = 6_000_000) -> None:
+         demo_budget: int = DEMO_BUDGET) -> None:
     """One panel per label: every seed's probe trace accuracy against training tokens (solid: it
     clicked; one colour per seed in every panel), the click threshold and the demo's budget."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -189,7 +193,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=seeds_arg, default=list(range(10)))
     ap.add_argument("--set", action="append", default=[], help="a recipe override, as priorlab --set")
     ap.add_argument("--config", type=Path, default=None)
-    ap.add_argument("--budget", type=int, default=6_000_000, help="pretrain.tokens (the demo's budget)")
+    ap.add_argument("--budget", type=int, default=DEMO_BUDGET, help="pretrain.tokens (default: the demo's budget)")
     ap.add_argument("--probe-every", type=int, default=50)
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--batch", type=int, default=16, help="pretrain.batch_size of the recipe (tokens per step)")
