@@ -25,8 +25,8 @@ class Scale:
     """How big every run of a retest is.
 
     ``prior_sets``, ``rl_sets`` and ``sft_sets`` are ``--set`` overrides applied to every prior,
-    every RL arm and every SFT arm before the claim's own; ``continue_sets`` (a continued prior's budget
-    and learning rate) before a continued prior's own; ``stage_sets`` before the own of a prior made by
+    every RL arm and every SFT arm before the claim's own; ``continue_sets`` (a continued prior's budget,
+    learning rate and no first phase) before a continued prior's own; ``stage_sets`` before the own of a prior made by
     another run kind (:attr:`PriorSpec.kind`, e.g. an RLP stage); ``n_large`` is the sample count per
     problem for pass@k claims
     (k runs up to it); ``prior_threads`` the torch threads of a prior job. With ``horizons``
