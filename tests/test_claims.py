@@ -247,11 +247,11 @@ def test_composition_priors_are_replicated_from_scratch_one_per_rl_seed(tmp_path
     from priorlab.config import default_config_path, load_config
 
     c3 = CLAIMS.get("C3")()
+    demo = load_config(default_config_path("demo"))  # the demo prior's recipe and budget, slips as asked
     for spec in c3.priors(SCALES["small"]):
         assert spec.replicated and spec.base is None
         replicas = spec.replicas(SCALES["small"])
         assert [r.name for r in replicas] == [f"{spec.name}@s{s}" for s in (0, 1, 2)]
-        demo = load_config(default_config_path("demo"))  # the demo prior's recipe and budget, slips as asked
         for r in replicas:
             corpus, budget = (c := prior_config(r, SCALES["small"])).corpus, c.pretrain.tokens
             assert budget == demo.pretrain.tokens and corpus.curriculum.world == {"modulus": 7}

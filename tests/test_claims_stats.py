@@ -186,7 +186,6 @@ def test_c3_pools_both_compositions_as_their_own_units():
     assert primary.units == 6 and primary.effect == pytest.approx((1.0 + 0.6) / 2 + 0.015 - 0.9)
 
 
-
 def test_c3_deficit_is_the_strongest_rivals_share_minus_the_formats_own_per_problem():
     recs = [{"split": "eval", "context": "c", "depth": 4, "index": i, "format": f}
             for i, fmts in enumerate((["steps"] * 3 + ["code"], ["steps", "code", "code", "answer"]))
@@ -213,6 +212,7 @@ def test_c3_winner_parts_get_a_verdict_where_every_run_agrees():
     mode, best = parts["winner ≠ initial mode"], parts["winner ≠ most accurate"]
     assert mode.verdict == "contradicted" and mode.ci_low < mode.ci_high < 0
     assert best.verdict == "holds" and 0 < best.ci_low < best.ci_high
+
 
 def test_c5_depth_beyond_the_edge_band_is_never_pooled_with_the_band():
     """The band's depths are the edge arm's own training depths: a gain there makes the primary (the

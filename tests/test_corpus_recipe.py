@@ -87,7 +87,6 @@ def test_no_slips_spelled_two_ways_is_one_run():
     assert h("corpus.format_accuracy={code: 0.5}", "corpus.curriculum.format_accuracy={}") not in (slips, plain)
 
 
-
 def test_a_yaml_slip_free_phase_stays_slip_free_under_an_overridden_mix_with_slips(tmp_path):
     """The demo config's phase is slip-free (``{}``, equal to its slip-free corpus's): a composition
     that adds slips with --set keeps the phase slip-free, as if both had been given with --set (the
@@ -104,6 +103,7 @@ def test_a_yaml_slip_free_phase_stays_slip_free_under_an_overridden_mix_with_sli
     assert load_config(path).corpus.curriculum.format_accuracy is None  # no slips anywhere: one spelling
     demo = load_config(default_config_path("demo"), slips).corpus
     assert demo.curriculum.share > 0 and demo.curriculum.format_accuracy == {}
+
 
 def test_a_slip_is_carried_into_later_steps_and_the_answer(world):
     problem = world.problem("pretrain", 7, 4, "letters")

@@ -47,10 +47,9 @@ def one_minus_epoch(epoch: float, observed: float) -> float | None:
     return 1 - observed if observed >= 1 else None
 
 
-def seed_row(name: str, seed: int, run) -> tuple[dict, list[dict], str]:
+def seed_row(name: str, seed: int, run, b: list[dict], a: list[dict]) -> tuple[dict, list[dict], str]:
     """The seed's summary (winner, initial mode, most accurate, collapse time), its training rows,
-    and the winner."""
-    b, a = records(run, "before", depths=BAND), records(run, "after", depths=BAND)
+    and the winner; ``b``, ``a``: its band records before and after RL."""
     s0, acc0, s1 = shares(b), format_accuracy(b), shares(a)
     winner, mode, best = max(s1, key=s1.get), max(s0, key=s0.get), max(acc0, key=acc0.get)
     train = [r for r in metrics_rows(run) if r.get("kind") == "train"]
@@ -135,8 +134,8 @@ class FormatCollapse(Claim):
         rows, traj = [], {}
         for name in ARMS:
             for seed, run in sorted(ev.arms[name].items()):
-                summary, traj[(name, seed)], winner = seed_row(name, seed, run)
                 before, after = records(run, "before", depths=BAND), records(run, "after", depths=BAND)
+                summary, traj[(name, seed)], winner = seed_row(name, seed, run, before, after)
                 rows.append(summary)
                 rows += problem_rows({"kind": "problem", "arm": name, "seed": seed, "unit": unit(name, seed)}, {
                     "winner_share": problem_share(after, winner),
