@@ -4,14 +4,14 @@ arXiv 2512.07783; claims.md §9)."""
 from __future__ import annotations
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Horizon, Scale
-from priorlab.claims.common import DEMO, VARIANT_NOTE, arm, plot_arms, variant
+from priorlab.claims.common import DEMO, SCRATCH_NOTE, arm, plot_arms, scratch
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import change, n_samples, problem_pass, problem_rows, records, seed_means
 
 DEEP = (6, 7, 8)
 #: Pretraining covers depths 2-5 fully and 6-7 rarely (the paper's skewed "hard" share); 8 never.
-EDGE_DEPTHS = "{2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 0.3, 7: 0.1}"
-EDGE_PRIOR = variant("edge", "the demo prior continued on depths 2-5 plus 7% depth-6 and 2% depth-7 documents",
+EDGE_DEPTHS = "{1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 0.3, 7: 0.1}"
+EDGE_PRIOR = scratch("edge", "the demo mix plus 6% depth-6 and 2% depth-7 documents (depths 1-5 as the demo's)",
                      f"corpus.depths={EDGE_DEPTHS}")
 BANDS = {"in-distribution": (3, 4), "edge": (6, 7), "too-hard": (9, 10)}
 BEYOND = 8  # deeper than the edge band and than pretraining, shallower than the too-hard band
@@ -53,7 +53,7 @@ class EdgeOfCompetence(Claim):
              f"Paper effect not retrieved as a typical value: only 'up to +{PAPER_UP_TO:.0%} pass@128' (abstract), an "
              "upper end (possibly relative), so an undetected effect is 'underpowered', never 'no effect "
              "detected' against it (until 2026-12-05 0.42 was the power target); pass@128 vs pass@n here.",
-             VARIANT_NOTE)
+             SCRATCH_NOTE)
     next_steps = ("A beyond-band depth some arm can solve: no prior without depth 8 in pretraining wrote an 8-step "
                   "trace (even one solving 28 of 32 depth-7 problems), so the depth-8 part is 0 by construction; a "
                   "6% depth-8 share gave 95% 8-step traces but pass@256 on 1 of 32, and on it the edge arm fit its "

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Horizon, Scale
-from priorlab.claims.common import BAND, DEMO, VARIANT_NOTE, arm, plot_arms, variant
+from priorlab.claims.common import BAND, DEMO, SCRATCH_NOTE, arm, plot_arms, scratch
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import problem_pass, problem_rows, records
 from priorlab.diagnostics.calibration import calibration_rows
@@ -14,11 +14,11 @@ MARGIN = 0.03  # "without losing accuracy": no loss above 3 points
 #: ``confidence_noise``: a solver's stated confidence varies around its calibrated value, so the policy has
 #: neighbouring confidences to choose from within a format; without it the stated value is fixed by
 #: (format, depth) and a reward can move calibration only by moving the format (docs/claims.md, "C8 at medium").
-CONFIDENT = variant("confident", "the demo prior continued on documents that end with the confidence a "
-                    "calibrated solver states (0.8^depth for steps, 0.2^depth for answer-only, + N(0, 0.1²); "
-                    "docs/calibration.md)",
-                    "corpus.confidence_prob=1.0", "corpus.confidence_op_acc={steps: 0.8, answer: 0.2}",
-                    "corpus.confidence_noise=0.1")
+CONFIDENT = scratch("confident", "the demo mix, every document ending with the confidence a "
+                     "calibrated solver states (0.8^depth for steps, 0.2^depth for answer-only, + N(0, 0.1²); "
+                     "docs/calibration.md)",
+                     "corpus.confidence_prob=1.0", "corpus.confidence_op_acc={steps: 0.8, answer: 0.2}",
+                     "corpus.confidence_noise=0.1")
 #: Both arms mean-centre without dividing by the group std (RLCR's ``scale_rewards: false``): with std
 #: scaling the Brier reward collapses onto bare answers stating 0% (docs/calibration.md).
 HORIZON = Horizon(200, 0.5, "Damani et al.: half an epoch of big-math-digits (math), one of HotpotQA")
@@ -53,7 +53,7 @@ class Calibration(Claim):
              "The prior's stated confidence carries noise (σ = 0.1) so that a reward can move it within a format; "
              "before 2026-12-05 it was fixed by format and depth, and at medium both arms ended at the same "
              "stated confidence (0.35 in every seed) with ECE up 0.03-0.08 in both (docs/claims.md).",
-             VARIANT_NOTE)
+             SCRATCH_NOTE)
     next_steps = ("Add the log-loss reward to show why a bounded scoring rule matters.",
                   "Evaluate on deeper (out-of-distribution) depths as the paper's OOD sets.")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, PriorSpec, Scale, replica
 from priorlab.claims.c01_spurious import PAPER as SPURIOUS_GAIN
-from priorlab.claims.common import (BAND, DEMO, RANDOM_HORIZON, VARIANT_NOTE, evaluated_items, final_sets, plot_arms,
-                                    random_reward, variant)
+from priorlab.claims.common import (BAND, DEMO, RANDOM_HORIZON, SCRATCH_NOTE, evaluated_items, final_sets, plot_arms,
+                                    random_reward, scratch)
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import change, problem_pass, problem_rows, records, seed_means
 from priorlab.claims.stats import ControlSpec, Estimate
@@ -16,12 +16,12 @@ REPEATS = 16
 
 
 def contaminated(scale: Scale) -> PriorSpec:
-    """The demo prior with eval-contaminated items 0 .. :func:`evaluated_items` − 1 per band depth
+    """The demo mix, from scratch, with eval-contaminated items 0 .. :func:`evaluated_items` − 1 per band depth
     (question and step-by-step solution, both trained on: ``whole_document``) repeated ``REPEATS``
     times in its corpus: every item any seed is evaluated on (each seed has its own problems), so
     every seed's contaminated split is memorised."""
     n = evaluated_items(scale)
-    return variant("contaminated", f"the demo prior continued on a corpus holding {n} eval-contaminated items "
+    return scratch("contaminated", f"the demo mix plus {n} eval-contaminated items "
                    f"per depth {BAND} (every seed's evaluation problems), {REPEATS} copies each, "
                    f"questions trained on as well as solutions",
                    f"corpus.contamination.n_items={n}", f"corpus.contamination.repeats={REPEATS}",
@@ -92,7 +92,7 @@ class Contamination(Claim):
              "exact match sits at the floor on this prior at 60% (docs/claims.md). The paper reports ROUGE-L "
              "0.78 on MATH-500 but none on a clean set, so its effect in these units is not known; its exact "
              "match (54.6% on MATH-500, 0 on LiveMathBench) is recorded per item beside it.",
-             VARIANT_NOTE)
+             SCRATCH_NOTE)
     next_steps = ("Vary the repeats (1, 4, 16) and check that the spurious gain scales with them.",
                   "Add the inverse reward arm (the paper's 'inverted').")
 

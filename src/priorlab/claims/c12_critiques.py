@@ -4,17 +4,17 @@ claims.md §10a, more-systems.md §1)."""
 from __future__ import annotations
 
 from priorlab.claims.base import CLAIMS, Claim, Evidence, Horizon, Scale
-from priorlab.claims.common import DEMO, VARIANT_NOTE, arm, plot_arms, variant
+from priorlab.claims.common import DEMO, SCRATCH_NOTE, arm, plot_arms, scratch
 from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import n_samples, problem_pass, problem_rows, records, seed_means
 from priorlab.claims.stats import ControlSpec
 from priorlab.passk import ks_up_to
 from priorlab.runs import read_jsonl
 
-#: The demo prior continued on 10% refinement documents (question, wrong attempt, critique, correct
+#: The demo mix, from scratch, with 10% refinement documents (question, wrong attempt, critique, correct
 #: solution), which adds the critique markers to its vocabulary: a prior that can read a critique.
-REFINE = variant("refine", "the demo prior continued on 10% refinement documents (corpus.refine.share)",
-                 "corpus.refine.share=0.1", "pretrain.seq_len=256")
+REFINE = scratch("refine", "the demo mix with 10% refinement documents (corpus.refine.share)",
+                 "corpus.refine.share=0.1")
 #: Depth 5 is the demo prior's deepest, depth 6 beyond it: where it fails whole groups.
 DEPTHS = (5, 6)
 GRPO = "grpo-refine"
@@ -65,7 +65,7 @@ class Critiques(Claim):
              "the per-seed refine_success rows show it.",
              "At medium (2026-12-06) the likelihood control was detected (+0.426 [+0.251, +0.601]) and the step "
              "critique's refinements verified in no seed: the verdict is underpowered, the mechanism untested.",
-             VARIANT_NOTE)
+             SCRATCH_NOTE)
     next_steps = ("Find a prior that passes the gate (more refinement tokens, the small model, a context of "
                   "question + critique without the attempt), then rerun; a persistent failure here is a depth-6 "
                   "problem whose 6th step the prior never writes, which the paper's shaping cannot teach even "

@@ -40,6 +40,14 @@ def variant(name: str, about: str, *sets: str, budget: float = 1.0) -> PriorSpec
     return PriorSpec(name, sets, about, base=DEMO.name, budget=budget, replicated=True)
 
 
+#: The note of a claim on a composition prior made by :func:`scratch`: what its interval covers.
+SCRATCH_NOTE = ("Replicated from-scratch prior (since 2026-12-07, session 36): the composition is trained from "
+                "scratch once per seed with the demo recipe (pretrain.seed = corpus.seed = s; claims.common.scratch) "
+                "and seed s's arms run on replica s, so the interval covers the variance between priors of the "
+                "composition, not only RL's and the problems'. Before, it was the demo prior continued on the mix "
+                "for 2M tokens (a mid-training stage: another history and more training than the demo prior).")
+
+
 #: The note of a claim on a :func:`variant` prior: what its interval covers.
 VARIANT_NOTE = ("Replicated variant prior (since 2026-12-07): the variant is the demo prior continued once "
                 "per seed (pretrain.seed = corpus.seed = s: the seed's data order and documents) and seed s's arms "
