@@ -272,6 +272,16 @@ def test_composition_priors_are_replicated_from_scratch_one_per_rl_seed(tmp_path
         assert prior_cfg["pretrain"]["init_from"] is None
 
 
+def test_only_mid_training_stages_continue_a_prior():
+    """A composition is trained from scratch (the issue on priors: continued pretraining is its own
+    factor, not a workaround); what continues another prior is a stage whose claim is about that
+    stage: C11's teacher (stronger than the prior by design) and C13's RLP stage and its matched
+    continuations."""
+    for scale in SCALES.values():
+        continued = {n for n, p in plan(chosen(None), scale)[0].items() if p.base}
+        assert continued == {"teacher-deep", "rlp", "cpt-flops", "cpt-tokens"}, scale.name
+
+
 def test_every_prior_but_the_demo_prior_is_made_once_per_seed():
     """Every prior a claim declares other than the one demo prior (its variants continued from the
     demo prior, compositions from scratch, the RLP stage and its matched priors) is replicated, so

@@ -9,7 +9,7 @@ from priorlab.claims.judging import contrast, part, verdict
 from priorlab.claims.measure import change, n_samples, problem_pass, problem_rows, records, seed_means
 
 DEEP = (6, 7, 8)
-#: Pretraining covers depths 2-5 fully and 6-7 rarely (the paper's skewed "hard" share); 8 never.
+#: Pretraining covers depths 1-5 fully and 6-7 rarely (the paper's skewed "hard" share); 8 never.
 EDGE_DEPTHS = "{1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 0.3, 7: 0.1}"
 EDGE_PRIOR = scratch("edge", "the demo mix plus 6% depth-6 and 2% depth-7 documents (depths 1-5 as the demo's)",
                      f"corpus.depths={EDGE_DEPTHS}")

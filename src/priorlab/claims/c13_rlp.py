@@ -25,7 +25,7 @@ PAPER_PRIOR = 0.051
 #: after GRPO has room at the edge depths: on the demo prior pass@256 was 0.78-0.97 at 4-5 and 0 at 6-7
 #: (a prior writes no step deeper than it saw), on the edge prior 0.3-0.6 at depth 6 (C5 at medium).
 RLP = PriorSpec("rlp", ("rlp.ntp_coef=1.0", f"data.corpus.depths={EDGE_DEPTHS}"),
-                "C5's edge prior after an RLP stage on its own corpus mix (depths 2-5, rare 6-7), with a "
+                "C5's edge prior after an RLP stage on its own corpus mix (depths 1-5, rare 6-7), with a "
                 "next-token step after each update (priorlab rlp, preset rlp, rlp.ntp_coef=1)", base=EDGE_PRIOR.name,
                 kind="rlp", replicated=True)
 CPT = PriorSpec("cpt-flops", (), "C5's edge prior continued on the RLP stage's documents for the FLOPs the RLP "
@@ -77,13 +77,14 @@ class RLPCeiling(Claim):
              "objective), on the same documents, from the same edge prior; the token-matched one (a part since "
              "2026-12-06) reads as many document tokens as the stage did.",
              "Replicated priors (since 2026-12-07): the RLP stage and both continued priors are made once per "
-             "seed from the seed's replica of the edge prior (C5's, itself the demo prior continued once per seed; "
+             "seed from the seed's replica of the edge prior (C5's, itself trained from scratch once per seed; "
              "the stage's seed and documents, data.corpus.seed; the continued priors' pretrain.seed, reading their "
              "seed's RLP documents for its budget), and RL seed s runs on the seed-s priors: the unit of "
              "replication is the (prior seed, RL seed) pair, so the interval covers the variance between edge "
-             "priors, RLP stages and continuations, not only RL's. The demo prior is one run (the claim is "
-             "conditional on it). Before, each kind was one prior, and until the edge prior was replicated "
-             "(later on 2026-12-07) the three kinds continued one edge prior.",
+             "priors, RLP stages and continuations, not only RL's. Before, each kind was one prior; until the edge "
+             "prior was replicated (later on 2026-12-07) the three kinds continued one edge prior, and until "
+             "session 36 of that day the edge prior was the demo prior continued on the edge mix (the claim was "
+             "then conditional on the one demo prior).",
              "Paired statistic: both arms of a seed evaluate the same problems with the same sampling seeds; the "
              "bootstrap resamples seeds and problems.",
              "Positive control: constructed (the primary effect planted at 2 × MDE on the measured rows). A run-level "
