@@ -83,9 +83,9 @@ SCALES: dict[str, Scale] = {
             *STAGE_EVAL, "steps=2", "rollout.prompts_per_step=2", "rollout.group_size=2", "rollout.max_new_tokens=4",
             "data.corpus_tokens=2000", "data.n_prompts=8", "final.n_problems=2", "final.n_samples=2",
             "checkpoint_every=2", "allow_unclicked_prior=true")),
-    # 3 seeds, 30 RL steps: 98 min for the claims on the demo prior on 2 cores (measured from an empty
-    # store, AMX Xeon, 2026-12-07: the 9M demo prior and 15 variant replicas), ≈ 2.5 h with C1 and C3's
-    # 12 replicated priors (docs/claims.md). A single prior runs with 2 threads: the demo prior
+    # 3 seeds, 30 RL steps: ≈ 3.3 h on 2 cores from an empty store, ≈ 1.7 h of it the 24 from-scratch
+    # replicas of eight compositions (AMX Xeon, 2026-12-07; 98 min measured for the claims on the demo
+    # prior while four of them were continued variants; docs/claims.md). A single prior runs with 2 threads: the demo prior
     # is then exactly docs/demo.md's; replicas one thread each, two at a time (PriorSpec.threads).
     "small": Scale("small", (0, 1, 2), ("eval.n_problems=16", "eval.n_samples=16"), (
         "steps=30", "data.n_prompts=128", "probe.every=10", "checkpoint_every=30", "kl_every=0"),

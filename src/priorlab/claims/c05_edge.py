@@ -37,10 +37,11 @@ class EdgeOfCompetence(Claim):
                  f"other bands and depth {BEYOND}, beyond the band, are parts of their own")
     paper_effect = PAPER
     horizon = HORIZON
-    notes = ("Bands by depth: in-distribution 3-4, edge 6-7 (rare in pretraining), too hard 9-10. The edge prior's "
-             "verified pass@1 / pass@256 (32 held-out problems per depth): depth 5 0.25 / 0.94, 6 0.036 / 0.59, 7 "
-             "0.000 / 0.062, 8 0 / 0 (docs/claims.md, C5's depth 8): 6-7 are hard but not impossible, the paper's "
-             "edge.",
+    notes = ("Bands by depth: in-distribution 3-4, edge 6-7 (rare in pretraining), too hard 9-10. The edge prior "
+             "from scratch (small, 3 replicas, 16 held-out problems x 16 samples per depth): verified pass@1 0.07-0.11 "
+             "at depth 6 and 0.02-0.06 at 7, pass@16 0.31-0.50 and 0.12-0.25 (docs/claims.md, session 36); the "
+             "continued edge prior before it: pass@1 / pass@256 (32 problems) depth 6 0.036 / 0.59, 7 0.000 / "
+             "0.062, 8 0 / 0 (docs/claims.md, C5's depth 8): 6-7 are hard but not impossible, the paper's edge.",
              "Primary (since 2026-12-06): the edge arm's own gain on held-out problems at its band's depths, as the "
              "paper measures (pass@128 on the RL band's own op levels, at or past the pretraining maximum). It was "
              f"depth {BEYOND} alone until the measurements showed that part is 0 by construction: no prior without "

@@ -53,6 +53,11 @@ class Calibration(Claim):
              "The prior's stated confidence carries noise (σ = 0.1) so that a reward can move it within a format; "
              "before 2026-12-05 it was fixed by format and depth, and at medium both arms ended at the same "
              "stated confidence (0.35 in every seed) with ECE up 0.03-0.08 in both (docs/claims.md).",
+             "Departure: the prior states a confidence from pretraining (every document ends with one), where "
+             "RLCR's models are asked for one by their prompt and learn to state it in the RL stage. So calibration "
+             "before RL is the prior's: from scratch it starts better calibrated (ECE 0.10-0.12 at small) than the "
+             "demo prior continued on the mix did (0.16-0.19), and the Brier term has less to repair (docs/claims.md, "
+             "'C5, C8, C9, C12, C13 on from-scratch priors').",
              SCRATCH_NOTE)
     next_steps = ("Add the log-loss reward to show why a bounded scoring rule matters.",
                   "Evaluate on deeper (out-of-distribution) depths as the paper's OOD sets.")
