@@ -300,6 +300,47 @@ def test_every_prior_but_the_demo_prior_is_made_once_per_seed():
                 assert r.base == f"{priors[declared].base}@s{n.rsplit('@s', 1)[1]}"
 
 
+def test_a_from_scratch_replica_that_never_clicked_is_replaced_by_the_scales_spare_seeds(tmp_path):
+    """A from-scratch replica that finished on the plateau gets the scale's next spare seed (and the next
+    while the spare does not click either); its name then holds the spare, so what continues it waits for
+    it and continues it; a continued prior that did not click, or a scale without spares, is not replaced."""
+    import json
+
+    from priorlab.claims.base import PriorSpec, prior_replicas
+    from priorlab.claims.retest import _run_priors, spares
+    from priorlab.sweep import JobResult
+
+    priors = {"mix": PriorSpec("mix", ("corpus.formats={steps: 1.0}",), replicated=True),
+              "cont": PriorSpec("cont", ("corpus.formats={answer: 1.0}",), base="mix", replicated=True)}
+    plateau = {"mix@s1", "mix@s3", "cont@s2"}
+    for scale in (SCALES["small"], SCALES["tiny"]):
+        made = {}
+
+        def run(jobs, stage):
+            out = []
+            for j in jobs:
+                name = j.name.removeprefix("prior ")
+                made[name] = j.config
+                (tmp_path / scale.name / name / "model").mkdir(parents=True)
+                (tmp_path / scale.name / name / "model" / "priorlab.json").write_text(
+                    json.dumps({"clicked": name not in plateau}))
+                out.append(JobResult(j, tmp_path / scale.name / name, "finished"))
+            return out
+
+        replicas = prior_replicas(priors, scale)
+        done, replaced = _run_priors({n: r for n, (_, r) in replicas.items()}, scale, run,
+                                     spares(replicas, priors, scale))
+        if not scale.spare_seeds:
+            assert not replaced and done["mix@s1"].run_dir.name == "mix@s1"
+            continue
+        assert scale.spare_seeds[:2] == (3, 4)
+        assert [(n, r.run_dir.name) for n, r in replaced] == [("mix@s1", "mix@s1"), ("mix@s1", "mix@s3")]
+        assert done["mix@s1"].run_dir.name == "mix@s4" and made["mix@s4"].pretrain.seed == 4
+        assert made["mix@s4"].corpus.seed == 4 and made["mix@s4"].corpus.formats == {"steps": 1.0}
+        assert str(made["cont@s1"].pretrain.init_from).endswith("mix@s4/model")  # continues the spare
+        assert done["cont@s2"].run_dir.name == "cont@s2"  # a continued prior has no spare
+
+
 def test_a_replica_that_never_clicked_is_refused_and_its_seed_left_out(tmp_path):
     """An arm seed whose replicated prior never clicked is not started (a rerun would refuse it
     again): it is recorded as refused, not failed, and the other seeds run."""

@@ -225,8 +225,8 @@ def test_c11_runs_end_to_end_at_tiny(tmp_path, monkeypatch):
 
 
 def test_c13_replicates_the_edge_prior_the_rlp_stage_and_its_matched_priors_one_per_seed(tmp_path, tiny_prior):
-    """C13's edge prior, its RLP stage and both continued priors are made once per seed from the one
-    demo prior: seed s's edge replica continues the demo prior with the seed's data order, its RLP
+    """C13's edge prior, its RLP stage and both continued priors are made once per seed: seed s's edge
+    replica is trained from scratch with the seed's initialisation and data order, its RLP
     stage continues that replica with the seed's thought draws and documents, each matched prior
     continues it too, reading the documents of the seed's RLP replica for that replica's budget; and
     RL seed s runs on the seed-s priors. A continuation left unreplicated on a replicated base, or a
@@ -265,7 +265,7 @@ def test_c13_replicates_the_edge_prior_the_rlp_stage_and_its_matched_priors_one_
     _run_priors(replicas, scale, run)
     for s in scale.seeds:
         edge, edge_model = jobs[f"edge@s{s}"], str(tmp_path / f"edge@s{s}" / "model")
-        assert edge.pretrain.seed == edge.corpus.seed == s and edge.pretrain.init_from == str(tiny_prior[0] / "model")
+        assert edge.pretrain.seed == edge.corpus.seed == s and edge.pretrain.init_from is None
         rlp = jobs[f"rlp@s{s}"]
         assert rlp.seed == rlp.data.corpus.seed == s and rlp.prior == edge_model
         for name, tokens in ((f"cpt-flops@s{s}", 2000 + s), (f"cpt-tokens@s{s}", 1000 + s)):

@@ -29,7 +29,9 @@ class Scale:
     learning rate and no first phase) before a continued prior's own; ``stage_sets`` before the own of a prior made by
     another run kind (:attr:`PriorSpec.kind`, e.g. an RLP stage); ``n_large`` is the sample count per
     problem for pass@k claims
-    (k runs up to it); ``prior_threads`` the torch threads of a prior job. With ``horizons``
+    (k runs up to it); ``prior_threads`` the torch threads of a prior job; ``spare_seeds`` the prior seeds
+    that stand in, in order, for a from-scratch replica that never clicked (RL seed s then runs on the
+    spare: a claim keeps as many clicked priors as it has seeds while spares last). With ``horizons``
     every arm runs the RL horizon its claim declares (:attr:`Claim.horizon`) instead of the
     ``steps`` in ``rl_sets``.
     """
@@ -45,6 +47,7 @@ class Scale:
     horizons: bool = False
     sft_sets: tuple[str, ...] = ()
     stage_sets: tuple[str, ...] = ()
+    spare_seeds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,18 +92,18 @@ SCALES: dict[str, Scale] = {
     # is then exactly docs/demo.md's; replicas one thread each, two at a time (PriorSpec.threads).
     "small": Scale("small", (0, 1, 2), ("eval.n_problems=16", "eval.n_samples=16"), (
         "steps=30", "data.n_prompts=128", "probe.every=10", "checkpoint_every=30", "kl_every=0"),
-        n_large=64, n_problems=24, continue_sets=CONTINUE, prior_threads=2,
+        n_large=64, n_problems=24, continue_sets=CONTINUE, prior_threads=2, spare_seeds=(3, 4, 5),
         sft_sets=("steps=60", "checkpoint_every=60"),
         stage_sets=("steps=60", "rollout.prompts_per_step=8", *STAGE_EVAL)),
     # The papers' horizons (each claim's Claim.horizon), 5 seeds, n = 256 (cost: docs/claims.md).
     "medium": Scale("medium", (0, 1, 2, 3, 4), ("eval.n_problems=16", "eval.n_samples=16"), (
         "probe.every=25", "checkpoint_every=50", "kl_every=0"),  # the pool: each claim's horizon (data.epochs)
-        n_large=256, n_problems=32, continue_sets=CONTINUE, prior_threads=2,
+        n_large=256, n_problems=32, continue_sets=CONTINUE, prior_threads=2, spare_seeds=(5, 6, 7),
         horizons=True,
         stage_sets=("steps=300", *STAGE_EVAL)),
     # What a GPU afternoon buys: 5 seeds, 150 steps, n = 256.
     "full": Scale("full", (0, 1, 2, 3, 4), (), ("steps=150", "probe.every=10", "checkpoint_every=50"),
-                  n_large=256, n_problems=64, continue_sets=CONTINUE, prior_threads=2,
+                  n_large=256, n_problems=64, continue_sets=CONTINUE, prior_threads=2, spare_seeds=(5, 6, 7),
                   stage_sets=("steps=1000",)),
 }
 
@@ -153,12 +156,20 @@ class PriorSpec:
         when ``base`` is among ``replicated`` (the names of the plan's replicated priors)."""
         if not self.replicated:
             return [self]
-        scratch = (*SEEDS["pretrain"], "pretrain.compile=auto") if self.base is None else ()
-        return [replace(self, name=replica(self.name, s), about=f"{self.about} (prior seed {s})", replicated=False,
-                        sets=(*self.sets, *(f.format(s=s) for f in scratch or SEEDS[self.kind])), threads=1,
-                        base=replica(self.base, s) if self.base in replicated else self.base,
-                        match=self.match and (replica(self.match[0], s), self.match[1]))
-                for s in scale.seeds]
+        return [self.replica_at(s, replicated) for s in scale.seeds]
+
+    def replica_at(self, s: int, replicated: frozenset[str] = frozenset()) -> "PriorSpec":
+        """This (replicated) prior's replica for prior seed ``s`` (:meth:`replicas`)."""
+        scratch = (*SEEDS["pretrain"], "pretrain.compile=auto") if self.from_scratch else ()
+        return replace(self, name=replica(self.name, s), about=f"{self.about} (prior seed {s})", replicated=False,
+                       sets=(*self.sets, *(f.format(s=s) for f in scratch or SEEDS[self.kind])), threads=1,
+                       base=replica(self.base, s) if self.base in replicated else self.base,
+                       match=self.match and (replica(self.match[0], s), self.match[1]))
+
+    @property
+    def from_scratch(self) -> bool:
+        """Pretrained from a fresh initialisation (not continued, matched or made by another run kind)."""
+        return self.base is None and self.kind == "pretrain" and self.match is None
 
 
 #: The seeds of a replica, by run kind: its initialisation (from scratch), data order, document sample and

@@ -87,13 +87,18 @@ def prior_job(spec: PriorSpec, scale: Scale, dirs: dict[str, Path]):
     return Job("pretrain", prior_config(spec, scale, base, match), threads=threads, name=f"prior {spec.name}")
 
 
-def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run) -> dict:
+def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run, spare=lambda name: None) -> tuple[dict, list]:
     """Priors in dependency order (base priors first, then those made from or matched to them);
-    ``{name: JobResult}``."""
-    done: dict = {}
+    ``({name: JobResult}, [(name, JobResult of a run replaced for it)])``. A prior that finished without
+    clicking is replaced by ``spare(name)`` (a spec, or None: no spare left) in a later stage: its
+    name then holds the spare's result, and what continues it waits for the spare."""
+    from priorlab.rl.config import unclicked
+
+    done, replaced, queued = {}, [], {}  # queued: name -> the spare spec standing in for it
     while len(done) < len(priors):
-        ready = [n for n, p in priors.items() if n not in done and all(d in done for d in p.needs())]
-        if not ready:
+        waiting = {n for n, _ in replaced}
+        ready = [n for n, p in priors.items() if n not in done and n not in waiting and all(d in done for d in p.needs())]
+        if not ready and not queued:
             raise ConfigError(f"priors {sorted(set(priors) - set(done))} continue from a prior no claim declares")
         jobs = []
         for n in list(ready):
@@ -103,8 +108,32 @@ def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run) -> dict:
                 done[n] = failed  # a failed base fails its continuations
                 continue
             jobs.append(prior_job(priors[n], scale, {d: done[d].run_dir for d in priors[n].needs()}))
-        done.update(zip(ready, run(jobs, f"priors-{len(done)}")))
-    return done
+        names = ready + list(queued)
+        jobs += [prior_job(spec, scale, {}) for spec in queued.values()]
+        queued = {}
+        for n, r in zip(names, run(jobs, f"priors-{len(done) + len(replaced)}")):
+            if r.ok and unclicked(r.run_dir / "model") is not None and (stand_in := spare(n)) is not None:
+                replaced.append((n, r))
+                queued[n] = stand_in
+            else:
+                done[n] = r
+    return done, replaced
+
+
+def spares(replicas: dict[str, tuple[str, PriorSpec]], priors: dict[str, PriorSpec], scale: Scale):
+    """``spare(name)`` for :func:`_run_priors`: the next of the scale's ``spare_seeds`` not yet taken by
+    replica ``name``'s declared prior, as that prior's replica (from-scratch replicas only), or None."""
+    taken: dict[str, int] = {}
+
+    def spare(name: str) -> PriorSpec | None:
+        declared = replicas.get(name, (None,))[0]
+        if declared is None or not priors[declared].from_scratch:
+            return None
+        i = taken[declared] = taken.get(declared, -1) + 1
+        if i >= len(scale.spare_seeds):
+            return None
+        return priors[declared].replica_at(scale.spare_seeds[i])
+    return spare
 
 
 def arm_config(arm: Arm, seed: int, prior: Path, teacher: Path | None = None):
@@ -202,16 +231,31 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
     run = run or through_store
 
     replicas = prior_replicas(priors, scale)
-    done = _run_priors({n: r for n, (_, r) in replicas.items()}, scale, run)
+    done, replaced = _run_priors({n: r for n, (_, r) in replicas.items()}, scale, run,
+                                 spares(replicas, priors, scale))
     prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.ok}
     trained = _run_arms(arms, scale, priors, prior_dirs, run)
     arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}
     for a, s, r in trained:
         if r.ok:
             arm_dirs[a][s] = r.run_dir
-    jobs = ([("prior", n, None, r, replicas[n][0]) for n, r in done.items()]
+    spared = {n for n, _ in replaced}
+    jobs = ([("prior", f"{_made(r)} (never clicked: seed {_seed(n)} runs on a spare)", None, r, replicas[n][0])
+             for n, r in replaced]
+            + [("prior", f"{_made(r)} (spare for seed {_seed(n)})" if n in spared else n, None, r, replicas[n][0])
+               for n, r in done.items()]
             + [(arms[a].kind, a, s, r, a) for a, s, r in trained])
     return prior_dirs, arm_dirs, [_run_row(*j) for j in jobs]
+
+
+def _made(r) -> str:
+    """The prior a job made: its job's name without ``prior``."""
+    return r.job.name.removeprefix("prior ")
+
+
+def _seed(name: str) -> str:
+    """The prior seed of replica ``name`` (:func:`~priorlab.claims.base.replica`)."""
+    return name.rsplit("@s", 1)[-1]
 
 
 def _run_row(kind: str, name: str, seed: int | None, r, spec: str) -> dict:
