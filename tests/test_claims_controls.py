@@ -129,7 +129,7 @@ def test_c12_gold_trace_arm_is_planned_and_differs_from_the_critique_arm_only_in
     from priorlab.claims.c12_critiques import REFINE
 
     priors, arms = plan(chosen(["C12"]), SCALES["tiny"])
-    assert priors[REFINE.name].base == "demo" and "corpus.refine.share=0.1" in priors[REFINE.name].sets
+    assert priors[REFINE.name].from_scratch and "corpus.refine.share=0.1" in priors[REFINE.name].sets
     gold, step, grpo = arms["gold-trace"], arms["critique-step"], arms["grpo-refine"]
     own = ("critique.kind=gold", "critique.loss=reinforce")
     assert set(own) <= set(gold.sets) and gold.preset == step.preset == "critique_grpo"
