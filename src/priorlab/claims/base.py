@@ -88,8 +88,9 @@ SCALES: dict[str, Scale] = {
             "checkpoint_every=2", "allow_unclicked_prior=true")),
     # 3 seeds, 30 RL steps: ≈ 3.3 h on 2 cores from an empty store, ≈ 1.7 h of it the 24 from-scratch
     # replicas of eight compositions (AMX Xeon, 2026-12-07; 98 min measured for the claims on the demo
-    # prior while four of them were continued variants; docs/claims.md). A single prior runs with 2 threads: the demo prior
-    # is then exactly docs/demo.md's; replicas one thread each, two at a time (PriorSpec.threads).
+    # prior while four of them were continued variants; docs/claims.md). A single prior runs with 2
+    # threads: the demo prior is then exactly docs/demo.md's; replicas one thread each, two at a time
+    # (PriorSpec.threads).
     "small": Scale("small", (0, 1, 2), ("eval.n_problems=16", "eval.n_samples=16"), (
         "steps=30", "data.n_prompts=128", "probe.every=10", "checkpoint_every=30", "kl_every=0"),
         n_large=64, n_problems=24, continue_sets=CONTINUE, prior_threads=2, spare_seeds=(3, 4, 5),

@@ -97,7 +97,8 @@ def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run, spare=lambda na
     done, replaced, queued = {}, [], {}  # queued: name -> the spare spec standing in for it
     while len(done) < len(priors):
         waiting = {n for n, _ in replaced}
-        ready = [n for n, p in priors.items() if n not in done and n not in waiting and all(d in done for d in p.needs())]
+        ready = [n for n, p in priors.items()
+                 if n not in done and n not in waiting and all(d in done for d in p.needs())]
         if not ready and not queued:
             raise ConfigError(f"priors {sorted(set(priors) - set(done))} continue from a prior no claim declares")
         jobs = []
