@@ -127,8 +127,8 @@ def spares(replicas: dict[str, tuple[str, PriorSpec]], priors: dict[str, PriorSp
     taken: dict[str, int] = {}
 
     def spare(name: str) -> PriorSpec | None:
-        declared = replicas.get(name, (None,))[0]
-        if declared is None or not priors[declared].from_scratch:
+        declared = replicas[name][0]
+        if not priors[declared].from_scratch:
             return None
         i = taken[declared] = taken.get(declared, -1) + 1
         if i >= len(scale.spare_seeds):
