@@ -341,6 +341,29 @@ def test_a_from_scratch_replica_that_never_clicked_is_replaced_by_the_scales_spa
         assert done["cont@s2"].run_dir.name == "cont@s2"  # a continued prior has no spare
 
 
+def test_a_claim_that_ran_on_a_spare_prior_seed_says_which_beside_its_verdict(tmp_path):
+    """The run rows of a spare replica carry the seed it stands in for (``spare_for``), and the claim's
+    notes name it, so the report says beside the verdict which unit ran on another prior seed."""
+    import json
+
+    from priorlab.claims.retest import run_all, spare_note
+    from priorlab.sweep import JobResult
+
+    def run(jobs, stage):
+        out = []
+        for j in jobs:
+            (d := tmp_path / j.name.replace(" ", "_") / "model").mkdir(parents=True)
+            (d / "priorlab.json").write_text(json.dumps({"clicked": j.name != "prior confident@s0"}))
+            out.append(JobResult(j, d.parent, "finished"))
+        return out
+
+    c8 = CLAIMS.get("C8")()
+    _, _, rows = run_all([c8], SCALES["small"], "local", 2, None, False, run=run)
+    assert [(r["name"], r["spare_for"]) for r in rows if "spare_for" in r] == [("confident@s3 (spare for seed 0)", 0)]
+    assert "seed 0 on confident@s3" in spare_note(rows)[0]
+    assert spare_note([r for r in rows if "spare_for" not in r]) == []
+
+
 def test_a_replica_that_never_clicked_is_refused_and_its_seed_left_out(tmp_path):
     """An arm seed whose replicated prior never clicked is not started (a rerun would refuse it
     again): it is recorded as refused, not failed, and the other seeds run."""

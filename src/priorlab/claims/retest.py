@@ -243,8 +243,8 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
     spared = {n for n, _ in replaced}
     jobs = ([("prior", f"{_made(r)} (never clicked: seed {_seed(n)} runs on a spare)", None, r, replicas[n][0])
              for n, r in replaced]
-            + [("prior", f"{_made(r)} (spare for seed {_seed(n)})" if n in spared else n, None, r, replicas[n][0])
-               for n, r in done.items()]
+            + [("prior", f"{_made(r)} (spare for seed {_seed(n)})" if n in spared else n, None, r, replicas[n][0],
+                int(_seed(n)) if n in spared else None) for n, r in done.items()]
             + [(arms[a].kind, a, s, r, a) for a, s, r in trained])
     return prior_dirs, arm_dirs, [_run_row(*j) for j in jobs]
 
@@ -259,12 +259,13 @@ def _seed(name: str) -> str:
     return name.rsplit("@s", 1)[-1]
 
 
-def _run_row(kind: str, name: str, seed: int | None, r, spec: str) -> dict:
+def _run_row(kind: str, name: str, seed: int | None, r, spec: str, spare_for: int | None = None) -> dict:
     """One job as the report lists it; ``spec`` (the prior or arm name, a replica's prior) says
-    which claims it serves."""
-    return {"name": name + (f" seed {seed}" if seed is not None else ""), "kind": kind, "spec": spec,
-            "path": str(r.run_dir), "summary": "" if r.ok else f"{r.status}: {r.error}",
-            "reused": r.status == "reused", "wall_s": _wall(r), "status": r.status}
+    which claims it serves; ``spare_for``: the prior seed a spare replica stands in for."""
+    return ({"name": name + (f" seed {seed}" if seed is not None else ""), "kind": kind, "spec": spec,
+             "path": str(r.run_dir), "summary": "" if r.ok else f"{r.status}: {r.error}",
+             "reused": r.status == "reused", "wall_s": _wall(r), "status": r.status}
+            | ({"spare_for": spare_for} if spare_for is not None else {}))
 
 
 def _failed(rows: list[dict], refused: bool = False) -> list[str]:
@@ -322,7 +323,16 @@ def judge_claim(claim: Claim, ev: Evidence, runs: list[dict]) -> ClaimResult:
         id=claim.id, title=claim.title, statement=claim.statement, source=dict(claim.source),
         statistic=claim.statistic, scale=ev.scale.name, runs=runs, figures=[str(f) for f in figures], table=rows,
         paper_effect=claim.paper_effect, next_steps=list(claim.next_steps), wall_s=time.perf_counter() - t0,
-        notes=list(claim.notes) + [horizon_note(claim, ev.scale)], **judged)
+        notes=list(claim.notes) + spare_note(runs) + [horizon_note(claim, ev.scale)], **judged)
+
+
+def spare_note(runs: list[dict]) -> list[str]:
+    """The claim's note naming the prior seeds whose replica never clicked and the spare seed each ran
+    on instead (a ``spare_for`` run row); none without one."""
+    used = [f"seed {r['spare_for']} on {r['name'].split(' (')[0]}" for r in runs if r.get("spare_for") is not None]
+    return [f"Prior seeds whose replica never clicked ran on the scale's spare seeds: {', '.join(used)}. The "
+            "claim is about priors of each composition that clicked; how often a composition clicks is "
+            "measured apart (docs/pretraining.md)."] if used else []
 
 
 def horizon_note(claim: Claim, scale: Scale) -> str:
