@@ -75,7 +75,7 @@ def retest_cmd(ids: Optional[list[str]] = typer.Argument(None, help="claim ids (
                out: Path = typer.Option(Path("runs/retest"), help="report directory"),
                scale: str = typer.Option("small", help="tiny (smoke test), small (3 seeds, 30 RL steps: hours on "
                                                       "2 cores for all claims), medium (the "
-                                                      "papers' horizons, 5 seeds, n = 256: ~19 h on 2 cores, "
+                                                      "papers' horizons, 5 seeds, n = 256: ~21 h on 2 cores, "
                                                       "resumable), full"),
                list_: bool = typer.Option(False, "--list", help="show the registry and exit"),
                status: bool = typer.Option(False, "--status", help="show where these claims' runs stand in the "
