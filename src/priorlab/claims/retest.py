@@ -292,7 +292,8 @@ def not_run(claim: Claim, ev: Evidence, runs: list[dict], missing: list[str]) ->
         id=claim.id, title=claim.title, statement=claim.statement, source=dict(claim.source),
         statistic=claim.statistic, verdict="not run", reason=f"no finished run of {', '.join(missing)} ({why}); "
         f"{fix}", effect=None, ci_low=None, ci_high=None, seeds=0,
-        scale=ev.scale.name, runs=runs, next_steps=list(claim.next_steps), notes=list(claim.notes))
+        scale=ev.scale.name, runs=runs, next_steps=list(claim.next_steps),
+        notes=list(claim.notes) + spare_note(runs))
 
 
 def _wall(r) -> float:
