@@ -254,6 +254,25 @@ def test_retest_status_surveys_the_store_and_estimates_what_is_left(tmp_path):
     assert res.exit_code == 0 and "1 interrupted" in res.output and "resumes from step" in res.output, res.output
 
 
+def test_retest_status_prices_a_run_by_its_threads_and_a_waiting_arm_by_its_steps(tmp_path):
+    """A one-thread replica used to be priced at the two-thread demo prior's wall (same kind and
+    steps), and an arm still waiting for its prior had no steps, so nothing priced it."""
+    from priorlab.claims import CLAIMS, SCALES
+    from priorlab.claims.survey import left, survey
+
+    def row(spec, status, threads, wall_s=None):
+        return {"spec": spec, "kind": "prior", "steps": 2000, "threads": threads, "status": status,
+                "wall_s": wall_s, "done": 0.0}
+
+    demo = row("demo", "finished", 2, 400.0)
+    assert left([demo, row("edge@s0", "not started", 1)]) == (0.0, 0, 1)
+    done = row("edge@s1", "finished", 1, 500.0)
+    assert left([demo, done, row("edge@s0", "not started", 1), row("demo-b", "not started", 2)]) == (1300.0, 2, 0)
+    rows = survey([CLAIMS.get("C4")()], SCALES["tiny"], tmp_path / "store")
+    waiting = [r for r in rows if r["status"] == "waiting"]
+    assert waiting and all(r["steps"] and r["threads"] == 1 for r in waiting)
+
+
 def test_sigterm_stops_the_job_processes_instead_of_orphaning_them(tmp_path):
     """A scheduler's SIGTERM to a sweep used to kill only the sweep: its job processes (own
     sessions) ran on, holding cores and run locks. Now they are interrupted and resumable."""
