@@ -341,6 +341,53 @@ def test_a_from_scratch_replica_that_never_clicked_is_replaced_by_the_scales_spa
         assert done["cont@s2"].run_dir.name == "cont@s2"  # a continued prior has no spare
 
 
+def test_the_spare_of_a_stored_replica_that_never_clicked_trains_in_the_first_stage(tmp_path):
+    """A replica the store already holds finished on the plateau (a `medium` re-test after `small`) used
+    to be looked up in the first stage and its spare trained alone in a second, one core idle for a
+    whole prior; now the spare trains in the first stage beside the others, and a spare that does not
+    click either still gets the next one in a later stage."""
+    import json
+
+    from priorlab import store as S
+    from priorlab.claims.base import PriorSpec, prior_replicas
+    from priorlab.claims.retest import _run_priors, _stale, prior_job, spares
+    from priorlab.sweep import JobResult
+    from priorlab.sweep import plan as name_runs
+
+    priors = {"mix": PriorSpec("mix", ("corpus.formats={steps: 1.0}",), replicated=True)}
+    scale = SCALES["small"]
+    for plateau in ({"mix@s1"}, {"mix@s1", "mix@s3"}):
+        stages = []
+
+        def run(jobs, stage):
+            stages.append([j.name.removeprefix("prior ") for j in jobs])
+            out = []
+            for j in jobs:
+                (d := tmp_path / str(len(plateau)) / j.name / "model").mkdir(parents=True, exist_ok=True)
+                (d / "priorlab.json").write_text(json.dumps({"clicked": j.name.removeprefix("prior ") not in plateau}))
+                out.append(JobResult(j, d.parent, "reused" if j.name == "prior mix@s1" else "finished"))
+            return out
+
+        replicas = prior_replicas(priors, scale)
+        done, replaced = _run_priors({n: r for n, (_, r) in replicas.items()}, scale, run,
+                                     spares(replicas, priors, scale), lambda job: job.name == "prior mix@s1")
+        assert stages[0] == ["mix@s0", "mix@s1", "mix@s2", "mix@s3"]
+        assert [(n, r.job.name) for n, r in replaced][0] == ("mix@s1", "prior mix@s1")
+        if plateau == {"mix@s1"}:
+            assert len(stages) == 1 and done["mix@s1"].job.name == "prior mix@s3"
+        else:
+            assert stages[1:] == [["mix@s4"]] and done["mix@s1"].job.name == "prior mix@s4"
+    # what the store says: a finished run that never clicked is stale, a clicked or missing one is not
+    job = prior_job(replicas["mix@s1"][1], scale, {})
+    d = name_runs([job], tmp_path / "store")[0].run_dir
+    assert not _stale(job, tmp_path / "store")
+    (d / "model").mkdir(parents=True)
+    S.write_record(d, {"status": "finished"})
+    for clicked in (True, False):
+        (d / "model" / "priorlab.json").write_text(json.dumps({"clicked": clicked}))
+        assert _stale(job, tmp_path / "store") is (not clicked)
+
+
 def test_a_claim_that_ran_on_a_spare_prior_seed_says_which_beside_its_verdict(tmp_path):
     """The run rows of a spare replica carry the seed it stands in for (``spare_for``), and the claim's
     notes name it, so the report says beside the verdict which unit ran on another prior seed."""
@@ -358,7 +405,7 @@ def test_a_claim_that_ran_on_a_spare_prior_seed_says_which_beside_its_verdict(tm
         return out
 
     c8 = CLAIMS.get("C8")()
-    _, _, rows = run_all([c8], SCALES["small"], "local", 2, None, False, run=run)
+    _, _, rows = run_all([c8], SCALES["small"], "local", 2, tmp_path / "store", False, run=run)
     assert [(r["name"], r["spare_for"]) for r in rows if "spare_for" in r] == [("confident@s3 (spare for seed 0)", 0)]
     assert "seed 0 on confident@s3" in spare_note(rows)[0]
     assert spare_note([r for r in rows if "spare_for" not in r]) == []

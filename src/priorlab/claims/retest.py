@@ -87,11 +87,14 @@ def prior_job(spec: PriorSpec, scale: Scale, dirs: dict[str, Path]):
     return Job("pretrain", prior_config(spec, scale, base, match), threads=threads, name=f"prior {spec.name}")
 
 
-def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run, spare=lambda name: None) -> tuple[dict, list]:
+def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run, spare=lambda name: None,
+                stale=lambda job: False) -> tuple[dict, list]:
     """Priors in dependency order (base priors first, then those made from or matched to them);
     ``({name: JobResult}, [(name, JobResult of a run replaced for it)])``. A prior that finished without
     clicking is replaced by ``spare(name)`` (a spec, or None: no spare left) in a later stage: its
-    name then holds the spare's result, and what continues it waits for the spare."""
+    name then holds the spare's result, and what continues it waits for the spare. ``stale(job)``: the
+    store already holds that job's run, finished without clicking; its spare then runs in the same
+    stage instead of a later one of its own (one core idle while it trains alone)."""
     from priorlab.rl.config import unclicked
 
     done, replaced, queued = {}, [], {}  # queued: name -> the spare spec standing in for it
@@ -101,7 +104,7 @@ def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run, spare=lambda na
                  if n not in done and n not in waiting and all(d in done for d in p.needs())]
         if not ready and not queued:
             raise ConfigError(f"priors {sorted(set(priors) - set(done))} continue from a prior no claim declares")
-        jobs = []
+        jobs, ahead = [], {}  # ahead: name -> the spare of a replica the store knows never clicked
         for n in list(ready):
             failed = next((done[d] for d in priors[n].needs() if not done[d].ok), None)
             if failed is not None:
@@ -109,11 +112,15 @@ def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run, spare=lambda na
                 done[n] = failed  # a failed base fails its continuations
                 continue
             jobs.append(prior_job(priors[n], scale, {d: done[d].run_dir for d in priors[n].needs()}))
-        names = ready + list(queued)
+            if stale(jobs[-1]) and (stand_in := spare(n)) is not None:
+                ahead[n] = stand_in
+        queued |= ahead
         jobs += [prior_job(spec, scale, {}) for spec in queued.values()]
-        queued = {}
-        for n, r in zip(names, run(jobs, f"priors-{len(done) + len(replaced)}")):
-            if r.ok and unclicked(r.run_dir / "model") is not None and (stand_in := spare(n)) is not None:
+        names, queued = ready + list(queued), {}
+        for i, (n, r) in enumerate(zip(names, run(jobs, f"priors-{len(done) + len(replaced)}"))):
+            if i < len(ready) and n in ahead:  # its spare ran beside it
+                replaced.append((n, r))
+            elif r.ok and unclicked(r.run_dir / "model") is not None and (stand_in := spare(n)) is not None:
                 replaced.append((n, r))
                 queued[n] = stand_in
             else:
@@ -233,7 +240,7 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
 
     replicas = prior_replicas(priors, scale)
     done, replaced = _run_priors({n: r for n, (_, r) in replicas.items()}, scale, run,
-                                 spares(replicas, priors, scale))
+                                 spares(replicas, priors, scale), lambda job: _stale(job, store))
     prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.ok}
     trained = _run_arms(arms, scale, priors, prior_dirs, run)
     arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}
@@ -247,6 +254,16 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
                 int(_seed(n)) if n in spared else None) for n, r in done.items()]
             + [(arms[a].kind, a, s, r, a) for a, s, r in trained])
     return prior_dirs, arm_dirs, [_run_row(*j) for j in jobs]
+
+
+def _stale(job, store) -> bool:
+    """Whether the store holds ``job``'s run finished on the plateau (a prior that never clicked)."""
+    from priorlab import store as S
+    from priorlab.rl.config import unclicked
+    from priorlab.sweep import plan as name_runs
+
+    d = name_runs([job], store)[0].run_dir
+    return S.run_status(d) == "finished" and unclicked(d / "model") is not None
 
 
 def _made(r) -> str:
