@@ -307,7 +307,8 @@ def test_a_from_scratch_replica_that_never_clicked_is_replaced_by_the_scales_spa
     import json
 
     from priorlab.claims.base import PriorSpec, prior_replicas
-    from priorlab.claims.retest import _run_priors, spares
+    from priorlab.claims.retest import _run_priors
+    from priorlab.claims.spares import spares
     from priorlab.sweep import JobResult
 
     priors = {"mix": PriorSpec("mix", ("corpus.formats={steps: 1.0}",), replicated=True),
@@ -350,7 +351,8 @@ def test_the_spare_of_a_stored_replica_that_never_clicked_trains_in_the_first_st
 
     from priorlab import store as S
     from priorlab.claims.base import PriorSpec, prior_replicas
-    from priorlab.claims.retest import _run_priors, _stale, prior_job, spares
+    from priorlab.claims.retest import _run_priors, prior_job
+    from priorlab.claims.spares import spares, stale
     from priorlab.sweep import JobResult
     from priorlab.sweep import plan as name_runs
 
@@ -380,12 +382,12 @@ def test_the_spare_of_a_stored_replica_that_never_clicked_trains_in_the_first_st
     # what the store says: a finished run that never clicked is stale, a clicked or missing one is not
     job = prior_job(replicas["mix@s1"][1], scale, {})
     d = name_runs([job], tmp_path / "store")[0].run_dir
-    assert not _stale(job, tmp_path / "store")
+    assert not stale(job, tmp_path / "store")
     (d / "model").mkdir(parents=True)
     S.write_record(d, {"status": "finished"})
     for clicked in (True, False):
         (d / "model" / "priorlab.json").write_text(json.dumps({"clicked": clicked}))
-        assert _stale(job, tmp_path / "store") is (not clicked)
+        assert stale(job, tmp_path / "store") is (not clicked)
 
 
 def test_a_claim_that_ran_on_a_spare_prior_seed_says_which_beside_its_verdict(tmp_path):
@@ -393,7 +395,8 @@ def test_a_claim_that_ran_on_a_spare_prior_seed_says_which_beside_its_verdict(tm
     notes name it, so the report says beside the verdict which unit ran on another prior seed."""
     import json
 
-    from priorlab.claims.retest import run_all, spare_note
+    from priorlab.claims.retest import run_all
+    from priorlab.claims.spares import spare_note
     from priorlab.sweep import JobResult
 
     def run(jobs, stage):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from priorlab.claims.base import CLAIMS, SCALES, Arm, Claim, Evidence, PriorSpec, Scale, prior_replicas, replica
 from priorlab.claims.result import ClaimResult
+from priorlab.claims.spares import spare_note, spares, stale
 from priorlab.config import ConfigError, default_config_path, load_config
 from priorlab.errors import IncompleteError
 
@@ -128,22 +129,6 @@ def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run, spare=lambda na
     return done, replaced
 
 
-def spares(replicas: dict[str, tuple[str, PriorSpec]], priors: dict[str, PriorSpec], scale: Scale):
-    """``spare(name)`` for :func:`_run_priors`: the next of the scale's ``spare_seeds`` not yet taken by
-    replica ``name``'s declared prior, as that prior's replica (from-scratch replicas only), or None."""
-    taken: dict[str, int] = {}
-
-    def spare(name: str) -> PriorSpec | None:
-        declared = replicas[name][0]
-        if not priors[declared].from_scratch:
-            return None
-        i = taken[declared] = taken.get(declared, -1) + 1
-        if i >= len(scale.spare_seeds):
-            return None
-        return priors[declared].replica_at(scale.spare_seeds[i])
-    return spare
-
-
 def arm_config(arm: Arm, seed: int, prior: Path, teacher: Path | None = None):
     """The arm's config (of its run kind: RL or SFT) for one seed on a prior checkpoint.
 
@@ -240,7 +225,7 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
 
     replicas = prior_replicas(priors, scale)
     done, replaced = _run_priors({n: r for n, (_, r) in replicas.items()}, scale, run,
-                                 spares(replicas, priors, scale), lambda job: _stale(job, store))
+                                 spares(replicas, priors, scale), lambda job: stale(job, store))
     prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.ok}
     trained = _run_arms(arms, scale, priors, prior_dirs, run)
     arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}
@@ -254,16 +239,6 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
                 int(_seed(n)) if n in spared else None) for n, r in done.items()]
             + [(arms[a].kind, a, s, r, a) for a, s, r in trained])
     return prior_dirs, arm_dirs, [_run_row(*j) for j in jobs]
-
-
-def _stale(job, store) -> bool:
-    """Whether the store holds ``job``'s run finished on the plateau (a prior that never clicked)."""
-    from priorlab import store as S
-    from priorlab.rl.config import unclicked
-    from priorlab.sweep import plan as name_runs
-
-    d = name_runs([job], store)[0].run_dir
-    return S.run_status(d) == "finished" and unclicked(d / "model") is not None
 
 
 def _made(r) -> str:
@@ -342,15 +317,6 @@ def judge_claim(claim: Claim, ev: Evidence, runs: list[dict]) -> ClaimResult:
         statistic=claim.statistic, scale=ev.scale.name, runs=runs, figures=[str(f) for f in figures], table=rows,
         paper_effect=claim.paper_effect, next_steps=list(claim.next_steps), wall_s=time.perf_counter() - t0,
         notes=list(claim.notes) + spare_note(runs) + [horizon_note(claim, ev.scale)], **judged)
-
-
-def spare_note(runs: list[dict]) -> list[str]:
-    """The claim's note naming the prior seeds whose replica never clicked and the spare seed each ran
-    on instead (a ``spare_for`` run row); none without one."""
-    used = [f"seed {r['spare_for']} on {r['name'].split(' (')[0]}" for r in runs if r.get("spare_for") is not None]
-    return [f"Prior seeds whose replica never clicked ran on the scale's spare seeds: {', '.join(used)}. The "
-            "claim is about priors of each composition that clicked; how often a composition clicks is "
-            "measured apart (docs/pretraining.md)."] if used else []
 
 
 def horizon_note(claim: Claim, scale: Scale) -> str:
