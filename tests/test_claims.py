@@ -352,7 +352,7 @@ def test_the_spare_of_a_stored_replica_that_never_clicked_trains_in_the_first_st
     from priorlab import store as S
     from priorlab.claims.base import PriorSpec, prior_replicas
     from priorlab.claims.retest import _run_priors, prior_job
-    from priorlab.claims.spares import spares, stale
+    from priorlab.claims.spares import plateaued, spares
     from priorlab.sweep import JobResult
     from priorlab.sweep import plan as name_runs
 
@@ -379,15 +379,15 @@ def test_the_spare_of_a_stored_replica_that_never_clicked_trains_in_the_first_st
             assert len(stages) == 1 and done["mix@s1"].job.name == "prior mix@s3"
         else:
             assert stages[1:] == [["mix@s4"]] and done["mix@s1"].job.name == "prior mix@s4"
-    # what the store says: a finished run that never clicked is stale, a clicked or missing one is not
+    # what the store says: a finished run that never clicked is plateaued, a clicked or missing one is not
     job = prior_job(replicas["mix@s1"][1], scale, {})
     d = name_runs([job], tmp_path / "store")[0].run_dir
-    assert not stale(job, tmp_path / "store")
+    assert not plateaued(job, tmp_path / "store")
     (d / "model").mkdir(parents=True)
     S.write_record(d, {"status": "finished"})
     for clicked in (True, False):
         (d / "model" / "priorlab.json").write_text(json.dumps({"clicked": clicked}))
-        assert stale(job, tmp_path / "store") is (not clicked)
+        assert plateaued(job, tmp_path / "store") is (not clicked)
 
 
 def test_a_claim_that_ran_on_a_spare_prior_seed_says_which_beside_its_verdict(tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from priorlab.claims.base import CLAIMS, SCALES, Arm, Claim, Evidence, PriorSpec, Scale, prior_replicas, replica
 from priorlab.claims.result import ClaimResult
-from priorlab.claims.spares import spare_note, spares, stale
+from priorlab.claims.spares import plateaued, spare_note, spares
 from priorlab.config import ConfigError, default_config_path, load_config
 from priorlab.errors import IncompleteError
 
@@ -89,11 +89,11 @@ def prior_job(spec: PriorSpec, scale: Scale, dirs: dict[str, Path]):
 
 
 def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run, spare=lambda name: None,
-                stale=lambda job: False) -> tuple[dict, list]:
+                plateaued=lambda job: False) -> tuple[dict, list]:
     """Priors in dependency order (base priors first, then those made from or matched to them);
     ``({name: JobResult}, [(name, JobResult of a run replaced for it)])``. A prior that finished without
     clicking is replaced by ``spare(name)`` (a spec, or None: no spare left) in a later stage: its
-    name then holds the spare's result, and what continues it waits for the spare. ``stale(job)``: the
+    name then holds the spare's result, and what continues it waits for the spare. ``plateaued(job)``: the
     store already holds that job's run, finished without clicking; its spare then runs in the same
     stage instead of a later one of its own (one core idle while it trains alone)."""
     from priorlab.rl.config import unclicked
@@ -113,7 +113,7 @@ def _run_priors(priors: dict[str, PriorSpec], scale: Scale, run, spare=lambda na
                 done[n] = failed  # a failed base fails its continuations
                 continue
             jobs.append(prior_job(priors[n], scale, {d: done[d].run_dir for d in priors[n].needs()}))
-            if stale(jobs[-1]) and (stand_in := spare(n)) is not None:
+            if plateaued(jobs[-1]) and (stand_in := spare(n)) is not None:
                 ahead[n] = stand_in
         queued |= ahead
         jobs += [prior_job(spec, scale, {}) for spec in queued.values()]
@@ -225,7 +225,7 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
 
     replicas = prior_replicas(priors, scale)
     done, replaced = _run_priors({n: r for n, (_, r) in replicas.items()}, scale, run,
-                                 spares(replicas, priors, scale), lambda job: stale(job, store))
+                                 spares(replicas, priors, scale), lambda job: plateaued(job, store))
     prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.ok}
     trained = _run_arms(arms, scale, priors, prior_dirs, run)
     arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}

@@ -8,8 +8,9 @@ from priorlab.claims.base import PriorSpec, Scale
 
 
 def spares(replicas: dict[str, tuple[str, PriorSpec]], priors: dict[str, PriorSpec], scale: Scale):
-    """``spare(name)`` for :func:`priorlab.claims.retest._run_priors`: the next of the scale's ``spare_seeds`` not yet taken by
-    replica ``name``'s declared prior, as that prior's replica (from-scratch replicas only), or None."""
+    """``spare(name)`` for :func:`priorlab.claims.retest._run_priors`: the next of the scale's
+    ``spare_seeds`` not yet taken by replica ``name``'s declared prior, as that prior's replica
+    (from-scratch replicas only), or None."""
     taken: dict[str, int] = {}
 
     def spare(name: str) -> PriorSpec | None:
@@ -23,7 +24,7 @@ def spares(replicas: dict[str, tuple[str, PriorSpec]], priors: dict[str, PriorSp
     return spare
 
 
-def stale(job, store) -> bool:
+def plateaued(job, store) -> bool:
     """Whether the store holds ``job``'s run finished on the plateau (a prior that never clicked)."""
     from priorlab import store as S
     from priorlab.rl.config import unclicked
