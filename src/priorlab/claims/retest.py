@@ -20,7 +20,7 @@ from pathlib import Path
 
 from priorlab.claims.base import CLAIMS, SCALES, Arm, Claim, Evidence, PriorSpec, Scale, prior_replicas, replica
 from priorlab.claims.result import ClaimResult
-from priorlab.claims.spares import plateaued, spare_note, spares
+from priorlab.claims.spares import plateaued_in_store, spare_note, spares
 from priorlab.config import ConfigError, default_config_path, load_config
 from priorlab.errors import IncompleteError
 
@@ -225,7 +225,7 @@ def run_all(claims: list[Claim], scale: Scale, executor: str, workers: int | Non
 
     replicas = prior_replicas(priors, scale)
     done, replaced = _run_priors({n: r for n, (_, r) in replicas.items()}, scale, run,
-                                 spares(replicas, priors, scale), lambda job: plateaued(job, store))
+                                 spares(replicas, priors, scale), lambda job: plateaued_in_store(job, store))
     prior_dirs = {n: r.run_dir / "model" for n, r in done.items() if r.ok}
     trained = _run_arms(arms, scale, priors, prior_dirs, run)
     arm_dirs: dict[str, dict[int, Path]] = {a: {} for a in arms}

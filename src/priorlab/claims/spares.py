@@ -24,7 +24,7 @@ def spares(replicas: dict[str, tuple[str, PriorSpec]], priors: dict[str, PriorSp
     return spare
 
 
-def plateaued(job, store) -> bool:
+def plateaued_in_store(job, store) -> bool:
     """Whether the store holds ``job``'s run finished on the plateau (a prior that never clicked)."""
     from priorlab import store as S
     from priorlab.rl.config import unclicked
